@@ -1,0 +1,94 @@
+"""The schema, built only through sqlite-utils Migrations (applied at every start)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("wanqi")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    """Departments, people, enterprises, appeals and their history."""
+    db.table("departments").create({"id": str, "name": str}, pk="id", not_null={"name"}, strict=True)
+    db.table("enterprises").create(
+        {
+            "id": int, "name": str, "credit_code": str, "contact": str, "phone": str,
+            "industry": str, "scale": str, "district": str, "tags": str, "founded_year": int,
+            "business": str, "owner_id": int, "created_at": str,
+        },
+        pk="id", not_null={"name", "credit_code", "created_at"}, defaults={"tags": "[]"}, strict=True,
+    )
+    db.table("enterprises").create_index(["credit_code"], unique=True)
+    db.table("users").create(
+        {
+            "id": int, "name": str, "lang": str, "role": str, "enterprise_id": int,
+            "department_id": str, "active": int, "created_at": str,
+        },
+        pk="id", not_null={"created_at"}, defaults={"active": 1},
+        foreign_keys=[("enterprise_id", "enterprises", "id"), ("department_id", "departments", "id")],
+        strict=True,
+    )
+    db.table("claims").create(
+        {
+            "id": int, "enterprise_id": int, "user_id": int, "status": str, "created_at": str,
+            "decided_by": int, "decided_at": str,
+        },
+        pk="id", not_null={"enterprise_id", "user_id", "status", "created_at"},
+        foreign_keys=[("enterprise_id", "enterprises", "id"), ("user_id", "users", "id")], strict=True,
+    )
+    db.table("invites").create(
+        {
+            "code": str, "role": str, "department_id": str, "created_by": str, "created_at": str,
+            "used_by": int, "used_at": str,
+        },
+        pk="code", not_null={"role", "created_at"},
+        foreign_keys=[("department_id", "departments", "id")], strict=True,
+    )
+    db.table("appeals").create(
+        {
+            "id": int, "number": str, "enterprise_id": int, "user_id": int, "text": str,
+            "category": str, "confidence": float, "ranking": str, "entities": str,
+            "department_id": str, "status": str, "created_at": str, "updated_at": str,
+            "dispatched_at": str, "accept_due": str, "reply_due": str, "replied_at": str,
+            "rating_due": str, "extension_status": str, "extension_days": int, "extension_reason": str,
+            "rating": int, "rated_at": str, "reopen_count": int, "closed_at": str,
+            "alert_level": str, "source_update_id": int,
+        },
+        pk="id",
+        not_null={"number", "enterprise_id", "user_id", "text", "status", "created_at", "updated_at"},
+        defaults={"reopen_count": 0, "ranking": "[]", "entities": "[]"},
+        foreign_keys=[
+            ("enterprise_id", "enterprises", "id"), ("user_id", "users", "id"),
+            ("department_id", "departments", "id"),
+        ],
+        strict=True,
+    )
+    db.table("appeals").create_index(["number"], unique=True)
+    db.table("appeals").create_index(["source_update_id"], unique=True)
+    db.table("appeals").create_index(["department_id", "status"])
+    db.table("appeals").create_index(["enterprise_id"])
+    db.table("appeal_events").create(
+        {
+            "id": int, "appeal_id": int, "at": str, "actor_id": int, "actor_role": str,
+            "action": str, "from_status": str, "to_status": str, "note": str, "internal": int,
+        },
+        pk="id", not_null={"appeal_id", "at", "action"}, defaults={"internal": 0},
+        foreign_keys=[("appeal_id", "appeals", "id")], strict=True,
+    )
+    db.table("appeal_events").create_index(["appeal_id"])
+    db.table("attachments").create(
+        {"id": int, "appeal_id": int, "kind": str, "file_id": str, "file_name": str, "created_at": str},
+        pk="id", not_null={"appeal_id", "kind", "file_id", "created_at"},
+        foreign_keys=[("appeal_id", "appeals", "id")], strict=True,
+    )
+    db.table("feedback").create(
+        {"id": int, "appeal_id": int, "text": str, "category": str, "source": str, "created_at": str},
+        pk="id", not_null={"text", "category", "source", "created_at"},
+        foreign_keys=[("appeal_id", "appeals", "id")], strict=True,
+    )
+    db.table("processed_updates").create({"update_id": int, "at": str}, pk="update_id", strict=True)
+
+
+# Further migrations are appended below, each as a new function; never edit an applied one.
