@@ -1,0 +1,184 @@
+"""The appeal text model: sublinear TF-IDF over character n-grams (and words), a linear SVM, and
+softmax calibration with a temperature fitted on out-of-fold scores.
+
+Training uses scikit-learn; prediction is plain numpy over the stored vocabulary, idf and weights,
+so a saved model loads fast and needs no pickles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+_HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_DIGIT_FOLD = str.maketrans("0123456789", "0000000000")
+
+
+@dataclass
+class FeatureConfig:
+    """Which features the model sees."""
+
+    char_min: int = 1
+    char_max: int = 3
+    words: bool = False          # add segmenter words (w:...) as features
+    fold_digits: bool = True     # 13800138000 and 0758 share n-grams with other numbers
+    min_df: int = 1
+    max_features: int | None = 400_000
+
+
+@dataclass
+class TrainConfig:
+    """How the model is fitted; ``c_grid`` is searched by cross-validation on the training data."""
+
+    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    folds: int = 5
+    class_weight: str | None = "balanced"
+    seed: int = 0
+
+
+def normalize(text: str, fold_digits: bool) -> str:
+    """Half-width, lower case, collapsed spaces, digits folded to 0 when asked."""
+    text = " ".join(text.translate(_HALF_WIDTH).lower().split())
+    return text.translate(_DIGIT_FOLD) if fold_digits else text
+
+
+def analyze(text: str, words: Sequence[str], cfg: FeatureConfig) -> list[str]:
+    """The features of one text: character n-grams, then ``w:``-prefixed words."""
+    norm = normalize(text, cfg.fold_digits)
+    feats = [norm[i:i + n] for n in range(cfg.char_min, cfg.char_max + 1) for i in range(len(norm) - n + 1)]
+    if cfg.words:
+        feats.extend("w:" + normalize(w, cfg.fold_digits) for w in words if w.strip())
+    return feats
+
+
+@dataclass
+class LinearTextModel:
+    """A trained model: vocabulary, idf, weights (classes x features), bias and temperature."""
+
+    labels: list[str]
+    vocab: dict[str, int]
+    idf: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    temperature: float
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, feats: Iterable[str]) -> np.ndarray:
+        """Raw decision scores for one text's features."""
+        counts = Counter(j for f in feats if (j := self.vocab.get(f)) is not None)
+        if not counts:
+            return self.intercept.copy()
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        vals = tf * self.idf[idx]
+        vals /= np.linalg.norm(vals)
+        return self.coef[:, idx] @ vals + self.intercept
+
+    def predict_proba(self, feats: Iterable[str]) -> np.ndarray:
+        """Calibrated class probabilities for one text's features (order of ``labels``)."""
+        return softmax(self.scores(feats) / self.temperature)
+
+    def to_bytes_dict(self) -> dict[str, Any]:
+        """A msgpack-friendly dict (strings, lists and numpy arrays)."""
+        vocab_list = [""] * len(self.vocab)
+        for term, j in self.vocab.items():
+            vocab_list[j] = term
+        return {"labels": self.labels, "vocab": vocab_list, "idf": self.idf.astype(np.float32),
+                "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float32),
+                "temperature": self.temperature, "features": asdict(self.features), "report": self.report}
+
+    @classmethod
+    def from_bytes_dict(cls, data: dict[str, Any]) -> LinearTextModel:
+        return cls(labels=list(data["labels"]), vocab={t: j for j, t in enumerate(data["vocab"])},
+                   idf=np.asarray(data["idf"], dtype=np.float64),
+                   coef=np.ascontiguousarray(data["coef"], dtype=np.float64),
+                   intercept=np.asarray(data["intercept"], dtype=np.float64),
+                   temperature=float(data["temperature"]), features=FeatureConfig(**data["features"]),
+                   report=dict(data.get("report") or {}))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
+
+
+def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimizing the negative log-likelihood of softmax(scores / T)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = softmax(scores / math.exp(log_t))
+        return float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+
+    res = minimize_scalar(nll, bounds=(math.log(0.01), math.log(10.0)), method="bounded")
+    return float(math.exp(res.x))
+
+
+def _svm(c: float, cfg: TrainConfig) -> Any:
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=c, class_weight=cfg.class_weight, random_state=cfg.seed, max_iter=5000)
+
+
+def _decision(model: Any, x: Any, n_classes: int) -> np.ndarray:
+    d = np.asarray(model.decision_function(x), dtype=np.float64)
+    return np.column_stack([-d, d]) / 2 if n_classes == 2 and d.ndim == 1 else d
+
+
+def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureConfig | None = None,
+          config: TrainConfig | None = None,
+          progress: Callable[[str], None] | None = None) -> LinearTextModel:
+    """Fit the model on analyzed documents; picks C and the temperature by stratified CV."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    features = features or FeatureConfig()
+    config = config or TrainConfig()
+    step = progress or (lambda _msg: None)
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError("training needs at least two labels")
+    y = np.array([classes.index(lb) for lb in labels])
+    vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=features.min_df,
+                                 max_features=features.max_features, dtype=np.float64)
+    x = vectorizer.fit_transform(docs)
+    step("vectorized")
+    folds = min(config.folds, int(np.bincount(y).min()))
+    grid = config.c_grid
+    oof = {c: np.zeros((len(y), len(classes))) for c in grid}
+    if folds >= 2:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+        for tr, va in splitter.split(x, y):
+            for c in grid:
+                model = _svm(c, config).fit(x[tr], y[tr])
+                oof[c][va] = _decision(model, x[va], len(classes))
+            step("fold")
+        cv_f1 = {c: float(f1_score(y, oof[c].argmax(1), average="macro")) for c in grid}
+        best_c = max(grid, key=lambda c: (round(cv_f1[c], 4), -abs(math.log(c))))
+        temperature = fit_temperature(oof[best_c], y)
+    else:
+        cv_f1, best_c, temperature = {}, 1.0 if 1.0 in grid else grid[0], 1.0
+    final = _svm(best_c, config).fit(x, y)
+    step("fitted")
+    coef = np.asarray(final.coef_, dtype=np.float64)
+    intercept = np.asarray(final.intercept_, dtype=np.float64)
+    if len(classes) == 2 and coef.shape[0] == 1:
+        coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
+    return LinearTextModel(
+        labels=classes, vocab={t: int(j) for t, j in vectorizer.vocabulary_.items()},
+        idf=np.asarray(vectorizer.idf_, dtype=np.float64), coef=coef, intercept=intercept,
+        temperature=temperature, features=features,
+        report={"C": best_c, "cv_macro_f1": {str(c): f for c, f in cv_f1.items()}, "folds": folds,
+                "temperature": temperature, "n_train": len(y), "n_features": int(x.shape[1])})
+
+
+def _identity(doc: list[str]) -> list[str]:
+    return doc
