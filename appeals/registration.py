@@ -1,0 +1,150 @@
+"""Enterprise registration, ownership claims, and staff joining with one-time invite codes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from appeals import credit_code
+from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.model import Actor, Enterprise, Role
+from appeals.ports import Clock, Repository
+
+log = logging.getLogger(__name__)
+
+INDUSTRIES: dict[str, str] = {
+    "A": "农、林、牧、渔业", "B": "采矿业", "C": "制造业", "D": "电力、热力、燃气及水生产和供应业",
+    "E": "建筑业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "H": "住宿和餐饮业",
+    "I": "信息传输、软件和信息技术服务业", "J": "金融业", "K": "房地产业", "L": "租赁和商务服务业",
+    "M": "科学研究和技术服务业", "N": "水利、环境和公共设施管理业", "O": "居民服务、修理和其他服务业",
+    "P": "教育", "Q": "卫生和社会工作", "R": "文化、体育和娱乐业", "S": "公共管理、社会保障和社会组织",
+    "T": "国际组织",
+}
+SCALES: tuple[str, ...] = ("大型", "中型", "小型", "微型")
+DISTRICTS: tuple[str, ...] = (
+    "端州区", "鼎湖区", "高要区", "四会市", "广宁县", "怀集县", "封开县", "德庆县", "肇庆高新区", "肇庆新区",
+)
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+STAFF_ROLES = (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)
+
+
+def check_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 100 or not re.search(r"[\u4e00-\u9fffA-Za-z]", name):
+        raise InvalidInput("error.bad_name")
+    return name
+
+
+def check_credit_code(raw: str | None) -> str:
+    code = credit_code.normalize(raw or "")
+    problem = credit_code.problem(code)
+    if problem is not None:
+        raise InvalidInput(f"error.credit_code_{problem}", length=len(code))
+    return code
+
+
+def check_phone(raw: str | None) -> str:
+    phone = re.sub(r"[\s()（）]", "", raw or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    if not _PHONE.match(phone):
+        raise InvalidInput("error.bad_phone")
+    return phone
+
+
+def mask_phone(phone: str) -> str:
+    """For logs and cards shown beyond the enterprise: 138****8000."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The result of finishing the registration steps."""
+
+    enterprise: Enterprise
+    owner: bool  # False: the code belongs to someone else; a claim waits for approval
+    claim_id: int | None = None
+
+
+class RegistrationService:
+    def __init__(self, repo: Repository, clock: Clock, supervisors: frozenset[int] = frozenset()) -> None:
+        self.repo = repo
+        self.clock = clock
+        self.supervisors = supervisors
+
+    def actor(self, user_id: int, name: str = "", lang: str = "zh-CN") -> Actor:
+        """Who this Telegram user is for the domain; first supervisors come from the environment."""
+        user = self.repo.ensure_user(user_id, name, lang, self.clock.now())
+        role = Role(user.role) if user.role else None
+        if user_id in self.supervisors and role is not Role.SUPERVISOR:
+            self.repo.set_user(user_id, role=Role.SUPERVISOR.value, enterprise_id=None)
+            role = Role.SUPERVISOR
+        return Actor(user_id=user_id, role=role, enterprise_id=user.enterprise_id,
+                     department_id=user.department_id, lang=user.lang, name=user.name)
+
+    def set_lang(self, actor: Actor, lang: str) -> None:
+        self.repo.set_user(actor.user_id, lang=lang)
+
+    def register(self, actor: Actor, draft: dict[str, str]) -> Registration:
+        """Create the enterprise (the first registrant owns it) or file a claim on an existing one."""
+        if actor.role is not None and actor.role is not Role.ENTERPRISE:
+            raise NotAllowed("staff accounts do not register enterprises")
+        if actor.enterprise_id is not None:
+            raise InvalidInput("error.already_registered")
+        clean = {
+            "name": check_name(draft.get("name")),
+            "credit_code": check_credit_code(draft.get("credit_code")),
+            "contact": check_name(draft.get("contact")),
+            "phone": check_phone(draft.get("phone")),
+            "industry": draft.get("industry", ""),
+            "scale": draft.get("scale", ""),
+            "district": draft.get("district", ""),
+        }
+        if clean["industry"] not in INDUSTRIES or clean["scale"] not in SCALES \
+                or clean["district"] not in DISTRICTS:
+            raise InvalidInput("error.bad_choice")
+        now = self.clock.now()
+        existing = self.repo.find_enterprise(clean["credit_code"])
+        if existing is not None:
+            claim_id = self.repo.create_claim(existing.id, actor.user_id, now)
+            log.info("claim %s filed on enterprise %s", claim_id, existing.id)
+            return Registration(existing, owner=False, claim_id=claim_id)
+        enterprise = self.repo.create_enterprise(clean, actor.user_id, now)
+        log.info("enterprise %s registered", enterprise.id)
+        return Registration(enterprise, owner=True)
+
+    def decide_claim(self, actor: Actor, claim_id: int, approve: bool) -> tuple[int, Enterprise]:
+        """The owner or a supervisor approves or denies a second user's claim; returns (claimant, enterprise)."""
+        claim = self.repo.get_claim(claim_id)
+        if claim is None or claim["status"] != "pending":
+            raise NotFound("no pending claim", ref=claim_id)
+        enterprise = self.repo.get_enterprise(int(str(claim["enterprise_id"])))
+        assert enterprise is not None
+        if actor.role is not Role.SUPERVISOR and enterprise.owner_id != actor.user_id:
+            raise NotAllowed("only the owner or a supervisor decides")
+        self.repo.decide_claim(claim_id, approve, actor.user_id, self.clock.now())
+        return int(str(claim["user_id"])), enterprise
+
+    def create_invite(self, role: Role, department_id: str | None, created_by: str) -> str:
+        """A one-time code a staff member sends as ``/join CODE``."""
+        if role not in STAFF_ROLES:
+            raise InvalidInput("error.bad_role")
+        if role is Role.HANDLER and not department_id:
+            raise InvalidInput("error.department_required")
+        code = secrets.token_urlsafe(9)
+        self.repo.create_invite(code, role.value, department_id, created_by, self.clock.now())
+        return code
+
+    def join(self, actor: Actor, code: str) -> Actor:
+        """Use an invite code: the user becomes staff of the invite's role and department."""
+        if actor.role is Role.ENTERPRISE:
+            raise InvalidInput("error.enterprise_cannot_join")
+        invite = self.repo.use_invite(code.strip(), actor.user_id, self.clock.now())
+        if invite is None:
+            raise InvalidInput("error.bad_invite")
+        role = Role(str(invite["role"]))
+        dept = invite.get("department_id")
+        log.info("user joined as %s of %s", role, dept)
+        return Actor(actor.user_id, role, None, str(dept) if dept else None, actor.lang, actor.name)

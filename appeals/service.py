@@ -1,0 +1,368 @@
+"""Appeal use cases: file, route, work, rate, follow. Authorization is checked here, not in the bot."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from appeals.calendar import WorkCalendar
+from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
+from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
+from appeals.notices import Notice, notices_for
+from appeals.ports import Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
+from appeals.routing import RouteDecision, Routing
+from appeals.sla import Light, SlaPolicy, add_working_days, light
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 10_000  # characters; longer appeals are asked to be split or attached as a file
+_MEANINGFUL = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
+
+# Who may fire which action (the owner / department checks come on top).
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ENTERPRISE: frozenset({Action.DISPATCH, Action.WITHDRAW, Action.RATE_GOOD, Action.RATE_POOR}),
+    Role.HANDLER: frozenset({
+        Action.ACCEPT, Action.RETURN, Action.REPLY, Action.CLOSE, Action.REQUEST_EXTENSION,
+    }),
+    Role.DISPATCHER: frozenset({Action.DISPATCH}),
+    Role.SUPERVISOR: frozenset(Action),
+    Role.SYSTEM: frozenset({Action.DISPATCH, Action.CLOSE}),
+}
+RATINGS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+POOR = frozenset({1, 2})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The appeal after a step, the history row written, and who should be told."""
+
+    appeal: Appeal
+    event: AppealEvent
+    notices: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    appeal: Appeal
+    decision: RouteDecision
+    notices: tuple[Notice, ...]
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppealView:
+    appeal: Appeal
+    enterprise: Enterprise
+    events: tuple[AppealEvent, ...]
+    light: Light | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaAlert:
+    appeal: Appeal
+    light: Light
+    notices: tuple[Notice, ...]
+
+
+def check_text(text: str | None) -> str:
+    """A usable appeal or message text, or :class:`InvalidInput` saying what is wrong."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("error.empty_text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput("error.text_too_long", limit=MAX_TEXT, length=len(text))
+    if len(_MEANINGFUL.findall(text)) < 2:
+        raise InvalidInput("error.no_words")
+    return text
+
+
+class AppealService:
+    def __init__(
+        self, repo: Repository, classifier: Classifier, routing: Routing, sla: SlaPolicy,
+        calendar: WorkCalendar, tz: tzinfo, clock: Clock, prefix: str = "ZQ",
+    ) -> None:
+        self.repo = repo
+        self.classifier = classifier
+        self.routing = routing
+        self.sla = sla
+        self.calendar = calendar
+        self.tz = tz
+        self.clock = clock
+        self.prefix = prefix
+
+    # ---- intake -------------------------------------------------------------------------
+    def submit(
+        self, actor: Actor, text: str | None, attachments: Iterable[Attachment] = (),
+        source_update_id: int | None = None,
+    ) -> Submission:
+        """File an appeal for the actor's enterprise, classify it and route it; committed before return."""
+        if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
+            raise NotAllowed("only a registered enterprise may file an appeal")
+        if source_update_id is not None and (seen := self.repo.find_by_update(source_update_id)):
+            return Submission(seen, self._decision_of(seen), (), duplicate=True)
+        text = check_text(text)
+        try:
+            result = self.classifier.parse(text)
+        except ClassifierUnavailable:
+            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
+            result = ParseResult(ranking=())
+        decision = self.routing.decide(result)
+        now = self.clock.now()
+        appeal = Appeal(
+            id=0, number="", enterprise_id=actor.enterprise_id, user_id=actor.user_id, text=text,
+            status=Status.SUBMITTED, created_at=now, category=decision.category,
+            confidence=decision.confidence, ranking=result.ranking, entities=result.entities,
+            attachments=tuple(attachments),
+        )
+        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now)]
+        if decision.department_id:
+            appeal, ev = self._dispatched(appeal, actor, decision.category or "", now, note="auto")
+            events.append(ev)
+        saved = self.repo.create_appeal(appeal, events, source_update_id)
+        log.info("appeal %s filed: %s", saved.id, saved.status)
+        return Submission(saved, decision, tuple(notices_for(saved, Action.DISPATCH if decision.department_id
+                                                               else None)))
+
+    def _decision_of(self, appeal: Appeal) -> RouteDecision:
+        return RouteDecision(appeal.category, appeal.confidence or 0.0,
+                             appeal.department_id if appeal.status is not Status.SUBMITTED else None,
+                             appeal.ranking[: self.routing.suggestions])
+
+    def _dispatched(
+        self, appeal: Appeal, actor: Actor, category: str, now: datetime, note: str = ""
+    ) -> tuple[Appeal, AppealEvent]:
+        cat = self.routing.category(category)
+        if cat.department_id is None:
+            raise InvalidInput("error.category_without_department", category=cat.name)
+        new = dataclasses.replace(
+            appeal, status=next_status(appeal.status, Action.DISPATCH), category=category,
+            department_id=cat.department_id, dispatched_at=now,
+            accept_due=add_working_days(now, cat.accept_days, self.calendar, self.tz),
+            reply_due=add_working_days(now, cat.reply_days, self.calendar, self.tz),
+            alert_level=None,
+        )
+        note = note or category
+        return new, self._event(actor, appeal.id, Action.DISPATCH, appeal.status, new.status, now, note)
+
+    def dispatch(self, actor: Actor, appeal_id: int, category: str) -> Outcome:
+        """A dispatcher routes (or re-routes) an appeal; the enterprise may correct the category before 签收."""
+        appeal = self._get(actor, appeal_id, Action.DISPATCH)
+        if actor.role is Role.ENTERPRISE and appeal.status not in (Status.SUBMITTED, Status.DISPATCHED):
+            raise InvalidInput("error.too_late_to_correct")
+        if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER:
+            raise NotAllowed("dispatchers re-route only queued or returned appeals")
+        now = self.clock.now()
+        predicted = appeal.category
+        was_returned = appeal.status is Status.RETURNED
+        new, event = self._dispatched(appeal, actor, category, now)
+        source = "correction" if actor.role is Role.ENTERPRISE else ("return" if was_returned else "dispatch")
+        feedback = (source, category) if category != predicted or was_returned else None
+        saved = self.repo.save(new, event, feedback)
+        return Outcome(saved, event, tuple(notices_for(saved, Action.DISPATCH)))
+
+    # ---- the department's work ------------------------------------------------------------
+    def accept(self, actor: Actor, appeal_id: int) -> Outcome:
+        return self._move(actor, appeal_id, Action.ACCEPT)
+
+    def return_(self, actor: Actor, appeal_id: int, reason: str | None) -> Outcome:
+        reason = (reason or "").strip()
+        if len(_MEANINGFUL.findall(reason)) < 2:
+            raise InvalidInput("error.reason_required")
+        return self._move(actor, appeal_id, Action.RETURN, note=reason[:1000])
+
+    def reply(self, actor: Actor, appeal_id: int, text: str | None) -> Outcome:
+        text = check_text(text)
+        now = self.clock.now()
+        due = add_working_days(now, self.sla.rating_days, self.calendar, self.tz)
+        return self._move(actor, appeal_id, Action.REPLY, note=text, replied_at=now, rating_due=due)
+
+    def close(self, actor: Actor, appeal_id: int) -> Outcome:
+        return self._move(actor, appeal_id, Action.CLOSE, closed_at=self.clock.now())
+
+    def request_extension(self, actor: Actor, appeal_id: int, days: int, reason: str | None) -> Outcome:
+        appeal = self._get(actor, appeal_id, Action.REQUEST_EXTENSION)
+        if appeal.extension_status is not None:
+            raise InvalidInput("error.extension_once")
+        if not 1 <= days <= self.sla.extension_max_days:
+            raise InvalidInput("error.extension_days", max=self.sla.extension_max_days)
+        reason = (reason or "").strip()
+        if len(_MEANINGFUL.findall(reason)) < 2:
+            raise InvalidInput("error.reason_required")
+        return self._move(actor, appeal_id, Action.REQUEST_EXTENSION, note=f"{days}|{reason[:500]}",
+                          extension_status="requested", extension_days=days, extension_reason=reason[:500])
+
+    def decide_extension(self, actor: Actor, appeal_id: int, approve: bool) -> Outcome:
+        action = Action.APPROVE_EXTENSION if approve else Action.DENY_EXTENSION
+        appeal = self._get(actor, appeal_id, action)
+        if appeal.extension_status != "requested":
+            raise InvalidInput("error.no_extension_request")
+        changes: dict[str, object] = {"extension_status": "approved" if approve else "denied"}
+        if approve and appeal.reply_due is not None:
+            changes["reply_due"] = add_working_days(appeal.reply_due, appeal.extension_days or 0,
+                                                    self.calendar, self.tz)
+            changes["alert_level"] = None
+        return self._move(actor, appeal_id, action, **changes)
+
+    # ---- the enterprise's side ------------------------------------------------------------
+    def withdraw(self, actor: Actor, appeal_id: int) -> Outcome:
+        return self._move(actor, appeal_id, Action.WITHDRAW, closed_at=self.clock.now())
+
+    def rate(self, actor: Actor, appeal_id: int, score: int) -> Outcome:
+        """好差评: 5/4/3 close the appeal, 2/1 reopen it for 重办 and tell supervisors."""
+        if score not in RATINGS:
+            raise InvalidInput("error.bad_rating")
+        appeal = self._get(actor, appeal_id, Action.RATE_GOOD)
+        if appeal.rating is not None and appeal.status is Status.CLOSED:
+            raise InvalidInput("error.already_rated")
+        now = self.clock.now()
+        if score in POOR:
+            cat = self.routing.category(appeal.category) if appeal.category else None
+            days = cat.reply_days if cat else self.sla.reply_days
+            return self._move(
+                actor, appeal_id, Action.RATE_POOR, note=RATINGS[score], rating=score, rated_at=now,
+                reopen_count=appeal.reopen_count + 1, closed_at=None, replied_at=None, rating_due=None,
+                dispatched_at=now, accept_due=add_working_days(now, self.sla.accept_days, self.calendar, self.tz),
+                reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None,
+                extension_status=None, extension_days=None, extension_reason=None,
+            )
+        return self._move(actor, appeal_id, Action.RATE_GOOD, note=RATINGS[score], rating=score,
+                          rated_at=now, closed_at=appeal.closed_at or now)
+
+    def message(self, actor: Actor, appeal_id: int, text: str | None, *, internal: bool = False) -> Outcome:
+        """A follow-up from the enterprise, a message from the handler, or an internal note."""
+        text = check_text(text)
+        appeal = self._visible(actor, appeal_id)
+        if internal and not actor.is_staff:
+            raise NotAllowed("internal notes are for staff")
+        if appeal.status not in OPEN and not internal:
+            raise InvalidInput("error.appeal_finished", number=appeal.number)
+        now = self.clock.now()
+        kind = "note" if internal else "message"
+        event = self._event(actor, appeal.id, kind, appeal.status, appeal.status, now, text, internal)
+        self.repo.add_event(event)
+        audience = () if internal else notices_for(appeal, None, message_from=actor.role)
+        return Outcome(appeal, event, tuple(audience))
+
+    # ---- reading ------------------------------------------------------------------------------
+    def view(self, actor: Actor, ref: int | str) -> AppealView:
+        appeal = self._visible(actor, self._resolve(ref))
+        enterprise = self.repo.get_enterprise(appeal.enterprise_id)
+        assert enterprise is not None
+        events = self.repo.events(appeal.id)
+        if not actor.is_staff:
+            events = [e for e in events if not e.internal]
+        return AppealView(appeal, enterprise, tuple(events), self.light(appeal))
+
+    def listing(self, actor: Actor, *, open_only: bool = True, limit: int = 30) -> list[Appeal]:
+        """/my for an enterprise, /queue for staff: what this person is responsible for."""
+        statuses = OPEN if open_only else None
+        if actor.role is Role.ENTERPRISE and actor.enterprise_id is not None:
+            return self.repo.list_appeals(enterprise_id=actor.enterprise_id, limit=limit)
+        if actor.role is Role.HANDLER and actor.department_id:
+            work = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED, Status.REPLIED})
+            return self.repo.list_appeals(department_id=actor.department_id, statuses=work, limit=limit)
+        if actor.role is Role.DISPATCHER:
+            return self.repo.list_appeals(statuses=TRIAGE, limit=limit)
+        if actor.role is Role.SUPERVISOR:
+            return self.repo.list_appeals(statuses=statuses, limit=limit)
+        raise NotAllowed("not registered")
+
+    def light(self, appeal: Appeal) -> Light | None:
+        if appeal.status not in (Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED):
+            return None
+        due = appeal.accept_due if appeal.status is not Status.ACCEPTED else appeal.reply_due
+        if due is None or appeal.dispatched_at is None:
+            return None
+        return light(appeal.dispatched_at, due, self.clock.now(), self.sla.yellow_ratio)
+
+    # ---- timers ---------------------------------------------------------------------------------
+    def sla_scan(self) -> list[SlaAlert]:
+        """Yellow reminds the department, red escalates to supervisors (督办); each level once."""
+        alerts = []
+        running = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED})
+        for appeal in self.repo.list_appeals(statuses=running, limit=100_000):
+            level = self.light(appeal)
+            if level is None or level is Light.GREEN or appeal.alert_level == level.value:
+                continue
+            if appeal.alert_level == Light.RED.value:
+                continue
+            now = self.clock.now()
+            action = "escalate" if level is Light.RED else "remind"
+            event = self._event(SYSTEM, appeal.id, action, appeal.status, appeal.status, now, level.value, True)
+            saved = self.repo.save(dataclasses.replace(appeal, alert_level=level.value), event)
+            alerts.append(SlaAlert(saved, level, tuple(notices_for(saved, None, alert=level))))
+        return alerts
+
+    def auto_close(self) -> list[Outcome]:
+        """Replied appeals the enterprise did not rate within the rating window close as unrated."""
+        now = self.clock.now()
+        out = []
+        for appeal in self.repo.list_appeals(statuses=frozenset({Status.REPLIED}), limit=100_000):
+            if appeal.rating_due is not None and appeal.rating_due < now:
+                out.append(self._move(SYSTEM, appeal.id, Action.CLOSE, note="unrated", closed_at=now))
+        return out
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _resolve(self, ref: int | str) -> int:
+        if isinstance(ref, int):
+            return ref
+        ref = ref.strip().upper()
+        if ref.isdigit():
+            return int(ref)
+        appeal = self.repo.find_appeal(ref)
+        if appeal is None:
+            raise NotFound("no such appeal", ref=ref)
+        return appeal.id
+
+    def _visible(self, actor: Actor, appeal_id: int) -> Appeal:
+        """The appeal if this actor may see it; someone else's appeal looks exactly like a missing one."""
+        appeal = self.repo.get_appeal(appeal_id)
+        if appeal is None or not self._can_see(actor, appeal):
+            raise NotFound("no such appeal", ref=appeal_id)
+        return appeal
+
+    @staticmethod
+    def _can_see(actor: Actor, appeal: Appeal) -> bool:
+        if actor.role in (Role.SUPERVISOR, Role.SYSTEM, Role.DISPATCHER):
+            return True
+        if actor.role is Role.ENTERPRISE:
+            return actor.enterprise_id is not None and appeal.enterprise_id == actor.enterprise_id
+        if actor.role is Role.HANDLER:
+            return actor.department_id is not None and appeal.department_id == actor.department_id
+        return False
+
+    def _get(self, actor: Actor, appeal_id: int, action: Action) -> Appeal:
+        appeal = self._visible(actor, appeal_id)
+        if actor.role is None or action not in ROLE_ACTIONS.get(actor.role, frozenset()):
+            raise NotAllowed(f"{actor.role} may not {action}")
+        if actor.role is Role.ENTERPRISE and appeal.user_id != actor.user_id and action is Action.WITHDRAW:
+            owner = self.repo.get_enterprise(appeal.enterprise_id)
+            if owner is None or owner.owner_id != actor.user_id:
+                raise NotAllowed("only the filer or the enterprise's owner may withdraw")
+        return appeal
+
+    def _move(self, actor: Actor, appeal_id: int, action: Action, note: str = "", **changes: object) -> Outcome:
+        appeal = self._get(actor, appeal_id, action)
+        new_status = next_status(appeal.status, action)  # raises before anything is written
+        now = self.clock.now()
+        new = dataclasses.replace(appeal, status=new_status, **changes)  # type: ignore[arg-type]
+        event = self._event(actor, appeal.id, action, appeal.status, new_status, now, note)
+        saved = self.repo.save(new, event)
+        log.info("appeal %s: %s -> %s (%s)", saved.id, appeal.status, new_status, action)
+        return Outcome(saved, event, tuple(notices_for(saved, action)))
+
+    @staticmethod
+    def _event(
+        actor: Actor, appeal_id: int, action: str, before: Status | None, after: Status | None,
+        now: datetime, note: str = "", internal: bool = False,
+    ) -> AppealEvent:
+        return AppealEvent(
+            appeal_id=appeal_id, at=now, actor_id=actor.user_id, actor_role=actor.role or "",
+            action=str(action), from_status=before.value if before else None,
+            to_status=after.value if after else None, note=note, internal=internal,
+        )

@@ -1,0 +1,67 @@
+"""Locale catalogues: every user-facing string, one folder per locale, one YAML file per area.
+
+A key ``k`` in ``zh-CN/appeals.yml`` is looked up as ``t("appeals.k", **params)``; params fill
+``str.format`` fields. zh-CN is complete and the default; other locales fall back to it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT = "zh-CN"
+LOCALES = ("zh-CN", "en")
+_ROOT = Path(__file__).parent
+
+
+def _flatten(prefix: str, data: dict[str, Any], out: dict[str, str]) -> None:
+    for key, value in data.items():
+        full = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            _flatten(full, value, out)
+        else:
+            out[full] = str(value)
+
+
+@cache
+def catalogue(locale: str) -> dict[str, str]:
+    """All strings of one locale, keys prefixed by their file name."""
+    out: dict[str, str] = {}
+    for path in sorted((_ROOT / locale).glob("*.yml")):
+        _flatten(path.stem, yaml.safe_load(path.read_text(encoding="utf-8")) or {}, out)
+    return out
+
+
+def locale_for(language_code: str | None) -> str:
+    """Telegram's language_code to one of our locales (Chinese unless the user's client is English)."""
+    return "en" if (language_code or "").lower().startswith("en") else DEFAULT
+
+
+class Translator:
+    """``t(key, **params)`` for one locale."""
+
+    def __init__(self, locale: str = DEFAULT) -> None:
+        self.locale = locale if locale in LOCALES else DEFAULT
+        self._strings = catalogue(self.locale)
+        self._default = catalogue(DEFAULT)
+
+    def __call__(self, key: str, /, **params: Any) -> str:
+        template = self._strings.get(key) or self._default.get(key)
+        if template is None:
+            raise KeyError(f"no text for {key!r}")
+        return template.format(**params) if params else template
+
+    def has(self, key: str) -> bool:
+        return key in self._strings or key in self._default
+
+
+def translator(locale: str | None) -> Translator:
+    return _translator(locale or DEFAULT)
+
+
+@cache
+def _translator(locale: str) -> Translator:
+    return Translator(locale)

@@ -1,0 +1,314 @@
+"""The SQLite implementation of the domain's Repository port (people, enterprises, appeals)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from appeals.lifecycle import Status
+from appeals.model import Appeal, AppealEvent, Attachment, Enterprise
+from appeals.ports import CategoryScore, Entity, UserRecord
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _day_key(now: datetime, tz_offset_hours: int = 8) -> str:
+    return (now.astimezone(UTC) + timedelta(hours=tz_offset_hours)).strftime("%Y%m%d")
+
+
+class SqliteRepository:
+    """Sync and explicit: run it on the single writer thread (``storage.db.Writer``)."""
+
+    def __init__(self, db: Database, appeal_prefix: str = "ZQ") -> None:
+        self.db = db
+        self.prefix = appeal_prefix
+
+    # ---- departments ------------------------------------------------------------------------
+    def sync_departments(self, departments: dict[str, str]) -> None:
+        with self.db.atomic():
+            for dept_id, name in departments.items():
+                self.db.execute(
+                    "INSERT INTO departments (id, name) VALUES (?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET name = excluded.name", [dept_id, name])
+
+    def department_name(self, dept_id: str | None) -> str:
+        row = self._one("SELECT name FROM departments WHERE id = ?", [dept_id])
+        return str(row["name"]) if row else ""
+
+    # ---- people -------------------------------------------------------------------------------
+    def get_user(self, user_id: int) -> UserRecord | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", [user_id])
+        return self._user(row) if row else None
+
+    def ensure_user(self, user_id: int, name: str, lang: str, now: datetime) -> UserRecord:
+        self.db.execute(
+            "INSERT INTO users (id, name, lang, active, created_at) VALUES (?, ?, ?, 1, ?) "
+            "ON CONFLICT(id) DO UPDATE SET active = 1", [user_id, name, lang, _ts(now)])
+        user = self.get_user(user_id)
+        assert user is not None
+        return user
+
+    def set_user(self, user_id: int, **fields: object) -> None:
+        if fields:
+            cols = ", ".join(f"[{k}] = ?" for k in fields)
+            self.db.execute(f"UPDATE users SET {cols} WHERE id = ?", [*fields.values(), user_id])
+
+    def user_ids(self, role: str, department_id: str | None = None) -> list[int]:
+        sql = "SELECT id FROM users WHERE role = ? AND active = 1"
+        params: list[Any] = [role]
+        if department_id is not None:
+            sql += " AND department_id = ?"
+            params.append(department_id)
+        return [int(r["id"]) for r in self.db.query(sql + " ORDER BY id", params)]
+
+    def enterprise_user_ids(self, enterprise_id: int) -> list[int]:
+        rows = self.db.query(
+            "SELECT id FROM users WHERE enterprise_id = ? AND role = 'enterprise' AND active = 1 ORDER BY id",
+            [enterprise_id])
+        return [int(r["id"]) for r in rows]
+
+    @staticmethod
+    def _user(row: dict[str, Any]) -> UserRecord:
+        return UserRecord(
+            id=row["id"], name=row["name"] or "", lang=row["lang"] or "zh-CN", role=row["role"],
+            enterprise_id=row["enterprise_id"], department_id=row["department_id"], active=bool(row["active"]),
+        )
+
+    # ---- enterprises --------------------------------------------------------------------------
+    def get_enterprise(self, enterprise_id: int) -> Enterprise | None:
+        row = self._one("SELECT * FROM enterprises WHERE id = ?", [enterprise_id])
+        return self._enterprise(row) if row else None
+
+    def find_enterprise(self, credit_code: str) -> Enterprise | None:
+        row = self._one("SELECT * FROM enterprises WHERE credit_code = ?", [credit_code])
+        return self._enterprise(row) if row else None
+
+    def create_enterprise(self, draft: dict[str, object], owner_id: int, now: datetime) -> Enterprise:
+        with self.db.atomic():
+            cur = self.db.execute(
+                "INSERT INTO enterprises (name, credit_code, contact, phone, industry, scale, district, "
+                "owner_id, created_at) VALUES (:name, :credit_code, :contact, :phone, :industry, :scale, "
+                ":district, :owner_id, :created_at)",
+                {**draft, "owner_id": owner_id, "created_at": _ts(now)})
+            enterprise_id = cur.lastrowid
+            self.db.execute("UPDATE users SET role = 'enterprise', enterprise_id = ? WHERE id = ?",
+                            [enterprise_id, owner_id])
+        found = self.get_enterprise(int(enterprise_id or 0))
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _enterprise(row: dict[str, Any]) -> Enterprise:
+        return Enterprise(
+            id=row["id"], name=row["name"], credit_code=row["credit_code"], contact=row["contact"] or "",
+            phone=row["phone"] or "", industry=row["industry"] or "", scale=row["scale"] or "",
+            district=row["district"] or "", owner_id=row["owner_id"] or 0,
+            tags=tuple(json.loads(row["tags"] or "[]")), founded_year=row["founded_year"],
+            business=row["business"] or "",
+        )
+
+    def create_claim(self, enterprise_id: int, user_id: int, now: datetime) -> int:
+        pending = self._one("SELECT id FROM claims WHERE enterprise_id = ? AND user_id = ? AND status = 'pending'",
+                            [enterprise_id, user_id])
+        if pending:
+            return int(pending["id"])
+        cur = self.db.execute(
+            "INSERT INTO claims (enterprise_id, user_id, status, created_at) VALUES (?, ?, 'pending', ?)",
+            [enterprise_id, user_id, _ts(now)])
+        return int(cur.lastrowid or 0)
+
+    def get_claim(self, claim_id: int) -> dict[str, object] | None:
+        return self._one("SELECT * FROM claims WHERE id = ?", [claim_id])
+
+    def decide_claim(self, claim_id: int, approved: bool, by: int, now: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE claims SET status = ?, decided_by = ?, decided_at = ? WHERE id = ?",
+                            ["approved" if approved else "denied", by, _ts(now), claim_id])
+            if approved:
+                self.db.execute(
+                    "UPDATE users SET role = 'enterprise', enterprise_id = "
+                    "(SELECT enterprise_id FROM claims WHERE id = ?) "
+                    "WHERE id = (SELECT user_id FROM claims WHERE id = ?)", [claim_id, claim_id])
+
+    # ---- staff invites ---------------------------------------------------------------------------
+    def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO invites (code, role, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            [code, role, department_id, by, _ts(now)])
+
+    def use_invite(self, code: str, user_id: int, now: datetime) -> dict[str, object] | None:
+        """Mark the invite used and make the user staff, in one transaction; None if unknown or used."""
+        with self.db.atomic():
+            invite = self._one("SELECT * FROM invites WHERE code = ? AND used_by IS NULL", [code])
+            if invite is None:
+                return None
+            self.db.execute("UPDATE invites SET used_by = ?, used_at = ? WHERE code = ?", [user_id, _ts(now), code])
+            self.db.execute("UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL WHERE id = ?",
+                            [invite["role"], invite["department_id"], user_id])
+        return invite
+
+    # ---- appeals -------------------------------------------------------------------------------
+    def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None) -> Appeal:
+        """Insert the appeal, its number, attachments and first events in one transaction."""
+        with self.db.atomic():
+            day = _day_key(appeal.created_at)
+            prefix = f"{self.prefix}{day}-"
+            row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
+            number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"
+            values = self._appeal_row(appeal)
+            values.update(number=number, source_update_id=source_update_id)
+            del values["id"]
+            cols = ", ".join(f"[{k}]" for k in values)
+            marks = ", ".join("?" for _ in values)
+            cur = self.db.execute(f"INSERT INTO appeals ({cols}) VALUES ({marks})", list(values.values()))
+            appeal_id = int(cur.lastrowid or 0)
+            for att in appeal.attachments:
+                self.db.execute(
+                    "INSERT INTO attachments (appeal_id, kind, file_id, file_name, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [appeal_id, att.kind, att.file_id, att.file_name, _ts(appeal.created_at)])
+            for ev in events:
+                self._insert_event(ev, appeal_id)
+        saved = self.get_appeal(appeal_id)
+        assert saved is not None
+        return saved
+
+    def add_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime) -> None:
+        with self.db.atomic():
+            for att in attachments:
+                self.db.execute(
+                    "INSERT INTO attachments (appeal_id, kind, file_id, file_name, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [appeal_id, att.kind, att.file_id, att.file_name, _ts(now)])
+
+    def find_by_update(self, update_id: int) -> Appeal | None:
+        row = self._one("SELECT * FROM appeals WHERE source_update_id = ?", [update_id])
+        return self._appeal(row) if row else None
+
+    def get_appeal(self, appeal_id: int) -> Appeal | None:
+        row = self._one("SELECT * FROM appeals WHERE id = ?", [appeal_id])
+        return self._appeal(row) if row else None
+
+    def find_appeal(self, number: str) -> Appeal | None:
+        row = self._one("SELECT * FROM appeals WHERE number = ?", [number])
+        return self._appeal(row) if row else None
+
+    def save(self, appeal: Appeal, event: AppealEvent, feedback: tuple[str, str] | None = None) -> Appeal:
+        """Update the appeal and append its event (and a training-feedback row) in one transaction."""
+        values = self._appeal_row(appeal)
+        values["updated_at"] = _ts(event.at)
+        for key in ("id", "number", "enterprise_id", "user_id", "text", "created_at"):
+            values.pop(key)
+        with self.db.atomic():
+            cols = ", ".join(f"[{k}] = ?" for k in values)
+            self.db.execute(f"UPDATE appeals SET {cols} WHERE id = ?", [*values.values(), appeal.id])
+            self._insert_event(event, appeal.id)
+            if feedback is not None:
+                source, category = feedback
+                self.db.execute(
+                    "INSERT INTO feedback (appeal_id, text, category, source, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [appeal.id, appeal.text, category, source, _ts(event.at)])
+        saved = self.get_appeal(appeal.id)
+        assert saved is not None
+        return saved
+
+    def add_event(self, event: AppealEvent) -> None:
+        with self.db.atomic():
+            self._insert_event(event, event.appeal_id)
+            self.db.execute("UPDATE appeals SET updated_at = ? WHERE id = ?", [_ts(event.at), event.appeal_id])
+
+    def events(self, appeal_id: int) -> list[AppealEvent]:
+        rows = self.db.query("SELECT * FROM appeal_events WHERE appeal_id = ? ORDER BY id", [appeal_id])
+        return [
+            AppealEvent(
+                appeal_id=r["appeal_id"], at=_dt(r["at"]) or datetime.now(UTC), actor_id=r["actor_id"],
+                actor_role=r["actor_role"] or "", action=r["action"], from_status=r["from_status"],
+                to_status=r["to_status"], note=r["note"] or "", internal=bool(r["internal"]),
+            )
+            for r in rows
+        ]
+
+    def list_appeals(
+        self, *, enterprise_id: int | None = None, department_id: str | None = None,
+        statuses: frozenset[Status] | None = None, limit: int = 50,
+    ) -> list[Appeal]:
+        where, params = ["1 = 1"], []
+        if enterprise_id is not None:
+            where.append("enterprise_id = ?")
+            params.append(enterprise_id)
+        if department_id is not None:
+            where.append("department_id = ?")
+            params.append(department_id)
+        if statuses is not None:
+            where.append(f"status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(sorted(s.value for s in statuses))
+        sql = f"SELECT * FROM appeals WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
+        return [self._appeal(r) for r in self.db.query(sql, [*params, limit])]
+
+    def feedback_examples(self) -> list[tuple[str, str, str]]:
+        """(text, category, source) of every correction, dispatch and re-dispatch after a return."""
+        rows = self.db.query("SELECT text, category, source FROM feedback ORDER BY id")
+        return [(r["text"], r["category"], r["source"]) for r in rows]
+
+    # ---- Telegram update de-duplication -------------------------------------------------------
+    def seen_update(self, update_id: int) -> bool:
+        return self._one("SELECT 1 AS x FROM processed_updates WHERE update_id = ?", [update_id]) is not None
+
+    def mark_update(self, update_id: int, now: datetime) -> None:
+        self.db.execute("INSERT OR IGNORE INTO processed_updates (update_id, at) VALUES (?, ?)",
+                        [update_id, _ts(now)])
+
+    # ---- mapping ----------------------------------------------------------------------------------
+    def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+    def _insert_event(self, ev: AppealEvent, appeal_id: int) -> None:
+        self.db.execute(
+            "INSERT INTO appeal_events (appeal_id, at, actor_id, actor_role, action, from_status, to_status, "
+            "note, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [appeal_id, _ts(ev.at), ev.actor_id, ev.actor_role, ev.action, ev.from_status, ev.to_status,
+             ev.note, int(ev.internal)])
+
+    @staticmethod
+    def _appeal_row(a: Appeal) -> dict[str, Any]:
+        return {
+            "id": a.id, "number": a.number, "enterprise_id": a.enterprise_id, "user_id": a.user_id,
+            "text": a.text, "category": a.category, "confidence": a.confidence,
+            "ranking": json.dumps([[s.category, round(s.confidence, 4)] for s in a.ranking]),
+            "entities": json.dumps([[e.label, e.text, e.start, e.end, e.value] for e in a.entities],
+                                   ensure_ascii=False),
+            "department_id": a.department_id, "status": a.status.value, "created_at": _ts(a.created_at),
+            "updated_at": _ts(a.created_at), "dispatched_at": _ts(a.dispatched_at),
+            "accept_due": _ts(a.accept_due), "reply_due": _ts(a.reply_due), "replied_at": _ts(a.replied_at),
+            "rating_due": _ts(a.rating_due), "extension_status": a.extension_status,
+            "extension_days": a.extension_days, "extension_reason": a.extension_reason, "rating": a.rating,
+            "rated_at": _ts(a.rated_at), "reopen_count": a.reopen_count, "closed_at": _ts(a.closed_at),
+            "alert_level": a.alert_level,
+        }
+
+    def _appeal(self, r: dict[str, Any]) -> Appeal:
+        attachments = tuple(
+            Attachment(kind=x["kind"], file_id=x["file_id"], file_name=x["file_name"] or "")
+            for x in self.db.query("SELECT * FROM attachments WHERE appeal_id = ? ORDER BY id", [r["id"]])
+        )
+        return Appeal(
+            id=r["id"], number=r["number"], enterprise_id=r["enterprise_id"], user_id=r["user_id"], text=r["text"],
+            status=Status(r["status"]), created_at=_dt(r["created_at"]) or datetime.now(UTC),
+            category=r["category"], confidence=r["confidence"],
+            ranking=tuple(CategoryScore(c, float(p)) for c, p in json.loads(r["ranking"] or "[]")),
+            entities=tuple(Entity(*e) for e in json.loads(r["entities"] or "[]")),
+            department_id=r["department_id"], dispatched_at=_dt(r["dispatched_at"]),
+            accept_due=_dt(r["accept_due"]), reply_due=_dt(r["reply_due"]), replied_at=_dt(r["replied_at"]),
+            rating_due=_dt(r["rating_due"]), extension_status=r["extension_status"],
+            extension_days=r["extension_days"], extension_reason=r["extension_reason"], rating=r["rating"],
+            rated_at=_dt(r["rated_at"]), reopen_count=r["reopen_count"] or 0, closed_at=_dt(r["closed_at"]),
+            alert_level=r["alert_level"], attachments=attachments,
+        )
