@@ -16,3 +16,4 @@ def main(ctx: click.Context, config_path: str) -> None:
 
 
 # Tool groups living next to what they operate on. Each helper adds its line here.
+main.add_command(__import__("nlu.cli", fromlist=["nlu"]).nlu)  # wanqi nlu ...

@@ -1,0 +1,190 @@
+"""``wanqi nlu``: train, evaluate, parse and import (heavy modules are imported per command)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+DEFAULT_MODEL = "models/appeals"
+DEFAULT_TRAIN = "nlu/data/train"
+DEFAULT_TEST = "nlu/data/test"
+
+
+def _config(ctx: click.Context) -> dict[str, Any]:
+    root = ctx.find_root()
+    path = Path((root.obj or {}).get("config_path", "config.yml")) if isinstance(root.obj, dict) else None
+    path = path or Path("config.yml")
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return data if isinstance(data, dict) else {}
+
+
+def _nlu_setting(ctx: click.Context, key: str, default: Any) -> Any:
+    return (_config(ctx).get("nlu") or {}).get(key, default)
+
+
+def _category_names(ctx: click.Context) -> dict[str, str]:
+    return {str(c["id"]): str(c.get("name", c["id"])) for c in _config(ctx).get("categories") or []
+            if isinstance(c, dict) and "id" in c}
+
+
+def _department_names(ctx: click.Context) -> list[str]:
+    return [str(d["name"]) for d in _config(ctx).get("departments") or [] if isinstance(d, dict) and "name" in d]
+
+
+def _load(data: str, text_column: str, label_column: str) -> list[Any]:
+    from nlu.data_io import DataError, load_examples
+
+    try:
+        examples = load_examples(data, text_column, label_column)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not examples:
+        raise click.ClickException(f"{data}: no labelled examples")
+    return examples
+
+
+def _classifier(ctx: click.Context, backend: str | None, model: str | None, rasa_url: str | None) -> Any:
+    from appeals.ports import ClassifierUnavailable
+    from nlu.factory import build_classifier
+
+    backend = backend or _nlu_setting(ctx, "backend", "spacy")
+    try:
+        return build_classifier(backend, model or _nlu_setting(ctx, "model_dir", DEFAULT_MODEL),
+                                rasa_url or _nlu_setting(ctx, "rasa_url", "http://127.0.0.1:5005"),
+                                float(_nlu_setting(ctx, "rasa_timeout", 5.0)))
+    except ClassifierUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+_text_column = click.option("--text-column", default="text", show_default=True, help="CSV/Excel text column.")
+_label_column = click.option("--label-column", default="label", show_default=True,
+                             help="CSV/Excel label column.")
+_backend = click.option("--backend", type=click.Choice(["spacy", "rasa"]), default=None,
+                        help="NLU backend (default: nlu.backend of config.yml).")
+
+
+@click.group()
+def nlu() -> None:
+    """训练、评估和试用诉求分类模型 (NLU tools)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@nlu.command()
+@click.option("--data", default=None, help="Rasa YAML file or directory, or CSV/Excel table.")
+@click.option("--out", default=None, help="Model directory (default: nlu.model_dir of config.yml).")
+@_backend
+@_text_column
+@_label_column
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.pass_context
+def train(ctx: click.Context, data: str | None, out: str | None, backend: str | None, text_column: str,
+          label_column: str, seed: int) -> None:
+    """训练模型 Train a model from labelled examples."""
+    data = data or _nlu_setting(ctx, "train_data", DEFAULT_TRAIN)
+    out = out or _nlu_setting(ctx, "model_dir", DEFAULT_MODEL)
+    examples = _load(data, text_column, label_column)
+    labels = sorted({ex.label for ex in examples})
+    click.echo(f"训练数据 {len(examples)} 条, {len(labels)} 个类别 ({data})", err=True)
+    if (backend or "spacy") == "rasa":
+        from nlu.data_io import write_rasa_yaml
+        from nlu.rasa_client import train_rasa
+
+        with tempfile.TemporaryDirectory() as tmp:
+            yaml_data = Path(data)
+            if yaml_data.is_file() and yaml_data.suffix.lower() not in (".yml", ".yaml"):
+                yaml_data = Path(tmp) / "nlu.yml"
+                write_rasa_yaml(examples, yaml_data)
+            result = train_rasa(yaml_data, out)
+        click.echo(f"Rasa 模型已保存: {result or out}")
+        return
+    from nlu.spacy_backend import train_model
+
+    start = time.perf_counter()
+    try:
+        path = train_model(examples, out, seed=seed, departments=_department_names(ctx))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("wanqi", {})
+    cv = meta.get("cv_macro_f1", {}).get(str(meta.get("C")))
+    cv_text = f", 交叉验证 macro-F1 {cv:.4f}" if cv is not None else ""
+    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, C={meta.get('C')}{cv_text})")
+
+
+@nlu.command()
+@click.option("--model", default=None, help="Model directory (default: nlu.model_dir of config.yml).")
+@click.option("--data", default=DEFAULT_TEST, show_default=True, help="Held-out Rasa YAML or CSV/Excel.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--target-precision", default=0.95, show_default=True, type=click.FloatRange(0, 1))
+@_backend
+@click.option("--rasa-url", default=None, help="Rasa server URL (default: nlu.rasa_url of config.yml).")
+@_text_column
+@_label_column
+@click.pass_context
+def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, target_precision: float,
+             backend: str | None, rasa_url: str | None, text_column: str, label_column: str) -> None:
+    """评估模型 Score a model on held-out examples."""
+    from nlu.evaluate import evaluate as run_evaluation
+    from nlu.evaluate import format_report
+
+    examples = _load(data, text_column, label_column)
+    start = time.perf_counter()
+    classifier = _classifier(ctx, backend, model, rasa_url)
+    load_s = time.perf_counter() - start
+    result = run_evaluation(classifier, examples, target_precision, progress=not as_json)
+    result["load_s"] = round(load_s, 3)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        click.echo(format_report(result, _category_names(ctx)))
+        click.echo(f"模型加载 model load: {load_s:.2f} s")
+
+
+@nlu.command()
+@click.argument("text")
+@click.option("--model", default=None, help="Model directory (default: nlu.model_dir of config.yml).")
+@_backend
+@click.option("--rasa-url", default=None)
+@click.option("--top", default=5, show_default=True, type=int, help="How many categories to show.")
+@click.pass_context
+def parse(ctx: click.Context, text: str, model: str | None, backend: str | None, rasa_url: str | None,
+          top: int) -> None:
+    """试用模型 Classify one text and show its entities."""
+    from appeals.ports import ClassifierUnavailable
+
+    classifier = _classifier(ctx, backend, model, rasa_url)
+    try:
+        result = classifier.parse(text)
+    except ClassifierUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    names = _category_names(ctx)
+    click.echo("类别 categories:")
+    for score in result.ranking[:top]:
+        click.echo(f"  {score.confidence:6.3f}  {score.category:<14} {names.get(score.category, '')}")
+    click.echo("实体 entities:" + ("" if result.entities else " 无"))
+    for ent in result.entities:
+        click.echo(f"  {ent.label:<12} {ent.text}  →  {ent.value}  [{ent.start}:{ent.end}]")
+
+
+@nlu.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, help="A .yml file, or a directory for one file per category.")
+@_text_column
+@_label_column
+def import_table(file: str, out: str, text_column: str, label_column: str) -> None:
+    """导入数据 Convert a CSV/Excel table of labelled appeals to Rasa NLU YAML."""
+    from nlu.data_io import write_rasa_yaml
+
+    examples = _load(file, text_column, label_column)
+    written = write_rasa_yaml(examples, out)
+    labels = len({ex.label for ex in examples})
+    click.echo(f"已导入 {len(examples)} 条, {labels} 个类别 → {', '.join(str(p) for p in written)}")
