@@ -92,3 +92,25 @@ def m001_core(db: Database) -> None:
 
 
 # Further migrations are appended below, each as a new function; never edit an applied one.
+
+
+@migrations()
+def m_policies_001(db: Database) -> None:
+    """Policy catalogue and weekly-digest subscriptions (a missing subscription row means "on")."""
+    db.table("policies").create(
+        {
+            "id": str, "title": str, "issuer": str, "doc_number": str, "url": str, "summary": str,
+            "published": str, "valid_from": str, "valid_until": str, "deadline": str,
+            "topics": str, "criteria": str, "sample": int, "source": str, "updated_at": str,
+        },
+        pk="id",
+        not_null={"title", "issuer", "summary", "published", "valid_from", "topics", "criteria", "updated_at"},
+        defaults={"sample": 0, "topics": "[]", "criteria": "{}"},
+        strict=True,
+    )
+    db.table("subscriptions").create(
+        {"user_id": int, "enterprise_id": int, "weekly": int, "topics": str, "updated_at": str},
+        pk="user_id", not_null={"weekly", "updated_at"}, defaults={"weekly": 1, "topics": "[]"},
+        foreign_keys=[("user_id", "users", "id"), ("enterprise_id", "enterprises", "id")],
+        strict=True,
+    )
