@@ -114,3 +114,21 @@ def m_policies_001(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id"), ("enterprise_id", "enterprises", "id")],
         strict=True,
     )
+
+
+@migrations()
+def m_deliveries_001(db: Database) -> None:
+    """Outgoing pushes, one row per delivery key, so each is sent once even across a crash."""
+    db.table("deliveries").create(
+        {
+            "key": str, "kind": str, "chat_id": int, "enterprise_id": int, "text": str, "meta": str,
+            "week": str, "status": str, "attempts": int, "error": str, "message_id": int,
+            "created_at": str, "updated_at": str, "sent_at": str,
+        },
+        pk="key", not_null={"kind", "chat_id", "text", "status", "attempts", "created_at", "updated_at"},
+        defaults={"status": "queued", "attempts": 0, "meta": "{}"},
+        strict=True,
+    )
+    db.table("deliveries").create_index(["status"])
+    db.table("deliveries").create_index(["week", "status"])
+    db.table("deliveries").create_index(["enterprise_id", "kind"])
