@@ -167,7 +167,8 @@ class AppealService:
 
     # ---- the department's work ------------------------------------------------------------
     def accept(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.ACCEPT)
+        # The light now runs against the reply deadline: its reminders start afresh.
+        return self._move(actor, appeal_id, Action.ACCEPT, alert_level=None)
 
     def return_(self, actor: Actor, appeal_id: int, reason: str | None) -> Outcome:
         reason = (reason or "").strip()
@@ -217,7 +218,10 @@ class AppealService:
         if score not in RATINGS:
             raise InvalidInput("error.bad_rating")
         appeal = self._get(actor, appeal_id, Action.RATE_GOOD)
-        if appeal.rating is not None and appeal.status is Status.CLOSED:
+        # A rating given before a later reply (差评 -> 重办 -> new reply) does not count against this one.
+        rated_this_reply = appeal.rated_at is not None and (
+            appeal.replied_at is None or appeal.rated_at >= appeal.replied_at)
+        if appeal.status is Status.CLOSED and rated_this_reply:
             raise InvalidInput("error.already_rated")
         now = self.clock.now()
         if score in POOR:
