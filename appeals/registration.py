@@ -111,7 +111,7 @@ class RegistrationService:
             claim_id = self.repo.create_claim(existing.id, actor.user_id, now)
             log.info("claim %s filed on enterprise %s", claim_id, existing.id)
             return Registration(existing, owner=False, claim_id=claim_id)
-        enterprise = self.repo.create_enterprise(clean, actor.user_id, now)
+        enterprise = self.repo.create_enterprise(dict[str, object](clean), actor.user_id, now)
         log.info("enterprise %s registered", enterprise.id)
         return Registration(enterprise, owner=True)
 

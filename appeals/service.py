@@ -207,7 +207,7 @@ class AppealService:
             changes["reply_due"] = add_working_days(appeal.reply_due, appeal.extension_days or 0,
                                                     self.calendar, self.tz)
             changes["alert_level"] = None
-        return self._move(actor, appeal_id, action, **changes)
+        return self._move(actor, appeal_id, action, "", **changes)
 
     # ---- the enterprise's side ------------------------------------------------------------
     def withdraw(self, actor: Actor, appeal_id: int) -> Outcome:
