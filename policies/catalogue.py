@@ -26,6 +26,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so a bad date is one field error, not a crashed file."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One validation error: where (file, record) and what (field, message)."""
@@ -189,7 +196,7 @@ def load_catalogue(paths: Path | str | Iterable[Path | str]) -> list[Policy]:
     for path in _files(paths):
         source = path.name
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         except (OSError, yaml.YAMLError) as exc:
             issues.append(Issue(source, "", "", f"无法读取：{exc}"))
             continue

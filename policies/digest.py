@@ -40,6 +40,7 @@ class Digest:
     enterprise_id: int
     closing: tuple[Match, ...]
     new: tuple[Match, ...]
+    lang: str = "zh-CN"
 
     @property
     def matches(self) -> tuple[Match, ...]:
@@ -48,7 +49,7 @@ class Digest:
     @property
     def meta(self) -> dict[str, Any]:
         """What the deliveries table remembers: every policy sent, and which were deadline reminders."""
-        return {"policies": [m.policy.id for m in self.matches],
+        return {"week": self.week, "policies": [m.policy.id for m in self.matches],
                 "closing": [m.policy.id for m in self.closing]}
 
 
@@ -95,7 +96,7 @@ def build(
         return None
     week = iso_week(index.today)
     return Digest(digest_key(week, recipient.user_id), week, recipient.user_id, recipient.enterprise_id,
-                  tuple(closing), tuple(new))
+                  tuple(closing), tuple(new), recipient.lang)
 
 
 def text(digest: Digest, t: Translate, name: str = "") -> str:
