@@ -65,13 +65,13 @@ _DAY_NUM = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
 _YMD = re.compile(r"(?<!\d)(\d{4}|[二〇○零一三四五六七八九]{4})\s?(?:年\s?|[-/.])"
                   rf"({_DAY_NUM})\s?(?:月\s?|[-/.])({_DAY_NUM})(?:日|号)?(?!\d)")
 _MONTH_PART = "(?:份|底|初|中旬|上旬|下旬)"
-_YM = re.compile(rf"(?<!\d)(\d{{4}})\s?年\s?({_DAY_NUM})\s?月{_MONTH_PART}?")
+_YM = re.compile(rf"(?<!\d)(\d{{4}})\s?年\s?({_DAY_NUM})\s?月(?!\s?{_DAY_NUM}\s?[日号]){_MONTH_PART}?")
 _M_PART = re.compile(rf"(?<![\d年/.-])({_DAY_NUM})\s?月{_MONTH_PART}")
 _MD = re.compile(rf"(?<![\d年/.-])({_DAY_NUM})\s?月\s?({_DAY_NUM})\s?[日号]")
 _MONEY = re.compile(
     r"(?P<pre>[¥￥]\s?|人民币\s?)?"
     rf"(?P<num>\d+(?:,\d{{3}})*(?:\.\d+)?|[一二两三四五六七八九十壹贰叁肆伍陆柒捌玖拾]{_CN_NUM}*)"
-    r"\s?(?P<mult>(?:十|百|千|万|亿|千万|百万|十万)?)"
+    r"\s?(?P<mult>(?:千万|百万|十万|十|百|千|万|亿)?)"
     r"(?P<cur>元|块钱|块|人民币)?"
 )
 _MULT = {"": 1, "十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8,

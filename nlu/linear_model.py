@@ -110,14 +110,20 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimizing the negative log-likelihood of softmax(scores / T)."""
+    """The temperature minimizing the cross-entropy of softmax(scores / T) against targets smoothed
+    as in Platt scaling (true class 1 - 1/(n+2)), so separable data does not give T -> 0."""
     from scipy.optimize import minimize_scalar
 
-    def nll(log_t: float) -> float:
-        p = softmax(scores / math.exp(log_t))
-        return float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+    n, k = scores.shape
+    eps = 1.0 / (n + 2)
+    targets = np.full((n, k), eps / max(k - 1, 1))
+    targets[np.arange(n), y] = 1.0 - eps
 
-    res = minimize_scalar(nll, bounds=(math.log(0.01), math.log(10.0)), method="bounded")
+    def loss(log_t: float) -> float:
+        p = softmax(scores / math.exp(log_t))
+        return float(-np.mean(np.sum(targets * np.log(p + 1e-12), axis=1)))
+
+    res = minimize_scalar(loss, bounds=(math.log(0.01), math.log(10.0)), method="bounded")
     return float(math.exp(res.x))
 
 

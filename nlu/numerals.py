@@ -55,6 +55,9 @@ def to_decimal(text: str) -> Decimal | None:
             return Decimal(cleaned)
         except InvalidOperation:
             return None
+    if "点" in cleaned and cleaned[-1] in BIG_UNITS:  # 一点五亿
+        head = to_decimal(cleaned[:-1])
+        return None if head is None else head * BIG_UNITS[cleaned[-1]]
     if "点" in cleaned:
         whole, _, frac = cleaned.partition("点")
         whole_value = chinese_integer(whole) if whole else 0

@@ -54,6 +54,7 @@ def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int =
         bar.n = bar.total
         bar.refresh()
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     nlp.meta["name"] = "appeals"
     nlp.meta["version"] = "0.1.0"
     nlp.meta["description"] = "Wanqi appeal classifier: TF-IDF char n-grams + linear SVM, calibrated"

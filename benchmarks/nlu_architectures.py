@@ -1,0 +1,117 @@
+"""Choosing the embedded text model by measurement: feature and classifier variants, macro-F1 on the
+committed split, on its hard (long, noisy) variant, and by 5-fold CV over all examples.
+
+    .venv/bin/python benchmarks/nlu_architectures.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import jieba
+import numpy as np
+from nlu_data import committed_split, harden
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from nlu.data_io import Example
+from nlu.linear_model import FeatureConfig, TrainConfig, analyze, train
+
+Fit = Callable[[Sequence[str], Sequence[str]], Callable[[Sequence[str]], list[str]]]
+
+
+def reference(texts: Sequence[str], labels: Sequence[str]) -> Callable[[Sequence[str]], list[str]]:
+    """The reference: TF-IDF over character 1-3 grams + LinearSVC, scikit-learn defaults."""
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3))
+    clf = LinearSVC(random_state=0).fit(vec.fit_transform(texts), labels)
+    return lambda xs: list(clf.predict(vec.transform(xs)))
+
+
+def ours(features: FeatureConfig, config: TrainConfig) -> Fit:
+    """Our linear model (nlu.linear_model) with the given features and training settings."""
+    def fit(texts: Sequence[str], labels: Sequence[str]) -> Callable[[Sequence[str]], list[str]]:
+        def feats(t: str) -> list[str]:
+            return analyze(t, jieba.lcut(t) if features.words else [], features)
+
+        model = train([feats(t) for t in texts], list(labels), features, config)
+        return lambda xs: [model.labels[int(np.argmax(model.scores(feats(x))))] for x in xs]
+    return fit
+
+
+def logreg(features: FeatureConfig, c: float) -> Fit:
+    """Same features, multinomial logistic regression instead of the SVM."""
+    def fit(texts: Sequence[str], labels: Sequence[str]) -> Callable[[Sequence[str]], list[str]]:
+        vec = TfidfVectorizer(analyzer=lambda d: d, sublinear_tf=True)
+        x = vec.fit_transform([analyze(t, [], features) for t in texts])
+        clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, labels)
+        return lambda xs: list(clf.predict(vec.transform([analyze(t, [], features) for t in xs])))
+    return fit
+
+
+def variants(quick: bool) -> dict[str, Fit]:
+    base_f, base_t = FeatureConfig(), TrainConfig()
+    out: dict[str, Fit] = {
+        "reference char1-3 + LinearSVC": reference,
+        "ours: sublinear char1-3, digits folded, balanced, CV C": ours(base_f, base_t),
+        "ours + jieba words": ours(replace(base_f, words=True), base_t),
+        "ours char1-4": ours(replace(base_f, char_max=4), base_t),
+        "ours char1-2": ours(replace(base_f, char_max=2), base_t),
+        "ours, digits kept": ours(replace(base_f, fold_digits=False), base_t),
+        "ours, C=1 fixed, unbalanced": ours(base_f, replace(base_t, c_grid=(1.0,), class_weight=None)),
+        "ours, min_df=2": ours(replace(base_f, min_df=2), base_t),
+    }
+    if not quick:
+        out["logreg C=10 on our char1-3"] = logreg(base_f, 10.0)
+        out["logreg C=30 on our char1-3"] = logreg(base_f, 30.0)
+    return out
+
+
+def score(fit: Fit, train: Sequence[Example], test: Sequence[Example]) -> tuple[float, float]:
+    start = time.perf_counter()
+    predict = fit([e.text for e in train], [e.label for e in train])
+    seconds = time.perf_counter() - start
+    pred = predict([e.text for e in test])
+    return float(f1_score([e.label for e in test], pred, average="macro")), seconds
+
+
+def cross_validated(fit: Fit, examples: Sequence[Example], folds: int = 5, hard: bool = False) -> float:
+    """Mean macro-F1 over stratified folds; ``hard`` builds the long variant inside each fold."""
+    y = [e.label for e in examples]
+    scores = []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        train, test = [examples[i] for i in tr], [examples[i] for i in te]
+        if hard:
+            train, test = harden(train, 2 * k), harden(test, 2 * k + 1)
+        scores.append(score(fit, train, test)[0])
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the slower variants and the CV column")
+    args = parser.parse_args()
+    jieba.setLogLevel(60)
+    train, test = committed_split()
+    hard_train, hard_test = harden(train, 0), harden(test, 1)
+    print(f"split: {len(train)} train / {len(test)} test, {len({e.label for e in train})} labels; "
+          f"hard variant: mean length {np.mean([len(e.text) for e in hard_test]):.0f} chars")
+    header = f"{'variant':<58}{'split F1':>9}{'hard F1':>9}{'CV F1':>8}{'hard CV':>9}{'train s':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, fit in variants(args.quick).items():
+        f1, seconds = score(fit, train, test)
+        hard_f1, _ = score(fit, hard_train, hard_test)
+        cv = "" if args.quick else f"{cross_validated(fit, train + test):.4f}"
+        hard_cv = "" if args.quick else f"{cross_validated(fit, train + test, hard=True):.4f}"
+        print(f"{name:<58}{f1:>9.4f}{hard_f1:>9.4f}{cv:>8}{hard_cv:>9}{seconds:>9.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

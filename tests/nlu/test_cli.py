@@ -1,0 +1,89 @@
+"""wanqi nlu train / evaluate / parse / import through click's CliRunner, with CSV and Excel data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from nlu.data_io import load_examples
+from tests.nlu.corpus import split
+
+CONFIG = str(Path(__file__).resolve().parents[2] / "config.yml")
+NAMES = {"tax": "税务", "labor": "人社", "environment": "环保", "finance": "金融"}
+
+
+def write_csv(path: Path, examples: list, encoding: str = "utf-8-sig") -> None:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["编号", "诉求内容", "类别"])
+        for i, ex in enumerate(examples):
+            writer.writerow([i, ex.text, NAMES[ex.label]])
+
+
+def write_xlsx(path: Path, examples: list) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["诉求内容", "类别"])
+    for ex in examples:
+        ws.append([ex.text, NAMES[ex.label]])
+    wb.save(path)
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, ["--config", CONFIG, "nlu", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_csv_train_then_evaluate_json(tmp_path: Path) -> None:
+    train, test = split()
+    write_csv(tmp_path / "train.csv", train)
+    write_csv(tmp_path / "test.csv", test, encoding="gbk")
+    cols = ["--text-column", "诉求内容", "--label-column", "类别"]
+    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), *cols)
+    out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.csv"), "--json", *cols)
+    result = json.loads(out)
+    assert {"accuracy", "macro_f1", "auto_route_coverage", "threshold", "p50_ms", "p95_ms", "per_class",
+            "confusion"} <= result.keys()
+    assert result["accuracy"] >= 0.9
+    assert set(result["per_class"]) == set(NAMES.values())
+    assert 0.0 <= result["threshold"] <= 1.0
+
+
+def test_excel_train_and_readable_report(tmp_path: Path) -> None:
+    train, test = split()
+    write_xlsx(tmp_path / "train.xlsx", train)
+    write_xlsx(tmp_path / "test.xlsx", test)
+    cols = ["--text-column", "诉求内容", "--label-column", "类别"]
+    run("train", "--data", str(tmp_path / "train.xlsx"), "--out", str(tmp_path / "m"), "--seed", "3", *cols)
+    out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.xlsx"), *cols)
+    assert "macro-F1" in out and "混淆矩阵" in out and "nlu.threshold" in out
+
+
+def test_parse_shows_category_names_and_entities(tiny_model: Path) -> None:
+    out = run("parse", "环评批复一直没下来，罚款一百二十万元，电话0758-2345678", "--model", str(tiny_model))
+    first = out.splitlines()[1]
+    assert "environment" in first and "环保审批与执法" in first
+    assert "money" in out and "1200000" in out and "0758-2345678" in out
+
+
+def test_import_csv_to_rasa_yaml(tmp_path: Path) -> None:
+    train, _ = split()
+    write_csv(tmp_path / "t.csv", train)
+    run("import", str(tmp_path / "t.csv"), "--out", str(tmp_path / "yaml"),
+        "--text-column", "诉求内容", "--label-column", "类别")
+    back = load_examples(tmp_path / "yaml")
+    assert sorted((e.label, e.text) for e in back) == sorted((NAMES[e.label], e.text) for e in train)
+
+
+def test_bad_column_is_a_clear_error(tmp_path: Path) -> None:
+    write_csv(tmp_path / "t.csv", split()[0])
+    result = CliRunner().invoke(main, ["nlu", "train", "--data", str(tmp_path / "t.csv"), "--out",
+                                       str(tmp_path / "m")])
+    assert result.exit_code != 0 and "诉求内容" in result.output
