@@ -44,7 +44,8 @@ class OfficialCalendar:
                 return bool(chinese_calendar.is_workday(day))
             except (NotImplementedError, ImportError):
                 self._unknown_years.add(day.year)
-                log.warning("official calendar has no data for %s: counting weekends and fixed-date holidays only", day.year)
+                log.warning("official calendar has no data for %s: counting weekends and fixed-date holidays only",
+                            day.year)
         return self._fallback.is_workday(day)
 
     def knows(self, year: int) -> bool:

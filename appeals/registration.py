@@ -124,6 +124,12 @@ class RegistrationService:
         assert enterprise is not None
         if actor.role is not Role.SUPERVISOR and enterprise.owner_id != actor.user_id:
             raise NotAllowed("only the owner or a supervisor decides")
+        claimant = self.repo.get_user(int(str(claim["user_id"])))
+        if approve and (claimant is None or claimant.role is not None):
+            # Registered an enterprise of their own or joined the staff meanwhile: approving would
+            # overwrite that account, so the stale claim is closed instead.
+            self.repo.decide_claim(claim_id, False, actor.user_id, self.clock.now())
+            raise NotFound("the claimant's account has changed; claim closed", ref=claim_id)
         self.repo.decide_claim(claim_id, approve, actor.user_id, self.clock.now())
         return int(str(claim["user_id"])), enterprise
 
