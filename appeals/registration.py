@@ -84,6 +84,11 @@ class RegistrationService:
         return Actor(user_id=user_id, role=role, enterprise_id=user.enterprise_id,
                      department_id=user.department_id, lang=user.lang, name=user.name)
 
+    def seed_supervisors(self) -> None:
+        """The first supervisors (WANQI_SUPERVISORS) get their role before they ever write to the bot."""
+        for user_id in sorted(self.supervisors):
+            self.actor(user_id)
+
     def set_lang(self, actor: Actor, lang: str) -> None:
         self.repo.set_user(actor.user_id, lang=lang)
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+
 import click
+
+from appeals.model import Role
+from appeals.registration import RegistrationService
+from bot.config import Settings, load_settings
+from storage.db import open_db
+from storage.repository import SqliteRepository
 
 
 @click.group()
@@ -15,5 +25,129 @@ def main(ctx: click.Context, config_path: str) -> None:
     ctx.obj["config_path"] = config_path
 
 
+def _settings(ctx: click.Context) -> Settings:
+    return load_settings(ctx.obj["config_path"])
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo database goes (default: a fresh temporary folder).")
+@click.pass_context
+def demo(ctx: click.Context, workdir: Path | None) -> None:
+    """Play the whole journey against a local Bot API stand-in: no token, no network."""
+    from bot.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+    ctx.exit(asyncio.run(run_demo(_settings(ctx), click.echo, workdir)))
+
+
+@main.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the bot: long polling with the token from WANQI_BOT_TOKEN."""
+    from bot.runner import run_polling
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(ctx)
+    if not settings.bot_token:
+        raise click.ClickException("WANQI_BOT_TOKEN is not set (the bot token from @BotFather).")
+    asyncio.run(run_polling(settings))
+
+
+@main.group()
+def staff() -> None:
+    """Center staff accounts."""
+
+
+@staff.command("invite")
+@click.option("--role", type=click.Choice(["handler", "dispatcher", "supervisor"]), required=True)
+@click.option("--department", default=None, help="Department id from config.yml (required for handlers).")
+@click.option("--count", default=1, show_default=True, help="How many one-time codes to create.")
+@click.pass_context
+def staff_invite(ctx: click.Context, role: str, department: str | None, count: int) -> None:
+    """Create one-time invite codes; the person sends `/join CODE` to the bot."""
+    from appeals.errors import AppealError
+    from bot.app import SystemClock
+    from bot.texts import translator
+
+    settings = _settings(ctx)
+    if department is not None and department not in settings.departments:
+        known = ", ".join(settings.departments)
+        raise click.BadParameter(f"unknown department {department!r}; known: {known}", param_hint="--department")
+    db = open_db(settings.path(settings.database))
+    repo = SqliteRepository(db, settings.center.appeal_prefix)
+    repo.sync_departments(settings.departments)
+    service = RegistrationService(repo, SystemClock())
+    try:
+        for _ in range(count):
+            code = service.create_invite(Role(role), department, "cli")
+            click.echo(f"/join {code}")
+    except AppealError as exc:
+        raise click.ClickException(translator(None)(exc.key, **exc.params)) from exc
+    name = settings.departments.get(department or "", "")
+    where = f"（{name}）" if name else ""
+    click.echo(f"以上 {count} 个邀请码用于以「{role}」身份加入{where}，每个只能使用一次。", err=True)
+
+
+@main.group()
+def db() -> None:
+    """The SQLite database."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Apply pending schema migrations."""
+    from storage.migrations import migrations
+
+    settings = _settings(ctx)
+    database = open_db(settings.path(settings.database), migrate=False)
+    pending = [m.name for m in migrations.pending(database)]
+    migrations.apply(database)
+    click.echo(f"applied {len(pending)} migration(s): {', '.join(pending) or '-'}")
+
+
+@db.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, target: Path) -> None:
+    """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
+    import sqlite3
+
+    settings = _settings(ctx)
+    source = sqlite3.connect(settings.path(settings.database))
+    dest = sqlite3.connect(target)
+    with dest:
+        source.backup(dest)
+    dest.close()
+    source.close()
+    click.echo(f"backed up to {target}")
+
+
 # Tool groups living next to what they operate on. Each helper adds its line here.
 main.add_command(__import__("nlu.cli", fromlist=["nlu"]).nlu)  # wanqi nlu ...
+
+
+@main.commands["nlu"].command("export-feedback")  # type: ignore[attr-defined]
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="A Rasa NLU YAML file (or a folder: one file per category).")
+@click.pass_context
+def export_feedback(ctx: click.Context, out: Path) -> None:
+    """Export category corrections, dispatcher decisions and re-dispatched returns as training examples."""
+    from nlu.data_io import Example, write_rasa_yaml
+
+    settings = _settings(ctx)
+    repo = SqliteRepository(open_db(settings.path(settings.database)))
+    rows = repo.feedback_examples()
+    if not rows:
+        raise click.ClickException("no feedback yet: nothing was corrected, dispatched by hand or returned")
+    latest: dict[str, str] = {}
+    for text, category, _source in rows:  # the last decision on a text wins
+        latest[text] = category
+    written = write_rasa_yaml([Example(text=text, label=category) for text, category in latest.items()], out)
+    counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
+    click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
+               f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")

@@ -127,6 +127,9 @@ class SqliteRepository:
             [enterprise_id, user_id, _ts(now)])
         return int(cur.lastrowid or 0)
 
+    def pending_claim(self, user_id: int) -> dict[str, object] | None:
+        return self._one("SELECT * FROM claims WHERE user_id = ? AND status = 'pending' ORDER BY id DESC", [user_id])
+
     def get_claim(self, claim_id: int) -> dict[str, object] | None:
         return self._one("SELECT * FROM claims WHERE id = ?", [claim_id])
 

@@ -1,0 +1,29 @@
+"""Typed inline-button payloads: ids and short codes only (Telegram's 64-byte limit)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class AppealCb(CallbackData, prefix="a"):
+    """An action on one appeal. ``arg`` carries a category id or a rating when needed."""
+
+    act: str  # acc ret rep cls ext note msg view wd wdy rate fix fixto disp dispto extok fu
+    id: int
+    arg: str = ""
+
+
+class RegCb(CallbackData, prefix="r"):
+    """A choice during registration: ``field`` is industry | scale | district | confirm."""
+
+    field: str
+    value: str
+
+
+class ClaimCb(CallbackData, prefix="c"):
+    id: int
+    ok: bool
+
+
+class LangCb(CallbackData, prefix="l"):
+    lang: str

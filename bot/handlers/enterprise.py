@@ -1,0 +1,177 @@
+"""The enterprise's side: file an appeal (text, photos, files), correct its category, follow, withdraw, rate."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, Update
+
+from appeals.model import Actor, Attachment, Role
+from bot import keyboards
+from bot.callbacks import AppealCb
+from bot.notifier import Notifier
+from bot.render import Renderer
+from bot.services import Services
+from bot.states import Compose, Work
+from bot.texts import Translator
+
+log = logging.getLogger(__name__)
+TEXT = F.text & ~F.text.startswith("/")
+
+
+def router() -> Router:
+    r = Router(name="enterprise")
+    r.message.register(new, Command("new"))
+    r.message.register(my, Command("my"))
+    r.message.register(attachment, StateFilter(None, Compose.text), F.photo | F.document)
+    r.message.register(file_appeal, StateFilter(None, Compose.text), TEXT)
+    r.message.register(followup, StateFilter(Work.followup), TEXT)
+    r.callback_query.register(ask_followup, AppealCb.filter(F.act == "fu"))
+    r.callback_query.register(choose_category, AppealCb.filter(F.act == "fix"))
+    r.callback_query.register(correct, AppealCb.filter(F.act == "fixto"))
+    r.callback_query.register(ask_withdraw, AppealCb.filter(F.act == "wd"))
+    r.callback_query.register(withdraw, AppealCb.filter(F.act == "wdy"))
+    r.callback_query.register(rate, AppealCb.filter(F.act == "rate"))
+    return r
+
+
+async def new(message: Message, actor: Actor, t: Translator) -> None:
+    await message.answer(t("common.new_prompt") if actor.role is Role.ENTERPRISE else t("common.need_register"))
+
+
+async def file_appeal(
+    message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier, renderer: Renderer,
+    state: FSMContext, event_update: Update, policy_service: Any = None,
+) -> None:
+    """Free text files an appeal; the number is sent only after the appeal is committed."""
+    if actor.role is not Role.ENTERPRISE:
+        await message.answer(t("common.help_staff") if actor.is_staff else t("common.need_register"))
+        return
+    await _submit(message, message.text, actor, t, services, notifier, renderer, state, event_update,
+                  policy_service)
+
+
+async def _submit(
+    message: Message, text: str | None, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+    renderer: Renderer, state: FSMContext, event_update: Update, policy_service: Any = None,
+) -> None:
+    pending = [Attachment(**a) for a in (await state.get_data()).get("attachments", [])]
+    sub = await services.appeals.submit(actor, text, pending, source_update_id=event_update.update_id)
+    await state.clear()
+    if sub.duplicate:
+        await message.answer(t("appeal.filed_duplicate", number=sub.appeal.number))
+        return
+    await message.answer(renderer.filed(t, sub.appeal, sub.decision.automatic),
+                         reply_markup=keyboards.fix_category(t, sub.appeal.id))
+    await notifier.deliver(sub.notices)
+    if sub.appeal.category == "policy" and policy_service is not None:
+        answer = await policy_service.answer_for_appeal(actor.enterprise_id, sub.appeal.text, t)
+        if answer:
+            await notifier.send(actor.user_id, answer)
+
+
+async def attachment(message: Message, actor: Actor, t: Translator, state: FSMContext, services: Services,
+                     notifier: Notifier, renderer: Renderer, event_update: Update, policy_service: Any = None) -> None:
+    """A photo or file: with a caption it files an appeal at once, otherwise it waits for the text."""
+    if actor.role is not Role.ENTERPRISE:
+        await message.answer(t("common.need_register") if not actor.is_staff else t("common.help_staff"))
+        return
+    if message.photo:
+        att = {"kind": "photo", "file_id": message.photo[-1].file_id, "file_name": ""}
+    else:
+        att = {"kind": "document", "file_id": message.document.file_id, "file_name": message.document.file_name or ""}
+    data = await state.get_data()
+    await state.update_data(attachments=[*data.get("attachments", []), att])
+    if message.caption:
+        await _submit(message, message.caption, actor, t, services, notifier, renderer, state, event_update,
+                      policy_service)
+        return
+    await state.set_state(Compose.text)
+    await message.answer(t("appeal.attachment_saved", count=len(data.get("attachments", [])) + 1))
+
+
+async def my(message: Message, actor: Actor, t: Translator, services: Services, renderer: Renderer) -> None:
+    """/my: the enterprise's appeals with status and deadline, newest first."""
+    if actor.role is not Role.ENTERPRISE:
+        await message.answer(t("common.need_register") if not actor.is_staff else t("common.help_staff"))
+        return
+    appeals = await services.appeals.listing(actor, open_only=False, limit=20)
+    if not appeals:
+        await message.answer(t("appeal.my_empty"))
+        return
+    lights = {a.id: await services.appeals.light(a) for a in appeals}
+    lines = [t("appeal.my_header", count=len(appeals))]
+    lines += [renderer.listing_line(t, a, lights[a.id].value if lights[a.id] else None) for a in appeals]
+    await message.answer("\n".join(lines), reply_markup=keyboards.view_buttons(t, appeals))
+
+
+async def choose_category(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+                          services: Services, renderer: Renderer) -> None:
+    view = await services.appeals.view(actor, callback_data.id)  # NotFound for someone else's appeal
+    names = {c.id: renderer.category(t, c.id) for c in services.settings.routing.categories}
+    await query.answer()
+    await query.message.answer(t("appeal.choose_category"),
+                               reply_markup=keyboards.categories(services.settings.routing, names, view.appeal.id,
+                                                                 "fixto"))
+
+
+async def correct(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+                  services: Services, notifier: Notifier, renderer: Renderer) -> None:
+    """The enterprise corrects the predicted category: re-routed, kept as training feedback."""
+    outcome = await services.appeals.dispatch(actor, callback_data.id, callback_data.arg)
+    a = outcome.appeal
+    await query.answer()
+    await query.message.answer(t("appeal.corrected", category=renderer.category(t, a.category),
+                                 department=renderer.department(t, a.department_id)))
+    await notifier.deliver(outcome.notices)
+
+
+async def ask_withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+                       services: Services) -> None:
+    view = await services.appeals.view(actor, callback_data.id)
+    await query.answer()
+    await query.message.answer(t("appeal.withdraw_confirm", number=view.appeal.number),
+                               reply_markup=keyboards.withdraw_confirm(t, view.appeal.id))
+
+
+async def withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+                   services: Services, notifier: Notifier) -> None:
+    outcome = await services.appeals.withdraw(actor, callback_data.id)
+    await query.answer()
+    await query.message.answer(t("appeal.withdrawn", number=outcome.appeal.number))
+    await notifier.deliver(outcome.notices)
+
+
+async def rate(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+               services: Services, notifier: Notifier, renderer: Renderer) -> None:
+    """好差评: 5/4/3 close, 2/1 reopen and tell supervisors."""
+    score = int(callback_data.arg) if callback_data.arg.isdigit() else 0
+    outcome = await services.appeals.rate(actor, callback_data.id, score)
+    key = "appeal.rated_poor" if outcome.appeal.status.value == "reopened" else "appeal.rated_good"
+    await query.answer()
+    await query.message.answer(t(key, number=outcome.appeal.number, rating=renderer.rating(t, score)))
+    await notifier.deliver(outcome.notices)
+
+
+async def ask_followup(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
+                       services: Services, state: FSMContext) -> None:
+    view = await services.appeals.view(actor, callback_data.id)
+    await state.set_state(Work.followup)
+    await state.update_data(appeal_id=view.appeal.id)
+    await query.answer()
+    await query.message.answer(t("appeal.followup_prompt", number=view.appeal.number))
+
+
+async def followup(message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+                   state: FSMContext) -> None:
+    """A follow-up from the enterprise reaches the handler and stays on the record."""
+    appeal_id = (await state.get_data())["appeal_id"]
+    outcome = await services.appeals.message(actor, appeal_id, message.text)
+    await state.clear()
+    await message.answer(t("appeal.followup_sent", number=outcome.appeal.number))
+    await notifier.deliver(outcome.notices)
+

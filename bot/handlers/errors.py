@@ -1,0 +1,56 @@
+"""One place that turns domain errors into polite answers, and logs everything else."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Router
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+
+from appeals.errors import AppealError, InvalidTransition
+from bot.texts import Translator, translator
+
+log = logging.getLogger(__name__)
+
+
+def router() -> Router:
+    r = Router(name="errors")
+    r.errors.register(domain_error, ExceptionTypeFilter(AppealError))
+    r.errors.register(unexpected)
+    return r
+
+
+def _params(exc: AppealError, t: Translator) -> dict[str, object]:
+    params = dict(exc.params)
+    if isinstance(exc, InvalidTransition):
+        params["status_label"] = t(f"status.{exc.status}")
+        params["action_label"] = t(f"action.{exc.action}")
+    return params
+
+
+async def _answer(event: ErrorEvent, text: str) -> None:
+    update = event.update
+    if update.callback_query is not None:
+        await update.callback_query.answer(text[:200], show_alert=True)
+    elif update.message is not None:
+        await update.message.answer(text)
+
+
+async def domain_error(event: ErrorEvent, t: Translator | None = None) -> None:
+    """Nothing was changed: tell the person why, in their language."""
+    t = t or translator(None)
+    exc = event.exception
+    assert isinstance(exc, AppealError)
+    log.info("update %s refused: %s", event.update.update_id, type(exc).__name__)
+    try:
+        text = t(exc.key, **_params(exc, t))
+    except (KeyError, IndexError):
+        text = t("error.generic")
+    await _answer(event, text)
+
+
+async def unexpected(event: ErrorEvent, t: Translator | None = None) -> None:
+    """A bug or an outage: log it with the update id; the person hears that nothing was lost."""
+    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+    await _answer(event, (t or translator(None))("error.generic"))

@@ -1,0 +1,124 @@
+"""Inline keyboards. Button labels come from the catalogues; payloads are typed callbacks."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from appeals.lifecycle import Status
+from appeals.model import Appeal
+from appeals.registration import DISTRICTS, INDUSTRIES, SCALES
+from appeals.routing import Routing
+from appeals.service import RATINGS
+from bot.callbacks import AppealCb, ClaimCb, LangCb, RegCb
+from bot.texts import Translator
+
+
+def _rows(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.add(*buttons)
+    builder.adjust(width)
+    return builder.as_markup()
+
+
+def _b(text: str, cb: AppealCb | RegCb | ClaimCb | LangCb) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=cb.pack())
+
+
+def industries() -> InlineKeyboardMarkup:
+    return _rows([_b(f"{k} {v}", RegCb(field="industry", value=k)) for k, v in INDUSTRIES.items()], 2)
+
+
+def scales() -> InlineKeyboardMarkup:
+    return _rows([_b(s, RegCb(field="scale", value=s)) for s in SCALES], 4)
+
+
+def districts() -> InlineKeyboardMarkup:
+    return _rows([_b(d, RegCb(field="district", value=d)) for d in DISTRICTS], 2)
+
+
+def confirm_registration(t: Translator) -> InlineKeyboardMarkup:
+    return _rows([_b(t("register.ok"), RegCb(field="confirm", value="1")),
+                  _b(t("register.restart"), RegCb(field="confirm", value="0"))], 2)
+
+
+def start_registration(t: Translator) -> InlineKeyboardMarkup:
+    return _rows([_b(t("common.start_register"), RegCb(field="begin", value="1"))], 1)
+
+
+def claim(t: Translator, claim_id: int) -> InlineKeyboardMarkup:
+    return _rows([_b(t("register.claim_approve"), ClaimCb(id=claim_id, ok=True)),
+                  _b(t("register.claim_deny"), ClaimCb(id=claim_id, ok=False))], 2)
+
+
+def languages() -> InlineKeyboardMarkup:
+    return _rows([_b("简体中文", LangCb(lang="zh-CN")), _b("English", LangCb(lang="en"))], 2)
+
+
+def ratings(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
+    return _rows([_b(t(f"rating.{s}"), AppealCb(act="rate", id=appeal_id, arg=str(s))) for s in RATINGS], 3)
+
+
+def fix_category(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
+    return _rows([_b(t("appeal.fix_category"), AppealCb(act="fix", id=appeal_id))], 1)
+
+
+def categories(routing: Routing, names: dict[str, str], appeal_id: int, act: str) -> InlineKeyboardMarkup:
+    """Every category with a department, for a correction (``fixto``) or a dispatch (``dispto``)."""
+    return _rows([_b(names[c.id], AppealCb(act=act, id=appeal_id, arg=c.id))
+                  for c in routing.categories if c.department_id], 2)
+
+
+def triage(t: Translator, appeal: Appeal, names: dict[str, str], routing: Routing) -> InlineKeyboardMarkup:
+    suggested = [s.category for s in appeal.ranking
+                 if routing.knows(s.category) and routing.category(s.category).department_id][:3]
+    buttons = [_b(t("staff.dispatch_to", category=names[c]), AppealCb(act="dispto", id=appeal.id, arg=c))
+               for c in suggested]
+    buttons.append(_b(t("staff.other_category"), AppealCb(act="disp", id=appeal.id)))
+    return _rows(buttons, 1)
+
+
+def enterprise_actions(t: Translator, appeal: Appeal) -> InlineKeyboardMarkup | None:
+    buttons = []
+    if appeal.status in (Status.SUBMITTED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED):
+        buttons.append(_b(t("appeal.followup"), AppealCb(act="fu", id=appeal.id)))
+    if appeal.status in (Status.SUBMITTED, Status.DISPATCHED):
+        buttons.append(_b(t("appeal.fix_category"), AppealCb(act="fix", id=appeal.id)))
+    if appeal.status in (Status.SUBMITTED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED):
+        buttons.append(_b(t("appeal.withdraw"), AppealCb(act="wd", id=appeal.id)))
+    if appeal.status is Status.REPLIED or (appeal.status is Status.CLOSED and appeal.rating is None):
+        return ratings(t, appeal.id)
+    return _rows(buttons, 2) if buttons else None
+
+
+def withdraw_confirm(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
+    return _rows([_b(t("appeal.withdraw_yes"), AppealCb(act="wdy", id=appeal_id))], 1)
+
+
+def handler_actions(t: Translator, appeal: Appeal) -> InlineKeyboardMarkup:
+    """The card's buttons, by state: 签收 / 退回 before, 答复 / 延期 / 退回 while working, 办结 after replying."""
+    i = appeal.id
+    acts: list[tuple[str, str]] = []
+    if appeal.status in (Status.DISPATCHED, Status.REOPENED):
+        acts += [("accept", "acc"), ("return", "ret")]
+    elif appeal.status is Status.ACCEPTED:
+        acts += [("reply", "rep"), ("return", "ret")]
+        if appeal.extension_status is None:
+            acts.append(("extend", "ext"))
+    elif appeal.status is Status.REPLIED:
+        acts.append(("close", "cls"))
+    if appeal.status not in (Status.CLOSED, Status.WITHDRAWN):
+        acts += [("message", "msg"), ("note", "note")]
+    acts.append(("detail", "view"))
+    return _rows([_b(t(f"staff.{label}"), AppealCb(act=code, id=i)) for label, code in acts], 2)
+
+
+def extension_decision(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
+    return _rows([_b(t("staff.approve"), AppealCb(act="extok", id=appeal_id, arg="1")),
+                  _b(t("staff.deny"), AppealCb(act="extok", id=appeal_id, arg="0"))], 2)
+
+
+def view_buttons(t: Translator, appeals: list[Appeal]) -> InlineKeyboardMarkup | None:
+    if not appeals:
+        return None
+    return _rows([_b(t("appeal.view", number=a.number), AppealCb(act="view", id=a.id)) for a in appeals[:20]], 1)

@@ -1,0 +1,151 @@
+"""Turning domain objects into chat text: cards, lists, history. Texts come from the catalogues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from appeals.lifecycle import Status
+from appeals.model import Appeal, Enterprise
+from appeals.registration import INDUSTRIES, mask_phone
+from appeals.service import RATINGS, AppealView
+from bot.config import Settings
+from bot.texts import Translator
+
+TELEGRAM_LIMIT = 4096
+_ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "金额", "date": "日期",
+                  "district": "区县", "department": "部门"}
+
+
+class Renderer:
+    """Formats for one center (category and department names, timezone)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tz = ZoneInfo(settings.center.timezone)
+
+    def when(self, value: datetime | None) -> str:
+        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+    def category(self, t: Translator, category_id: str | None) -> str:
+        if not category_id:
+            return t("appeal.unclassified") if t.has("appeal.unclassified") else "—"
+        key = f"category.{category_id}"
+        if t.locale != "zh-CN" and t.has(key):
+            return t(key)
+        routing = self.settings.routing
+        return routing.category(category_id).name if routing.knows(category_id) else category_id
+
+    def department(self, t: Translator, department_id: str | None) -> str:
+        if not department_id:
+            return t("appeal.center")
+        key = f"department.{department_id}"
+        if t.locale != "zh-CN" and t.has(key):
+            return t(key)
+        return self.settings.departments.get(department_id, department_id)
+
+    @staticmethod
+    def status(t: Translator, status: Status) -> str:
+        return t(f"status.{status.value}")
+
+    @staticmethod
+    def rating(t: Translator, score: int | None) -> str:
+        return t(f"rating.{score}") if score in RATINGS else t("rating.unrated")
+
+    @staticmethod
+    def percent(value: float | None) -> str:
+        return f"{round((value or 0) * 100)}%"
+
+    def due(self, appeal: Appeal) -> datetime | None:
+        if appeal.status in (Status.DISPATCHED, Status.REOPENED):
+            return appeal.accept_due
+        if appeal.status is Status.ACCEPTED:
+            return appeal.reply_due
+        if appeal.status is Status.REPLIED:
+            return appeal.rating_due
+        return None
+
+    # ---- enterprise side ---------------------------------------------------------------------
+    def filed(self, t: Translator, appeal: Appeal, automatic: bool) -> str:
+        if automatic:
+            routing = t("appeal.filed_routed", category=self.category(t, appeal.category),
+                        confidence=self.percent(appeal.confidence),
+                        department=self.department(t, appeal.department_id),
+                        accept_due=self.when(appeal.accept_due), reply_due=self.when(appeal.reply_due))
+        elif appeal.category:
+            routing = t("appeal.filed_queued", category=self.category(t, appeal.category))
+        else:
+            routing = t("appeal.filed_unclassified")
+        return t("appeal.filed", number=appeal.number, routing=routing)
+
+    def listing_line(self, t: Translator, appeal: Appeal, light: str | None) -> str:
+        due = self.due(appeal)
+        return t("appeal.my_line", light=t(f"light.{light or 'none'}"), number=appeal.number,
+                 status=self.status(t, appeal.status), category=self.category(t, appeal.category),
+                 deadline=t("appeal.deadline", due=self.when(due)) if due else "")
+
+    def detail(self, t: Translator, view: AppealView, *, staff: bool) -> str:
+        a = view.appeal
+        due = self.due(a)
+        lines = [t(
+            "appeal.detail", number=a.number, enterprise=escape(view.enterprise.name),
+            status=self.status(t, a.status), light=f" {t(f'light.{view.light.value}')}" if view.light else "",
+            category=self.category(t, a.category), department=self.department(t, a.department_id),
+            created=self.when(a.created_at), deadline=t("appeal.detail_deadline", due=self.when(due)) if due else "",
+            rating=t("appeal.detail_rating", rating=self.rating(t, a.rating)) if a.rating else "",
+            text=escape(a.text),
+        ), "", t("appeal.history")]
+        for ev in view.events:
+            what = t(f"action.{ev.action}") if t.has(f"action.{ev.action}") else ev.action
+            if ev.action in ("rate_good", "rate_poor"):
+                what = f"{what}（{escape(ev.note)}）"
+            elif ev.note and ev.action not in ("dispatch",) and (staff or not ev.internal):
+                what = f"{what}：{escape(ev.note if ev.action != 'request_extension' else ev.note.split('|', 1)[-1])}"
+            who = t(f"role.{ev.actor_role}") if ev.actor_role and t.has(f"role.{ev.actor_role}") else ""
+            lines.append(t("appeal.history_line", at=self.when(ev.at), who=who, what=what))
+        return "\n".join(lines)
+
+    # ---- staff side -----------------------------------------------------------------------------
+    def card(self, t: Translator, view: AppealView) -> str:
+        a, e = view.appeal, view.enterprise
+        entities = "、".join(f"{_ENTITY_LABELS.get(x.label, x.label)} {escape(x.text)}" for x in a.entities)
+        history = [ev for ev in view.events if ev.action in ("message", "note", "return", "rate_poor", "reply")]
+        return t(
+            "staff.card", title=t("staff.card_reopened" if a.reopen_count else "staff.card_new"),
+            number=a.number, enterprise=escape(e.name), district=e.district, scale=e.scale,
+            industry=INDUSTRIES.get(e.industry, e.industry), contact=escape(e.contact), phone=e.phone,
+            category=self.category(t, a.category), confidence=self.percent(a.confidence),
+            accept_due=self.when(a.accept_due), reply_due=self.when(a.reply_due),
+            entities=t("staff.entities", items=entities) if entities else "",
+            attachments=t("staff.attachments", count=len(a.attachments)) if a.attachments else "",
+            history=t("staff.history", count=len(history)) if history else "",
+            text=escape(a.text),
+        )
+
+    def triage(self, t: Translator, view: AppealView, return_reason: str | None) -> str:
+        a, e = view.appeal, view.enterprise
+        suggestions = "、".join(f"{self.category(t, s.category)} {self.percent(s.confidence)}" for s in a.ranking[:3])
+        return t("staff.triage", number=a.number, enterprise=escape(e.name), district=e.district,
+                 suggestions=suggestions or "—", text=escape(a.text),
+                 returned=t("staff.triage_returned", reason=escape(return_reason)) if return_reason else "")
+
+    @staticmethod
+    def masked_contact(enterprise: Enterprise) -> str:
+        return f"{enterprise.contact} {mask_phone(enterprise.phone)}"
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split text into Telegram-sized parts at line breaks where possible (never inside an HTML entity)."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+            amp = text.rfind("&", cut - 8, cut)
+            if amp != -1 and ";" not in text[amp:cut]:
+                cut = amp
+        parts.append(text[:cut])
+        text = text[cut + 1:] if text[cut] == "\n" else text[cut:]
+    parts.append(text)
+    return [p for p in parts if p] or [""]
