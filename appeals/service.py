@@ -227,10 +227,11 @@ class AppealService:
         if score in POOR:
             cat = self.routing.category(appeal.category) if appeal.category else None
             days = cat.reply_days if cat else self.sla.reply_days
+            accept_days = cat.accept_days if cat else self.sla.accept_days  # as on dispatch
             return self._move(
                 actor, appeal_id, Action.RATE_POOR, note=RATINGS[score], rating=score, rated_at=now,
                 reopen_count=appeal.reopen_count + 1, closed_at=None, replied_at=None, rating_due=None,
-                dispatched_at=now, accept_due=add_working_days(now, self.sla.accept_days, self.calendar, self.tz),
+                dispatched_at=now, accept_due=add_working_days(now, accept_days, self.calendar, self.tz),
                 reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None,
                 extension_status=None, extension_days=None, extension_reason=None,
             )

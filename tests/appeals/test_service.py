@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -10,6 +11,7 @@ from appeals.errors import AppealError, InvalidInput, InvalidTransition, NotAllo
 from appeals.lifecycle import Status
 from appeals.model import Actor, Attachment, Role
 from appeals.notices import Audience, Notice
+from appeals.service import AppealService
 from appeals.sla import Light
 
 from .conftest import TZ, World
@@ -560,3 +562,21 @@ def test_actor_without_role_is_refused(world: World) -> None:
     nobody = Actor(user_id=12345)
     with pytest.raises(NotFound):
         world.svc.view(nobody, a.id)
+
+
+def test_per_category_deadlines_apply_on_dispatch_and_on_reopen(world: World) -> None:
+    """config.yml may give a category its own accept/reply days; 重办 restarts with the same limits."""
+    w = world
+    cats = tuple(replace(c, accept_days=2, reply_days=3) if c.id == "policy" else c
+                 for c in w.settings.routing.categories)
+    svc = AppealService(w.repo, w.classifier, replace(w.settings.routing, categories=cats), w.settings.sla,
+                        w.svc.calendar, TZ, w.clock)
+    w.classifier.answer(("policy", 0.9))
+    a = svc.submit(w.actors["ent_a"], "高新技术企业补贴什么时候兑现").appeal  # Wed 25 Nov
+    assert (a.department_id, a.accept_due, a.reply_due) == ("data", local(2026, 11, 27), local(2026, 11, 30))
+    data = w.staff(303, Role.HANDLER, "data")
+    svc.accept(data, a.id)
+    svc.reply(data, a.id, "补贴将于下月发放")
+    w.clock.current = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)  # Monday
+    again = svc.rate(w.actors["ent_a"], a.id, 2).appeal
+    assert (again.accept_due, again.reply_due) == (local(2026, 12, 2), local(2026, 12, 3))
