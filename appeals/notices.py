@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from appeals.lifecycle import Action, Status
+from appeals.lifecycle import TRIAGE, Action, Status
 from appeals.model import Appeal, Role
 from appeals.sla import Light
 
@@ -36,7 +36,9 @@ def notices_for(
         return [Notice(D, "sla_red", a), Notice(Audience.SUPERVISORS, "sla_red", a)]
     if message_from is not None:
         if message_from == Role.ENTERPRISE:
-            return [Notice(D if appeal.department_id else Audience.DISPATCHERS, "message", a)]
+            # a returned appeal is back with the dispatchers, whatever department returned it
+            held = appeal.department_id and appeal.status not in TRIAGE
+            return [Notice(D if held else Audience.DISPATCHERS, "message", a)]
         return [Notice(E, "message", a)]
     if action is None:  # filed but not dispatched automatically
         return [Notice(Audience.DISPATCHERS, "triage", a)]

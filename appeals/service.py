@@ -121,7 +121,8 @@ class AppealService:
         )
         events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now)]
         if decision.department_id:
-            appeal, ev = self._dispatched(appeal, actor, decision.category or "", now, note="auto")
+            # routed by the NLU, not by the person filing: history must tell it from a correction
+            appeal, ev = self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto")
             events.append(ev)
         saved = self.repo.create_appeal(appeal, events, source_update_id)
         log.info("appeal %s filed: %s", saved.id, saved.status)

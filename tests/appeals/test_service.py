@@ -580,3 +580,23 @@ def test_per_category_deadlines_apply_on_dispatch_and_on_reopen(world: World) ->
     w.clock.current = datetime(2026, 11, 30, 9, 0, tzinfo=TZ)  # Monday
     again = svc.rate(w.actors["ent_a"], a.id, 2).appeal
     assert (again.accept_due, again.reply_due) == (local(2026, 12, 2), local(2026, 12, 3))
+
+
+def test_follow_up_on_a_returned_appeal_reaches_the_dispatchers(world: World) -> None:
+    """Once returned, the appeal is back with the dispatchers; the department that returned it is done."""
+    w = world
+    a = w.file()
+    w.svc.return_(w.actors["tax"], a.id, "不属于本局职责")
+    out = w.svc.message(w.actors["ent_a"], a.id, "那应该找哪个部门？")
+    assert out.notices == (Notice(Audience.DISPATCHERS, "message", a.id),)
+
+
+def test_automatic_dispatch_is_recorded_as_the_systems_act(world: World) -> None:
+    """History must tell an NLU dispatch from an enterprise correction (both are "dispatch")."""
+    w = world
+    a = w.file()
+    submit, dispatch = w.repo.events(a.id)
+    assert (submit.actor_role, submit.actor_id) == (Role.ENTERPRISE, 101)
+    assert (dispatch.actor_role, dispatch.note) == (Role.SYSTEM, "auto")
+    w.svc.dispatch(w.actors["ent_a"], a.id, "finance")
+    assert w.repo.events(a.id)[-1].actor_role == Role.ENTERPRISE
