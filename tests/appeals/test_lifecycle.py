@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 
 from appeals.errors import InvalidTransition
 from appeals.lifecycle import OPEN, TERMINAL, TRANSITIONS, TRIAGE, Action, Status, allowed_actions, next_status
+from appeals.service import Outcome
 
 from .conftest import World
 
@@ -125,7 +127,7 @@ def test_illegal_moves_through_the_service_change_nothing(world: World) -> None:
     appeal = w.file()
     assert appeal.status is S.DISPATCHED
     before = _snapshot(w, appeal.id)
-    illegal = [
+    illegal: list[Callable[[], object]] = [
         lambda: w.svc.reply(w.actors["tax"], appeal.id, "已经处理完毕，请查收"),  # not accepted yet
         lambda: w.svc.close(w.actors["tax"], appeal.id),
         lambda: w.svc.rate(w.actors["ent_a"], appeal.id, 5),
@@ -139,12 +141,13 @@ def test_illegal_moves_through_the_service_change_nothing(world: World) -> None:
     w.svc.accept(w.actors["tax"], appeal.id)
     w.svc.reply(w.actors["tax"], appeal.id, "已为贵司办理发票增量，请查收")
     before = _snapshot(w, appeal.id)
-    for attempt in [
+    again: list[Callable[[], object]] = [
         lambda: w.svc.accept(w.actors["tax"], appeal.id),
         lambda: w.svc.withdraw(w.actors["ent_a"], appeal.id),
         lambda: w.svc.reply(w.actors["tax"], appeal.id, "再答复一次可以吗"),
         lambda: w.svc.dispatch(w.actors["supervisor"], appeal.id, "finance"),
-    ]:
+    ]
+    for attempt in again:
         with pytest.raises(InvalidTransition):
             attempt()
         assert _snapshot(w, appeal.id) == before
@@ -154,7 +157,7 @@ def test_every_legal_move_appends_one_event(world: World) -> None:
     w = world
     appeal = w.file(ranking=(("tax", 0.2),))
     assert appeal.status is S.SUBMITTED
-    steps = [
+    steps: list[Callable[[], Outcome]] = [
         lambda: w.svc.dispatch(w.actors["dispatcher"], appeal.id, "tax"),
         lambda: w.svc.accept(w.actors["tax"], appeal.id),
         lambda: w.svc.return_(w.actors["tax"], appeal.id, "不属于本局职责"),

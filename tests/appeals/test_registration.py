@@ -279,7 +279,7 @@ def test_claim_of_someone_who_moved_on_cannot_be_approved(world: World, meanwhil
     assert claim_id is not None
     if meanwhile == "registered":
         own = w.reg.register(w.reg.actor(720), draft("肇庆丙科技有限公司", CODE_C)).enterprise
-        expected = (Role.ENTERPRISE, own.id)
+        expected: tuple[Role, int | None] = (Role.ENTERPRISE, own.id)
     else:
         w.reg.join(w.reg.actor(720), w.reg.create_invite(Role.DISPATCHER, None, "cli"))
         expected = (Role.DISPATCHER, None)

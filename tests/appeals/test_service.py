@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from appeals.model import Actor, Attachment, Role
 from appeals.notices import Audience, Notice
 from appeals.service import AppealService
 from appeals.sla import Light
+from bot.config import Settings
 
 from .conftest import TZ, World
 
@@ -54,13 +56,13 @@ def test_confident_appeal_is_dispatched_to_its_department(world: World) -> None:
     assert w.repo.find_appeal("ZQ20261125-0001") == a
 
 
-def test_threshold_is_inclusive(world: World, settings) -> None:
+def test_threshold_is_inclusive(world: World, settings: Settings) -> None:
     threshold = settings.routing.threshold
     a = world.file(ranking=(("tax", threshold), ("finance", 0.3)))
     assert a.status is Status.DISPATCHED and a.department_id == "tax"
 
 
-def test_below_threshold_goes_to_the_dispatcher_queue_with_suggestions(world: World, settings) -> None:
+def test_below_threshold_goes_to_the_dispatcher_queue_with_suggestions(world: World, settings: Settings) -> None:
     w = world
     w.classifier.answer(("tax", settings.routing.threshold - 0.01), ("other", 0.2), ("finance", 0.15),
                         ("labor", 0.1), ("land", 0.05))
@@ -141,7 +143,7 @@ def test_enterprise_cannot_see_or_touch_another_enterprises_appeal(world: World)
     a = w.file("ent_a")
     b = w.actors["ent_b"]
     before = state(w, a.id)
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: w.svc.view(b, a.id), lambda: w.svc.view(b, a.number), lambda: w.svc.view(b, str(a.id)),
         lambda: w.svc.message(b, a.id, "请问进展如何"), lambda: w.svc.withdraw(b, a.id),
         lambda: w.svc.rate(b, a.id, 1), lambda: w.svc.dispatch(b, a.id, "finance"),
@@ -518,8 +520,9 @@ def test_extension_moves_reply_due_once(world: World) -> None:
     assert ok.appeal.extension_status == "approved"
     assert ok.appeal.reply_due == local(2026, 12, 7)  # Wed 2 Dec + 3 working days
     assert ok.notices == (Notice(Audience.DEPARTMENT, "extension_decided", a.id),)
-    for attempt in (lambda: w.svc.decide_extension(w.actors["supervisor"], a.id, True),
-                    lambda: w.svc.request_extension(w.actors["tax"], a.id, 3, "还需要时间")):
+    late: list[Callable[[], object]] = [lambda: w.svc.decide_extension(w.actors["supervisor"], a.id, True),
+                                        lambda: w.svc.request_extension(w.actors["tax"], a.id, 3, "还需要时间")]
+    for attempt in late:
         with pytest.raises(InvalidInput):
             attempt()
     assert w.repo.get_appeal(a.id).reply_due == local(2026, 12, 7)  # type: ignore[union-attr]

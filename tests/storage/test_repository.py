@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(path: Path) -> Database:
+def db(path: Path) -> Iterator[Database]:
     database = open_db(path)
     yield database
     database.close()
@@ -143,9 +144,9 @@ def test_save_and_event_are_atomic(repo: SqliteRepository) -> None:
     a = repo.create_appeal(new_appeal(), [event(0)], None)
     before = (repo.get_appeal(a.id), repo.events(a.id), repo.feedback_examples())
     moved = replace(a, status=Status.DISPATCHED, department_id="tax", category="tax", dispatched_at=NOW)
-    bad = replace(event(a.id, action="dispatch", before="submitted", after="dispatched"), action=None)
+    bad = replace(event(a.id, action="dispatch", before="submitted", after="dispatched"), action=None)  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError):
-        repo.save(moved, bad, feedback=("dispatch", "tax"))  # type: ignore[arg-type]
+        repo.save(moved, bad, feedback=("dispatch", "tax"))
     assert (repo.get_appeal(a.id), repo.events(a.id), repo.feedback_examples()) == before
     assert not repo.db.conn.in_transaction
     # the connection is still usable and the same step succeeds with a good event
@@ -165,9 +166,9 @@ def test_save_to_a_bad_department_changes_nothing(repo: SqliteRepository) -> Non
 
 
 def test_create_appeal_is_atomic(repo: SqliteRepository) -> None:
-    bad = replace(event(0), action=None)
+    bad = replace(event(0), action=None)  # type: ignore[arg-type]
     with pytest.raises(sqlite3.IntegrityError):
-        repo.create_appeal(new_appeal(attachments=(Attachment("photo", "f1"),)), [event(0), bad], 77)  # type: ignore[list-item]
+        repo.create_appeal(new_appeal(attachments=(Attachment("photo", "f1"),)), [event(0), bad], 77)
     assert count(repo.db, "appeals") == 0 and count(repo.db, "attachments") == 0
     assert count(repo.db, "appeal_events") == 0 and repo.find_by_update(77) is None
     # the number was not used up
@@ -253,6 +254,10 @@ def test_events_round_trip_in_order(repo: SqliteRepository) -> None:
     assert datetime.fromisoformat(updated) == later + timedelta(minutes=1)
 
 
+def ids(appeals: list[Appeal]) -> list[int]:
+    return [a.id for a in appeals]
+
+
 def test_list_appeals_filters(repo: SqliteRepository) -> None:
     repo.ensure_user(201, "乙", "zh-CN", NOW)
     b = repo.create_enterprise({**ENTERPRISE, "credit_code": "91441202MA5123456T", "name": "乙"}, 201, NOW)
@@ -260,7 +265,6 @@ def test_list_appeals_filters(repo: SqliteRepository) -> None:
     a2 = repo.create_appeal(new_appeal(status=Status.DISPATCHED, department_id="tax"), [event(0)], None)
     b1 = repo.create_appeal(new_appeal(enterprise_id=b.id, user_id=201, status=Status.DISPATCHED,
                                        department_id="finance"), [event(0)], None)
-    ids = lambda xs: [x.id for x in xs]  # noqa: E731
     assert ids(repo.list_appeals()) == [b1.id, a2.id, a1.id]
     assert ids(repo.list_appeals(enterprise_id=1)) == [a2.id, a1.id]
     assert ids(repo.list_appeals(department_id="tax")) == [a2.id]
