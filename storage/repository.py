@@ -243,7 +243,8 @@ class SqliteRepository:
         self, *, enterprise_id: int | None = None, department_id: str | None = None,
         statuses: frozenset[Status] | None = None, limit: int = 50,
     ) -> list[Appeal]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if enterprise_id is not None:
             where.append("enterprise_id = ?")
             params.append(enterprise_id)
