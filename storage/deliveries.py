@@ -19,7 +19,7 @@ _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _row(record: Mapping[str, Any]) -> dict[str, Any]:
