@@ -151,3 +151,4 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
     click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
+main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...

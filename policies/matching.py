@@ -114,11 +114,12 @@ def _order_key(m: Match) -> tuple[float, date, str]:
     return (-m.score, m.policy.deadline or date.max, m.policy.id)
 
 
-def make_match(policy: Policy, profile: Profile, today: date) -> Match:
-    """Score and explain one eligible policy."""
+def make_match(policy: Policy, profile: Profile, today: date, static: float | None = None) -> Match:
+    """Score and explain one eligible policy (``static`` = its precomputed static score)."""
     business, appeals = keyword_hits(policy, profile)
     days = None if policy.deadline is None else (policy.deadline - today).days
-    return Match(policy, score(policy, profile, today), reasons(policy, profile, today),
+    base = static_score(policy, today) if static is None else static
+    return Match(policy, round(base + _bonus(business, appeals), 6), reasons(policy, profile, today),
                  business + appeals, days)
 
 
@@ -146,6 +147,7 @@ class PolicyIndex:
         self.policies: list[Policy] = sorted(
             open_, key=lambda p: (-self._static[p.id], p.deadline or date.max, p.id))
         self._pos = {p.id: i for i, p in enumerate(self.policies)}
+        self._static_at = [self._static[p.id] for p in self.policies]
         self.all = (1 << len(self.policies)) - 1
         self._industry = self._by_value(lambda p: p.criteria.industries, INDUSTRIES)
         self._scale = self._by_value(lambda p: p.criteria.scales, SCALES)
@@ -229,37 +231,67 @@ class PolicyIndex:
                 m |= bit
         return m
 
-    def _hit_mask(self, texts: Iterable[str]) -> int:
-        m = 0
+    def _found(self, text: str) -> set[str]:
+        """The catalogue keywords occurring in ``text`` (substring look-ups of each keyword length)."""
         kw = self._keywords
-        for text in texts:
-            n = len(text)
-            for size in self._kw_lengths:
-                for start in range(n - size + 1):
-                    hit = kw.get(text[start:start + size])
-                    if hit:
-                        m |= hit
-        return m
+        n = len(text)
+        return {text[i:i + size] for size in self._kw_lengths for i in range(n - size + 1)
+                if text[i:i + size] in kw}
 
     def match(self, profile: Profile, *, limit: int = 10, within: int | None = None) -> list[Match]:
         """The best ``limit`` eligible policies, optionally only among the bitset ``within``."""
         m = self.eligible_mask(profile)
         if within is not None:
             m &= within
-        if not m:
+        if not m or limit <= 0:
             return []
-        hits = m & self._hit_mask((profile.business, *profile.appeal_texts))
-        plain = m & ~hits
-        chosen: list[int] = []
-        for i in _bits(plain):  # lowest bits = highest static score
-            chosen.append(i)
-            if len(chosen) >= limit:
-                break
-        chosen.extend(_bits(hits))
-        found = sorted((make_match(self.policies[i], profile, self.today) for i in chosen), key=_order_key)
-        return found[:limit]
+        business = self._found(profile.business)
+        appeals: set[str] = set()
+        for text in profile.appeal_texts:
+            appeals |= self._found(text)
+        appeals -= business
+        # Bit-sliced counters (saturating at MAX_HITS = 3) of keyword hits per policy split the
+        # eligible set into classes of equal keyword bonus; within a class bit order is rank order.
+        b_lo, b_hi = self._count([self._keywords[k] for k in business])
+        a_lo, a_hi = self._count([self._keywords[k] for k in appeals])
+        classes: list[tuple[float, int]] = []
+        for b_n, b_mask in enumerate((~b_lo & ~b_hi, b_lo & ~b_hi, ~b_lo & b_hi, b_lo & b_hi)):
+            if not m & b_mask:
+                continue
+            for a_n, a_mask in enumerate((~a_lo & ~a_hi, a_lo & ~a_hi, ~a_lo & a_hi, a_lo & a_hi)):
+                cls = m & b_mask & a_mask
+                if cls:
+                    classes.append((BUSINESS_HIT * b_n + APPEAL_HIT * a_n, cls))
+        classes.sort(key=lambda c: -c[0])
+        ranked: list[tuple[tuple[float, date, str], int]] = []
+        static = self._static_at
+        for bonus, cls in classes:
+            if len(ranked) >= limit:
+                ranked.sort()
+                del ranked[limit:]
+                if -ranked[-1][0][0] > round(static[(cls & -cls).bit_length() - 1] + bonus, 6):
+                    continue  # even this class's best cannot enter the top ``limit``
+            for taken, i in enumerate(_bits(cls), 1):
+                p = self.policies[i]
+                ranked.append(((-round(static[i] + bonus, 6), p.deadline or date.max, p.id), i))
+                if taken >= limit:
+                    break
+        ranked.sort()
+        return [make_match(self.policies[i], profile, self.today, static[i]) for _, i in ranked[:limit]]
+
+    @staticmethod
+    def _count(masks: list[int]) -> tuple[int, int]:
+        """Per-bit count of how many ``masks`` contain it, as two bit planes saturating at 3."""
+        lo = hi = 0
+        for x in masks:
+            x &= ~(lo & hi)
+            carry = lo & x
+            lo ^= x
+            hi |= carry
+        return lo, hi
 
     def select(self, profile: Profile, mask: int) -> list[Match]:
         """Every policy of ``mask`` the profile is eligible for, best first."""
         m = self.eligible_mask(profile) & mask
-        return sorted((make_match(self.policies[i], profile, self.today) for i in _bits(m)), key=_order_key)
+        return sorted((make_match(self.policies[i], profile, self.today, self._static_at[i]) for i in _bits(m)),
+                      key=_order_key)

@@ -1,0 +1,152 @@
+"""``wanqi policies``: validate and import the catalogue, match one enterprise, run or preview the weekly push."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import click
+
+from bot.config import Settings, load_settings
+from policies import digest as digests
+from policies.catalogue import CatalogueError, load_catalogue
+from policies.importer import import_file
+from policies.service import PolicyService
+from storage.db import open_db
+from storage.deliveries import DeliveryStore
+from storage.policies_repo import PolicyRepository
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root()
+    return load_settings((root.obj or {}).get("config_path", "config.yml"))
+
+
+def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
+    db = open_db(settings.path(settings.database))
+    repo = PolicyRepository(db)
+    clock = (lambda: datetime.combine(on, time(12), tzinfo=UTC)) if on else None
+    p = settings.policies
+    service = PolicyService(repo, DeliveryStore(db), timezone=settings.center.timezone,
+                            window_days=p.deadline_window_days, max_per_digest=p.max_per_digest,
+                            **({"clock": clock} if clock else {}))
+    return service, repo
+
+
+@click.group()
+def policies() -> None:
+    """政策库与每周政策推送 (policy = government policy document, not a Rasa dialogue policy)."""
+
+
+@policies.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Validate YAML catalogue files (default: the configured catalogue folder)."""
+    settings = _settings(ctx)
+    try:
+        found = load_catalogue(paths or settings.path(settings.policies.catalogue))
+    except CatalogueError as err:
+        for issue in err.issues:
+            click.echo(str(issue), err=True)
+        raise click.ClickException(f"{len(err.issues)} problem(s)") from err
+    click.echo(f"{len(found)} policies valid ({sum(p.sample for p in found)} marked sample)")
+
+
+@policies.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate and report without storing.")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
+    """Import a center spreadsheet (.xlsx or .csv with Chinese column headers) and report what changed."""
+    settings = _settings(ctx)
+    _, repo = _service(settings)
+    report = import_file(file, repo.policy_map())
+    if not dry_run and report.policies:
+        repo.upsert_policies(report.policies, f"import:{file.name}", datetime.now(UTC))
+    for line in report.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("（试运行，未写入数据库）")
+
+
+@policies.command()
+@click.option("--enterprise", "enterprise_id", type=int, help="Enterprise id.")
+@click.option("--credit-code", help="Unified social credit code (instead of the id).")
+@click.option("--limit", default=10, show_default=True)
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Match as of this date (default: today).")
+@click.pass_context
+def match(ctx: click.Context, enterprise_id: int | None, credit_code: str | None, limit: int,
+          on: datetime | None) -> None:
+    """The best current policies for one enterprise, each with its one-line explanation."""
+    service, repo = _service(_settings(ctx), on.date() if on else None)
+    if enterprise_id is None and credit_code:
+        enterprise_id = repo.enterprise_id_by_credit_code(credit_code)
+    if enterprise_id is None:
+        raise click.ClickException("enterprise not found (give --enterprise ID or a registered --credit-code)")
+    profile, found, total = service.matches(enterprise_id, limit)
+    if profile is None:
+        raise click.ClickException(f"enterprise {enterprise_id} not found")
+    click.echo(f"{profile.name}：符合 {total} 项政策（{service.today()}），前 {len(found)} 项：")
+    for n, m in enumerate(found, 1):
+        deadline = f"  截止 {m.policy.deadline}（剩 {m.days_left} 天）" if m.policy.deadline else ""
+        click.echo(f"{n:>2}. [{m.score:.2f}] {m.policy.id} {m.policy.title}{deadline}\n    {m.explanation()}")
+
+
+@policies.command()
+@click.option("--dry-run", is_flag=True, help="Print who would get what; send nothing.")
+@click.pass_context
+def digest(ctx: click.Context, dry_run: bool) -> None:
+    """This week's digests: print them (--dry-run) or send them once through the Bot API."""
+    settings = _settings(ctx)
+    if dry_run:
+        service, _ = _service(settings)
+        built = service.digests()
+        click.echo(f"{digests.iso_week(service.today())}：{len(built)} 份摘要")
+        for d, profile in built:
+            click.echo(f"- 用户 {d.user_id}（{profile.name}，{d.key}）")
+            for m in d.closing:
+                click.echo(f"    即将截止 {m.policy.deadline} {m.policy.id} {m.policy.title}")
+            for m in d.new:
+                click.echo(f"    新匹配 {m.policy.id} {m.policy.title}")
+        return
+    if not settings.bot_token:
+        raise click.ClickException("WANQI_BOT_TOKEN is not set")
+    report = asyncio.run(_send(settings))
+    click.echo(f"sent {report.sent}, failed {report.failed}, blocked {report.blocked}, "
+               f"already sent {report.skipped}, recovered after a crash {report.recovered}, "
+               f"{report.rate:.1f} msg/s")
+
+
+async def _send(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.app import build_bot
+    from bot.policy_wiring import PolicyDesk
+    from storage.db import Writer
+
+    db = open_db(settings.path(settings.database))
+    writer = Writer()
+    assert settings.bot_token is not None
+    bot = build_bot(settings, settings.bot_token)
+    try:
+        return await PolicyDesk(db=db, writer=writer, settings=settings, bot=bot).push()
+    finally:
+        await bot.session.close()
+        writer.close()
+
+
+@policies.command()
+@click.option("--weeks", default=8, show_default=True, help="How many recent ISO weeks to show.")
+@click.pass_context
+def stats(ctx: click.Context, weeks: int) -> None:
+    """Weekly digest deliveries per status, most recent week first."""
+    settings = _settings(ctx)
+    service, _ = _service(settings)
+    store = DeliveryStore(open_db(settings.path(settings.database)))
+    today = service.today()
+    for back in range(weeks):
+        week = digests.iso_week(today - timedelta(weeks=back))
+        counts = store.stats(week)
+        click.echo(f"{week}: " + ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "—"))
+    total = store.stats()
+    click.echo("total: " + ("，".join(f"{k} {v}" for k, v in sorted(total.items())) or "—"))
