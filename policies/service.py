@@ -32,6 +32,9 @@ class SentLog(Protocol):
     def sent_meta_for(self, enterprise_id: int, kind: str) -> Iterable[Mapping[str, Any] | None]: ...
 
 
+RELATED_SHARE = 0.5  # an appeal's answer keeps search hits scoring at least this share of the best
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -94,7 +97,9 @@ class PolicyService:
             return []
         index = self.index()
         eligible = index.eligible_mask(profile)
-        related = [h.policy.id for h in self.search(text, limit=20)]
+        hits = self.search(text, limit=20)
+        # Only clearly related policies: a hit far weaker than the best one shares a common word at most.
+        related = [h.policy.id for h in hits if h.score >= RELATED_SHARE * hits[0].score]
         mask = index.mask_of(related) & eligible
         if not mask:
             return []
