@@ -1,0 +1,79 @@
+"""The staff and database tools, driven through the `wanqi` command line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+from sqlite_utils import Database
+
+from bot.cli import main
+from bot.config import load_settings, parse_supervisors
+from tests.bot.harness import ROOT
+
+
+def _config(tmp_path: Path) -> Path:
+    data = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    data["database"] = str(tmp_path / "cli.db")
+    data["policies"]["catalogue"] = str(ROOT / "policies" / "catalogue")
+    target = tmp_path / "config.yml"
+    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+def test_staff_invite_prints_one_time_codes(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    result = CliRunner().invoke(main, ["--config", str(config), "staff", "invite", "--role", "handler",
+                                       "--department", "tax", "--count", "2"])
+    assert result.exit_code == 0, result.output
+    codes = re.findall(r"/join (\S+)", result.output)
+    assert len(codes) == 2 and codes[0] != codes[1]
+    rows = list(Database(tmp_path / "cli.db").query("SELECT role, department_id, used_by FROM invites"))
+    assert rows == [{"role": "handler", "department_id": "tax", "used_by": None}] * 2
+
+
+def test_staff_invite_refuses_unknown_departments_and_handlers_without_one(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    bad = CliRunner().invoke(main, ["--config", str(config), "staff", "invite", "--role", "handler",
+                                    "--department", "police"])
+    assert bad.exit_code != 0 and "unknown department 'police'" in bad.output
+    missing = CliRunner().invoke(main, ["--config", str(config), "staff", "invite", "--role", "handler"])
+    assert missing.exit_code != 0 and "必须指定部门" in missing.output
+
+
+def test_db_migrate_and_backup(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    first = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
+    assert first.exit_code == 0 and "m001_core" in first.output
+    again = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
+    assert "applied 0 migration(s)" in again.output
+    Database(tmp_path / "cli.db").execute("INSERT INTO departments (id, name) VALUES ('x', '测试部门')")
+    backup = CliRunner().invoke(main, ["--config", str(config), "db", "backup", str(tmp_path / "copy.db")])
+    assert backup.exit_code == 0
+    assert list(Database(tmp_path / "copy.db").query("SELECT name FROM departments")) == [{"name": "测试部门"}]
+
+
+def test_run_without_a_token_explains_what_is_missing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("WANQI_BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(main, ["--config", str(_config(tmp_path)), "run"])
+    assert result.exit_code != 0 and "WANQI_BOT_TOKEN is not set" in result.output
+
+
+def test_settings_take_secrets_only_from_the_environment(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "config.yml", tmp_path / "config.yml")
+    settings = load_settings(tmp_path / "config.yml", env={"WANQI_BOT_TOKEN": "1:abc", "WANQI_SUPERVISORS": "7, 8",
+                                                           "WANQI_API_BASE": "http://127.0.0.1:8081"})
+    assert settings.bot_token == "1:abc" and settings.supervisors == {7, 8}
+    assert settings.telegram.api_base == "http://127.0.0.1:8081"
+    assert "1:abc" not in repr(settings)
+    assert settings.routing.category("tax").department_id == "tax"
+    assert settings.routing.category("policy").reply_days == 3
+    try:
+        parse_supervisors("7,abc")
+    except ValueError as exc:
+        assert "abc" in str(exc)
+    else:
+        raise AssertionError("a bad supervisor id must be refused")
