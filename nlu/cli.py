@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -96,16 +95,17 @@ def train(ctx: click.Context, data: str | None, out: str | None, backend: str | 
     labels = sorted({ex.label for ex in examples})
     click.echo(f"训练数据 {len(examples)} 条, {len(labels)} 个类别 ({data})", err=True)
     if (backend or "spacy") == "rasa":
-        from nlu.data_io import write_rasa_yaml
-        from nlu.rasa_client import train_rasa
+        from tqdm import tqdm
 
-        with tempfile.TemporaryDirectory() as tmp:
-            yaml_data = Path(data)
-            if yaml_data.is_file() and yaml_data.suffix.lower() not in (".yml", ".yaml"):
-                yaml_data = Path(tmp) / "nlu.yml"
-                write_rasa_yaml(examples, yaml_data)
-            result = train_rasa(yaml_data, out)
-        click.echo(f"Rasa 模型已保存: {result or out}")
+        from nlu.rasa_client import RasaEnvMissing, train_rasa
+
+        with tqdm(desc="Rasa 训练 train", unit="行", file=sys.stderr) as bar:
+            try:
+                model_file = train_rasa(data, out, text_column=text_column, label_column=label_column,
+                                        on_line=lambda _line: bar.update(1))
+            except (RasaEnvMissing, RuntimeError) as exc:
+                raise click.ClickException(str(exc)) from exc
+        click.echo(f"Rasa 模型已保存: {model_file}")
         return
     from nlu.spacy_backend import train_model
 
