@@ -139,9 +139,9 @@ class PolicyDesk:
         return sub
 
     # ---- weekly push ----------------------------------------------------------------------------
-    async def build_week(self) -> list[tuple[Digest, Profile]]:
-        """This week's digests for every subscribed, active recipient."""
-        built: list[tuple[Digest, Profile]] = await self._run(self.service.digests)
+    async def build_week(self, *, include_known: bool = False) -> list[tuple[Digest, Profile]]:
+        """This week's digests for every subscribed, active recipient (not yet recorded, unless told)."""
+        built: list[tuple[Digest, Profile]] = await self._run(self.service.digests, include_known=include_known)
         return built
 
     def outgoing(self, built: list[tuple[Digest, Profile]]) -> list[Any]:
@@ -159,7 +159,7 @@ class PolicyDesk:
         target = bot or self.bot
         if target is None:
             raise RuntimeError("no bot to send the policy push with")
-        built = await self.build_week()
+        built = await self.build_week(include_known=True)
         items = self.outgoing(built)
         push = self.settings.push
         broadcaster = Broadcaster(target, self.deliveries, self.writer,

@@ -5,7 +5,7 @@ Synchronous (the bot runs it on the writer thread; the CLI calls it directly).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ class PolicyStore(Protocol):
 
 class SentLog(Protocol):
     def sent_meta_for(self, enterprise_id: int, kind: str) -> Iterable[Mapping[str, Any] | None]: ...
+    def statuses(self, keys: Sequence[str]) -> dict[str, str]: ...
 
 
 RELATED_SHARE = 0.5  # an appeal's answer keeps search hits scoring at least this share of the best
@@ -163,8 +164,14 @@ class PolicyService:
                  if not m or m.get("week") != week]
         return digests.Sent.from_meta(metas)
 
-    def digests(self, recipients: Iterable[Recipient] | None = None) -> list[tuple[digests.Digest, Profile]]:
-        """This week's digest for every subscribed recipient that has something to receive."""
+    def digests(
+        self, recipients: Iterable[Recipient] | None = None, *, include_known: bool = False
+    ) -> list[tuple[digests.Digest, Profile]]:
+        """This week's digest for every subscribed recipient that has something to receive.
+
+        Digests whose delivery key is already recorded (sent, or queued before a crash) are left out
+        unless ``include_known``; the broadcaster ignores known keys either way.
+        """
         chosen = self.store.recipients() if recipients is None else list(recipients)
         profiles = self.store.profiles({r.enterprise_id for r in chosen})
         index = self.index()
@@ -181,4 +188,7 @@ class PolicyService:
                               window_days=self.window_days, max_items=self.max_per_digest)
             if d is not None:
                 out.append((d, profile))
+        if not include_known and self.sent is not None and out:
+            known = self.sent.statuses([d.key for d, _ in out])
+            out = [(d, p) for d, p in out if d.key not in known]
         return out
