@@ -255,13 +255,9 @@ class PolicyIndex:
         b_lo, b_hi = self._count([self._keywords[k] for k in business])
         a_lo, a_hi = self._count([self._keywords[k] for k in appeals])
         classes: list[tuple[float, int]] = []
-        for b_n, b_mask in enumerate((~b_lo & ~b_hi, b_lo & ~b_hi, ~b_lo & b_hi, b_lo & b_hi)):
-            if not m & b_mask:
-                continue
-            for a_n, a_mask in enumerate((~a_lo & ~a_hi, a_lo & ~a_hi, ~a_lo & a_hi, a_lo & a_hi)):
-                cls = m & b_mask & a_mask
-                if cls:
-                    classes.append((BUSINESS_HIT * b_n + APPEAL_HIT * a_n, cls))
+        for b_n, b_cls in self._split(m, b_lo, b_hi):
+            for a_n, cls in self._split(b_cls, a_lo, a_hi):
+                classes.append((BUSINESS_HIT * b_n + APPEAL_HIT * a_n, cls))
         classes.sort(key=lambda c: -c[0])
         ranked: list[tuple[tuple[float, date, str], int]] = []
         static = self._static_at
@@ -278,6 +274,14 @@ class PolicyIndex:
                     break
         ranked.sort()
         return [make_match(self.policies[i], profile, self.today, static[i]) for _, i in ranked[:limit]]
+
+    @staticmethod
+    def _split(m: int, lo: int, hi: int) -> list[tuple[int, int]]:
+        """``m`` split by hit count 0..3 (bit planes ``lo``, ``hi``), empty parts left out."""
+        if not (lo | hi) & m:
+            return [(0, m)]
+        parts = [(0, m & ~(lo | hi)), (1, m & lo & ~hi), (2, m & hi & ~lo), (3, m & lo & hi)]
+        return [(n, part) for n, part in parts if part]
 
     @staticmethod
     def _count(masks: list[int]) -> tuple[int, int]:
