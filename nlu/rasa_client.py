@@ -154,7 +154,7 @@ def free_port() -> int:
 class RasaServer:
     """Context manager running ``rasa run --enable-api`` on 127.0.0.1 until exit."""
 
-    def __init__(self, model_path: str | Path, port: int = 5005, *, startup_timeout: float = 240.0,
+    def __init__(self, model_path: str | Path, port: int = 5005, *, startup_timeout: float = 300.0,
                  log_path: str | Path | None = None) -> None:
         self.model_path = Path(model_path).resolve()
         self.port = port or free_port()
@@ -164,6 +164,11 @@ class RasaServer:
         self._log_path = Path(log_path) if log_path else None
         self._log_file: Any = None
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server, if any."""
+        return self._proc.pid if self._proc is not None else None
 
     def __enter__(self) -> RasaServer:
         self.start()
