@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -70,20 +71,7 @@ class PolicyDesk:
     async def search_text(self, query: str, t: Translate, limit: int = 5) -> tuple[str, list[str]]:
         """The /policies 关键词 answer."""
         hits = await self._run(self.service.search, query, limit)
-        q = render.escape(query[:50])
-        if not hits:
-            return t("policies.search_empty", query=q), []
-        today = self.service.today()
-        blocks = []
-        for n, h in enumerate(hits, 1):
-            p = h.policy
-            lines = [t("policies.item_title", n=n, title=render.escape(p.title)),
-                     render.escape(p.issuer + (f" {p.doc_number}" if p.doc_number else "")),
-                     render.escape(p.summary[:80] + ("…" if len(p.summary) > 80 else ""))]
-            note = render.deadline_note(None if p.deadline is None else (p.deadline - today).days, p, t)
-            lines += [note] if note else []
-            blocks.append("\n".join(lines))
-        return render.fit(t("policies.search_header", query=q, count=len(hits)), blocks), [h.policy.id for h in hits]
+        return render.search_list(query, [h.policy for h in hits], self.service.today(), t), [h.policy.id for h in hits]
 
     async def details_text(self, policy_id: str, t: Translate) -> str | None:
         policy = await self._run(self.service.policy, policy_id)
@@ -102,10 +90,10 @@ class PolicyDesk:
         if profile is None:
             return t("policies.not_enterprise"), ()
         unset = t("policies.unset")
-        body = t("policies.profile_body", name=render.escape(profile.name),
+        body = t("policies.profile_body", name=escape(profile.name),
                  industry=INDUSTRIES.get(profile.industry or "", unset), scale=profile.scale or unset,
                  district=profile.district or unset, founded=profile.founded_year or unset,
-                 business=render.escape(profile.business) or unset,
+                 business=escape(profile.business) or unset,
                  tags="、".join(profile.tags) or t("policies.no_tags"))
         return "\n\n".join([t("policies.profile_title"), body, t("policies.profile_hint")]), profile.tags
 

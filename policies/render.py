@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from html import escape
 
 from policies.matching import Match
@@ -66,3 +67,19 @@ def fit(header: str, blocks: Sequence[str], footer: str = "", limit: int = TELEG
 def match_list(header: str, matches: Sequence[Match], t: Translate, footer: str = "") -> str:
     """A numbered list of matches under a header, within Telegram's limit."""
     return fit(header, [item(i, m, t) for i, m in enumerate(matches, 1)], footer)
+
+
+def search_list(query: str, found: Sequence[Policy], today: date, t: Translate) -> str:
+    """Search results: title, issuer and number, the start of the summary, the deadline."""
+    q = escape(query[:50])
+    if not found:
+        return t("policies.search_empty", query=q)
+    blocks = []
+    for n, p in enumerate(found, 1):
+        lines = [t("policies.item_title", n=n, title=escape(p.title)),
+                 escape(p.issuer + (f" {p.doc_number}" if p.doc_number else "")),
+                 escape(p.summary[:80] + ("…" if len(p.summary) > 80 else ""))]
+        note = deadline_note(None if p.deadline is None else (p.deadline - today).days, p, t)
+        lines += [note] if note else []
+        blocks.append("\n".join(lines))
+    return fit(t("policies.search_header", query=q, count=len(found)), blocks)

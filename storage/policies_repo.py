@@ -34,7 +34,11 @@ def _policy_row(p: Policy, source: str, now: datetime) -> dict[str, Any]:
 
 def _policy(row: dict[str, Any]) -> Policy:
     c = json.loads(row["criteria"])
-    criteria = Criteria(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
+    criteria = Criteria(
+        industries=tuple(c.get("industries", ())), scales=tuple(c.get("scales", ())),
+        districts=tuple(c.get("districts", ())), tags=tuple(c.get("tags", ())),
+        founded_min_years=c.get("founded_min_years"), founded_max_years=c.get("founded_max_years"),
+        keywords=tuple(c.get("keywords", ())))
     published, valid_from = _day(row["published"]), _day(row["valid_from"])
     assert published is not None and valid_from is not None
     return Policy(
