@@ -32,9 +32,11 @@ MISFIRE_GRACE = 6 * 3600  # a bot down at 09:00 still sends the Monday push when
 def sync_catalogue(db: Database, settings: Settings, now: datetime | None = None) -> dict[str, list[str]]:
     """Load the YAML catalogue (validated) into the policies table; imported policies are left alone."""
     policies = load_catalogue(settings.path(settings.policies.catalogue))
-    result = PolicyRepository(db).upsert_policies(policies, "catalogue", now or utc_now())
-    logger.info("policy catalogue: %d added, %d changed, %d unchanged",
-                len(result["added"]), len(result["changed"]), len(result["unchanged"]))
+    repo = PolicyRepository(db)
+    result = repo.upsert_policies(policies, "catalogue", now or utc_now())
+    result["removed"] = repo.remove_missing("catalogue", {p.id for p in policies})
+    logger.info("policy catalogue: %d added, %d changed, %d unchanged, %d removed",
+                len(result["added"]), len(result["changed"]), len(result["unchanged"]), len(result["removed"]))
     return result
 
 
@@ -136,9 +138,12 @@ class PolicyDesk:
         """Digests as the broadcaster's items, each rendered in its recipient's language."""
         from bot.broadcast import Outgoing
 
-        return [Outgoing(key=d.key, chat_id=d.user_id, text=digest_text(d, p, translator(d.lang)),
-                         kind=digests.KIND, enterprise_id=d.enterprise_id, meta=d.meta, week=d.week)
-                for d, p in built]
+        items = []
+        for d, profile in built:
+            shown, text = digests.fitted(d, translator(d.lang), profile.name)
+            items.append(Outgoing(key=d.key, chat_id=d.user_id, text=text, kind=digests.KIND,
+                                  enterprise_id=d.enterprise_id, meta=shown.meta, week=d.week))
+        return items
 
     async def push(self, bot: Bot | None = None) -> Any:
         """Build and send this week's digests exactly once through the broadcaster; returns its report."""
@@ -182,13 +187,10 @@ class PolicyDesk:
             week = digests.iso_week(today - timedelta(weeks=back))
             counts = await self._run(self.deliveries.stats, week)
             if counts:
-                lines.append(t("policies.broadcast_stats_line", week=week, counts=_counts(counts)))
+                shown = "，".join(f"{t('policies.status_' + k) if t.has('policies.status_' + k) else k} {v}"
+                                 for k, v in sorted(counts.items()))
+                lines.append(t("policies.broadcast_stats_line", week=week, counts=shown))
         return "\n".join([t("policies.broadcast_stats"), *(lines or [t("policies.broadcast_stats_empty")])])
-
-
-def _counts(stats: Any) -> str:
-    data = stats if isinstance(stats, dict) else getattr(stats, "__dict__", {"total": stats})
-    return "，".join(f"{k} {v}" for k, v in data.items())
 
 
 def report_counts(report: Any) -> dict[str, int]:

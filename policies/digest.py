@@ -6,7 +6,7 @@ Pure: it returns what to send (with a stable delivery key per recipient per ISO 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from html import escape
 from typing import Any
@@ -101,12 +101,24 @@ def build(
 
 def text(digest: Digest, t: Translate, name: str = "") -> str:
     """The message: header, closing section, new section, footer; within Telegram's 4096 characters."""
-    blocks: list[str] = []
-    n = 0
-    for title_key, part in (("policies.digest_closing", digest.closing), ("policies.digest_new", digest.new)):
-        for i, m in enumerate(part):
-            n += 1
-            entry = render.item(n, m, t)
-            blocks.append(f"{t(title_key)}\n\n{entry}" if i == 0 else entry)
+    return fitted(digest, t, name)[1]
+
+
+def fitted(digest: Digest, t: Translate, name: str = "") -> tuple[Digest, str]:
+    """The message and the digest cut to the items it holds, so ``meta`` records only what was shown."""
     header = t("policies.digest_header", week=digest.week, name=escape(name))
-    return render.fit(header, blocks, t("policies.digest_footer"))
+    footer = t("policies.digest_footer")
+    closing, new = list(digest.closing), list(digest.new)
+    while True:
+        blocks: list[str] = []
+        n = 0
+        for title_key, part in (("policies.digest_closing", closing), ("policies.digest_new", new)):
+            for i, m in enumerate(part):
+                n += 1
+                entry = render.item(n, m, t)
+                blocks.append(f"{t(title_key)}\n\n{entry}" if i == 0 else entry)
+        body = "\n\n".join([header, *blocks, footer])
+        if len(body) <= render.TELEGRAM_LIMIT or len(closing) + len(new) <= 1:
+            shown = replace(digest, closing=tuple(closing), new=tuple(new))
+            return shown, body[:render.TELEGRAM_LIMIT]
+        (new if new else closing).pop()

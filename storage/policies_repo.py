@@ -81,6 +81,15 @@ class PolicyRepository:
                     f"ON CONFLICT(id) DO UPDATE SET {sets}", list(row.values()))
         return out
 
+    def remove_missing(self, source: str, keep: set[str]) -> list[str]:
+        """Delete policies that came from ``source`` but are no longer in it (e.g. dropped from the YAML)."""
+        gone = [r["id"] for r in self.db.query("SELECT id FROM policies WHERE source = ?", [source])
+                if r["id"] not in keep]
+        with self.db.atomic():
+            for pid in gone:
+                self.db.execute("DELETE FROM policies WHERE id = ?", [pid])
+        return gone
+
     def all_policies(self) -> list[Policy]:
         return [_policy(r) for r in self.db.query("SELECT * FROM policies ORDER BY id")]
 

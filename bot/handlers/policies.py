@@ -170,6 +170,9 @@ async def on_topic(query: CallbackQuery, callback_data: TopicCb, actor: Actor, t
 
 async def on_unsubscribe(message: Message, actor: Actor, t: Translate, policy_service: PolicyDesk) -> None:
     """/unsubscribe: no more weekly digests."""
+    if actor.enterprise_id is None:
+        await message.answer(t("policies.not_enterprise"))
+        return
     await policy_service.set_weekly(actor.user_id, actor.enterprise_id, False)
     await message.answer(t("policies.unsubscribed"))
 
@@ -211,7 +214,8 @@ def router() -> Router:
     r.message.register(on_subscribe, Command("subscribe"))
     r.message.register(on_unsubscribe, Command("unsubscribe"))
     r.message.register(on_broadcast, Command("broadcast"))
-    r.message.register(on_profile_input, StateFilter(ProfileEdit.year, ProfileEdit.business), F.text)
+    r.message.register(on_profile_input, StateFilter(ProfileEdit.year, ProfileEdit.business),
+                       F.text, ~F.text.startswith("/"))
     r.callback_query.register(on_details, PolicyCb.filter())
     r.callback_query.register(on_profile_button, ProfileCb.filter())
     r.callback_query.register(on_topic, TopicCb.filter())

@@ -107,7 +107,7 @@ async def test_broadcast_is_for_supervisors_previews_then_sends_once(h: Harness)
     [again] = await h.send(SUPERVISOR, "/broadcast")
     assert "没有需要推送" in again.text
     [stats] = await h.send(SUPERVISOR, "/broadcast stats")
-    assert "2026-W48" in stats.text and "sent 1" in stats.text
+    assert "2026-W48" in stats.text and "已送达 1" in stats.text
 
 
 async def test_policy_appeal_is_answered_with_matching_policies(h: Harness) -> None:

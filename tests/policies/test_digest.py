@@ -73,3 +73,14 @@ def test_text_fits_telegram_limit_and_shows_sections() -> None:
     assert short is not None
     body = digest.text(short, translator("zh-CN"), "A&B")
     assert "&lt;b&gt;&amp;" in body and "A&amp;B" in body and "新匹配政策" in body
+
+
+def test_fitted_digest_records_only_what_the_message_holds() -> None:
+    long = "很长的标题" * 300  # 1,500 characters each: only two fit in 4,096
+    pols = [policy(f"l-{i}", title=long + str(i)) for i in range(5)]
+    d = build(R, profile(), PolicyIndex(pols, TODAY), Sent(), max_items=5)
+    assert d is not None and len(d.new) == 5
+    shown, text = digest.fitted(d, translator("zh-CN"), "示例公司")
+    assert len(text) <= 4096 and 1 <= len(shown.new) < 5
+    assert shown.meta["policies"] == [m.policy.id for m in shown.new]
+    assert all(m.policy.title in text for m in shown.new)

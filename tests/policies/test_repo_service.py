@@ -90,3 +90,11 @@ def test_matches_search_and_appeal_answer(db: Database) -> None:
     assert [h.policy.id for h in svc.search("模具")] == ["mold"]  # expired ones are not offered
     assert [m.policy.id for m in svc.for_appeal(1, "想咨询模具技改有什么补贴")] == ["mold"]
     assert svc.for_appeal(1, "鼎湖区农业补贴怎么申请") == []  # related but not eligible
+
+
+def test_catalogue_sync_retires_removed_policies_but_keeps_imported(db: Database) -> None:
+    repo = PolicyRepository(db)
+    repo.upsert_policies([policy("kept"), policy("dropped")], "catalogue", NOW)
+    repo.upsert_policies([policy("imported")], "import:x.xlsx", NOW)
+    assert repo.remove_missing("catalogue", {"kept"}) == ["dropped"]
+    assert [p.id for p in repo.all_policies()] == ["imported", "kept"]
