@@ -146,6 +146,8 @@ class AppealService:
             accept_due=add_working_days(now, cat.accept_days, self.calendar, self.tz),
             reply_due=add_working_days(now, cat.reply_days, self.calendar, self.tz),
             alert_level=None,
+            # fresh deadlines for the (new) department: an extension of an earlier round no longer applies
+            extension_status=None, extension_days=None, extension_reason=None,
         )
         note = note or category
         return new, self._event(actor, appeal.id, Action.DISPATCH, appeal.status, new.status, now, note)

@@ -603,3 +603,23 @@ def test_automatic_dispatch_is_recorded_as_the_systems_act(world: World) -> None
     assert (dispatch.actor_role, dispatch.note) == (Role.SYSTEM, "auto")
     w.svc.dispatch(w.actors["ent_a"], a.id, "finance")
     assert w.repo.events(a.id)[-1].actor_role == Role.ENTERPRISE
+
+
+@pytest.mark.parametrize("decided", [True, False])
+def test_redispatch_after_return_starts_a_fresh_extension_allowance(world: World, decided: bool) -> None:
+    """An extension belongs to one department's round: after 退回 and re-dispatch it neither carries over
+    (blocking the new department) nor stays pending for a supervisor to approve against the new deadline."""
+    w = world
+    a = w.file()
+    w.svc.accept(w.actors["tax"], a.id)
+    w.svc.request_extension(w.actors["tax"], a.id, 5, "需要多部门会商")
+    if decided:
+        w.svc.decide_extension(w.actors["supervisor"], a.id, True)
+    w.svc.return_(w.actors["tax"], a.id, "应由金融局办理")
+    again = w.svc.dispatch(w.actors["dispatcher"], a.id, "finance").appeal
+    assert (again.extension_status, again.extension_days, again.extension_reason) == (None, None, None)
+    w.svc.accept(w.actors["finance"], a.id)
+    with pytest.raises(InvalidInput):
+        w.svc.decide_extension(w.actors["supervisor"], a.id, True)
+    out = w.svc.request_extension(w.actors["finance"], a.id, 2, "需要补充材料")
+    assert out.appeal.extension_status == "requested"
