@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from sqlite_utils import Database
 
 from appeals.lifecycle import Status
 from appeals.model import Appeal, AppealEvent, Attachment
-from appeals.ports import CategoryScore, Entity
+from appeals.ports import CategoryScore, Entity, Repository
 from storage.db import Writer, open_db
 from storage.migrations import migrations
 from storage.repository import SqliteRepository
@@ -315,3 +316,18 @@ async def test_writer_runs_repository_calls_off_the_loop(path: Path) -> None:
     assert await writer.run(lambda: count(db, "users")) == 20
     await writer.run(db.close)
     writer.close()
+
+
+def test_sqlite_repository_implements_the_domain_port() -> None:
+    """Every method of appeals.ports.Repository exists here with the same parameters."""
+    wanted = [n for n, v in vars(Repository).items() if callable(v) and not n.startswith("_")]
+    assert len(wanted) >= 20
+    for name in wanted:
+        port = inspect.signature(getattr(Repository, name))
+        impl = inspect.signature(getattr(SqliteRepository, name))
+        assert list(impl.parameters) == list(port.parameters), name
+        for p_name, param in port.parameters.items():
+            assert impl.parameters[p_name].kind == param.kind, (name, p_name)
+            assert impl.parameters[p_name].default == param.default, (name, p_name)
+    port_checked: Repository = SqliteRepository(open_db(None))  # and mypy checks the types
+    assert port_checked is not None
