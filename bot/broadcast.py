@@ -8,9 +8,10 @@ The crash window. A row still in ``sending`` after a kill -9 is ambiguous: Teleg
 have received it, and the Bot API has no idempotency key to ask. Policy: such rows are resent
 (``resend_uncertain=True``, the default) because a missed deadline reminder costs an enterprise more
 than a repeated one; with ``False`` they are marked failed for a supervisor instead. The window is
-kept small: the row is claimed only after the rate limiter has granted the slot, so ``sending``
-covers one local commit, one HTTP round trip and one commit (about a millisecond against the local
-stand-in); a duplicate needs the kill to land between Telegram accepting and our commit.
+kept small: a row is claimed just before its rate-limit turn (early by about one commit), so
+``sending`` covers one commit, one HTTP round trip and one commit; state changes are group-committed
+so a ``sent`` mark never queues behind others on the writer thread. A duplicate needs the kill to
+land between Telegram accepting the message and our ``sent`` commit (benchmarks/push.py measures it).
 
 Limits (Telegram: ~30 messages/s overall, 1/s per chat). The overall limit is a sliding window over
 request *completions*: the request k+N starts only after request k has completed and a full period
@@ -43,6 +44,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import Message
 
 from storage.db import Writer
 from storage.deliveries import FINAL, DeliveryStore
@@ -90,11 +92,12 @@ class BroadcastReport:
 
 
 class _Slot:
-    """One request's place in the sliding window."""
+    """One request's place in the sliding window: it may start at ``not_before``; ``done()`` when answered."""
 
-    __slots__ = ("end", "finished")
+    __slots__ = ("end", "finished", "not_before")
 
-    def __init__(self) -> None:
+    def __init__(self, not_before: float) -> None:
+        self.not_before = not_before
         self.end = 0.0
         self.finished = asyncio.Event()
 
@@ -105,14 +108,18 @@ class _Slot:
 
 
 class SlidingWindow:
-    """At most ``rate`` requests per ``period`` as the server sees them, whatever the latency."""
+    """At most ``rate`` requests per ``period`` as the server sees them, whatever the latency.
+
+    Request k+N may start only a full period after request k was answered: its arrival at the
+    server lies between its start and its answer, so no period ever holds more than N arrivals.
+    """
 
     def __init__(self, rate: float, period: float = 1.0) -> None:
         self.rate = rate
         self.size = max(1, int(rate))
         self.period = period * self.size / rate  # 2.5/s = 2 per 0.8 s
         self._recent: deque[_Slot] = deque()
-        self._horizon = 0.0  # latest completion among requests older than the last size-1
+        self._horizon = 0.0  # latest answer among requests older than the last size-1
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
@@ -121,18 +128,21 @@ class SlidingWindow:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def acquire(self) -> _Slot:
-        """Wait for a slot; call ``slot.done()`` as soon as the request completed (whatever the outcome)."""
+        """Reserve the next slot; ``await turn(slot)`` right before the request, ``slot.done()`` after it."""
         async with self._lock:
             while len(self._recent) >= self.size:
                 oldest = self._recent[0]
                 await oldest.finished.wait()
                 self._recent.popleft()
                 self._horizon = max(self._horizon, oldest.end)
-            while (wait := max(self._horizon + self.period, self._paused_until) - time.monotonic()) > 0:
-                await asyncio.sleep(wait + _SLACK)
-            slot = _Slot()
+            slot = _Slot(self._horizon + self.period)
             self._recent.append(slot)
             return slot
+
+    async def turn(self, slot: _Slot, *, early: float = 0.0) -> None:
+        """Wait until ``early`` seconds before the slot may start (and any 429 pause is over)."""
+        while (wait := max(slot.not_before, self._paused_until) - early - time.monotonic()) > 0:
+            await asyncio.sleep(wait + _SLACK)
 
 
 @dataclass
@@ -145,6 +155,45 @@ class _Shared:
 
 
 _SHARED: weakref.WeakKeyDictionary[Any, _Shared] = weakref.WeakKeyDictionary()
+
+
+class _Journal:
+    """Group commit: the state changes asked for while a commit runs go together into the next one.
+
+    Each caller still waits for its own change to be committed; the writer thread does one commit
+    per batch instead of one per change, so a ``sent`` mark does not queue behind a train of them.
+    """
+
+    def __init__(self, writer: Writer, store: DeliveryStore) -> None:
+        self.writer = writer
+        self.store = store
+        self._queue: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def __call__(self, op: str, *args: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, args, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await self.writer.run(self.store.apply, [(op, args) for op, args, _ in batch])
+            except Exception as error:  # the whole batch rolled back: every caller hears of it
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+class _NotQueued(Exception):
+    """The row was not in ``queued`` when this sender tried to claim it."""
 
 
 class Broadcaster:
@@ -174,6 +223,8 @@ class Broadcaster:
             self._shared.window = SlidingWindow(messages_per_second)
         self.window: SlidingWindow = self._shared.window
         self._chat_ready_at = self._shared.chat_ready_at
+        self._journal = _Journal(writer, store)
+        self._claim_time = 0.002  # running estimate of one claim commit, seconds
 
     async def send(self, items: Iterable[Outgoing]) -> BroadcastReport:
         """Queue ``items`` (idempotent by key), then send everything queued; returns this run's figures."""
@@ -240,7 +291,7 @@ class Broadcaster:
                 if outcome == "blocked":
                     while lane:  # the user blocked the bot: the rest of this chat is not tried
                         row = lane.popleft()
-                        await self.writer.run(self.store.mark_blocked, row["key"])
+                        await self._journal("mark_blocked", row["key"])
                         finished("blocked")
                 elif lane:
                     schedule(chat_id)
@@ -264,50 +315,62 @@ class Broadcaster:
         attempt = 0
         uncertain = False  # the previous attempt may have reached Telegram (timeout): the row stays sending
         while True:
-            slot = await self.window.acquire()
             try:
-                if uncertain:
-                    await self.writer.run(self.store.retry_sending, key, "retrying after a network error")
-                elif not await self.writer.run(self.store.mark_sending, key):
-                    slot.done()
-                    logger.warning("delivery %s: no longer queued, left alone", key)
-                    return "skipped"
-                try:
-                    message = await self.bot.send_message(chat_id, row["text"],
-                                                          request_timeout=self.request_timeout)
-                finally:
-                    slot.done()
-                    self._chat_ready_at[chat_id] = time.monotonic() + self.per_chat_interval
+                message = await self._attempt(key, chat_id, row["text"], uncertain=uncertain)
+            except _NotQueued:
+                logger.warning("delivery %s: no longer queued, left alone", key)
+                return "skipped"
             except TelegramRetryAfter as error:
                 self.window.pause(error.retry_after)
-                await self.writer.run(self.store.mark_queued, key, f"429 retry after {error.retry_after}s")
+                await self._journal("mark_queued", key, f"429 retry after {error.retry_after}s")
                 delay, uncertain, reason = float(error.retry_after), False, "429"
             except TelegramForbiddenError as error:
-                await self.writer.run(self.store.mark_blocked, key, error.message)
+                await self._journal("mark_blocked", key, error.message)
                 logger.info("delivery %s: chat %s blocked the bot", key, chat_id)
                 await self._blocked(chat_id)
                 return "blocked"
             except TelegramServerError as error:
-                await self.writer.run(self.store.mark_queued, key, f"5xx: {error.message}")
+                await self._journal("mark_queued", key, f"5xx: {error.message}")
                 delay, uncertain, reason = self._backoff(attempt), False, "5xx"
             except (TelegramNetworkError, TimeoutError) as error:
                 delay, uncertain, reason = self._backoff(attempt), True, f"network: {error}"
             except TelegramAPIError as error:
-                await self.writer.run(self.store.mark_failed, key, error.message)
+                await self._journal("mark_failed", key, error.message)
                 logger.warning("delivery %s to chat %s failed: %s", key, chat_id, error.message)
                 report.errors[error.message] = report.errors.get(error.message, 0) + 1
                 return "failed"
             else:
-                await self.writer.run(self.store.mark_sent, key, message.message_id)
+                await self._journal("mark_sent", key, message.message_id)
                 return "sent"
             attempt += 1
             if attempt > self.max_retries:
-                await self.writer.run(self.store.mark_failed, key, f"gave up after {attempt} attempts: {reason}")
+                await self._journal("mark_failed", key, f"gave up after {attempt} attempts: {reason}")
                 logger.warning("delivery %s to chat %s failed after %d attempts: %s", key, chat_id, attempt, reason)
                 report.errors[reason] = report.errors.get(reason, 0) + 1
                 return "failed"
             logger.info("delivery %s: %s, retry %d/%d in %.1fs", key, reason, attempt, self.max_retries, delay)
             await asyncio.sleep(delay)
+
+    async def _attempt(self, key: str, chat_id: int, text: str, *, uncertain: bool) -> Message:
+        """One HTTP attempt inside the window; the row is claimed (committed) before it starts."""
+        slot = await self.window.acquire()
+        try:
+            # Claim the row just before its turn, early by about one commit, so the commit overlaps the
+            # wait instead of slowing the rate, and rows in 'sending' are only the few in flight.
+            await self.window.turn(slot, early=self._claim_time)
+            claimed = time.monotonic()
+            if uncertain:
+                await self._journal("retry_sending", key, "retrying after a network error")
+            elif not await self._journal("mark_sending", key):
+                raise _NotQueued(key)
+            self._claim_time = 0.8 * self._claim_time + 0.2 * min(0.5, time.monotonic() - claimed)
+            await self.window.turn(slot)
+            try:
+                return await self.bot.send_message(chat_id, text, request_timeout=self.request_timeout)
+            finally:
+                self._chat_ready_at[chat_id] = time.monotonic() + self.per_chat_interval
+        finally:
+            slot.done()
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * 2**attempt))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlite_utils import Database
 
 QUEUED, SENDING, SENT, FAILED, BLOCKED = "queued", "sending", "sent", "failed", "blocked"
 FINAL = frozenset({SENT, FAILED, BLOCKED})
+_MARKS = frozenset({"mark_sending", "retry_sending", "mark_sent", "mark_queued", "mark_failed", "mark_blocked"})
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
 
 
@@ -34,6 +36,23 @@ class DeliveryStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._in_batch = False
+
+    def apply(self, ops: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Run several ``mark_*`` calls as one transaction, one commit (group commit); their results in order."""
+        unknown = {name for name, _ in ops} - _MARKS
+        if unknown:
+            raise ValueError(f"not a delivery state change: {sorted(unknown)}")
+        self._in_batch = True
+        try:
+            with self.db.conn:
+                return [getattr(self, name)(*args) for name, args in ops]
+        finally:
+            self._in_batch = False
+
+    def _tx(self) -> AbstractContextManager[Any]:
+        """Commit on exit, unless inside :meth:`apply` (which commits once for all)."""
+        return nullcontext() if self._in_batch else self.db.conn
 
     def enqueue(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Queue new deliveries (key, chat_id, text, kind, enterprise_id, meta, week); known keys are ignored."""
@@ -92,7 +111,7 @@ class DeliveryStore:
 
     def mark_sending(self, key: str) -> bool:
         """Claim a queued row just before the HTTP call; False if it is not queued (someone else has it)."""
-        with self.db.conn:
+        with self._tx():
             cursor = self.db.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, updated_at = ? "
                 "WHERE key = ? AND status = ?",
@@ -107,7 +126,7 @@ class DeliveryStore:
     def mark_sent(self, key: str, message_id: int | None) -> None:
         """Telegram accepted the message."""
         now = _now()
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, message_id = ?, error = NULL, sent_at = ?, updated_at = ? "
                 "WHERE key = ?",
@@ -144,7 +163,7 @@ class DeliveryStore:
         return [json.loads(meta) if meta else None for (meta,) in rows]
 
     def _set(self, key: str, status: str, *, error: str | None, attempts_inc: int = 0) -> None:
-        with self.db.conn:
+        with self._tx():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, error = ?, attempts = attempts + ?, updated_at = ? WHERE key = ?",
                 [status, error, attempts_inc, _now(), key],
