@@ -273,7 +273,14 @@ class PolicyIndex:
                 if taken >= limit:
                     break
         ranked.sort()
-        return [make_match(self.policies[i], profile, self.today, static[i]) for _, i in ranked[:limit]]
+        out = []
+        for key, i in ranked[:limit]:
+            p = self.policies[i]
+            kws = p.criteria.keywords
+            found = tuple(k for k in kws if k in business) + tuple(k for k in kws if k in appeals)
+            days = None if p.deadline is None else (p.deadline - self.today).days
+            out.append(Match(p, -key[0], reasons(p, profile, self.today), found, days))
+        return out
 
     @staticmethod
     def _split(m: int, lo: int, hi: int) -> list[tuple[int, int]]:
