@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot.config import Settings, load_settings
+from bot.policy_wiring import sync_catalogue
 from policies import digest as digests
 from policies.catalogue import CatalogueError, load_catalogue
 from policies.importer import import_file
@@ -25,6 +26,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
     db = open_db(settings.path(settings.database))
+    sync_catalogue(db, settings)  # the YAML catalogue as the bot would see it after a start
     repo = PolicyRepository(db)
     clock = (lambda: datetime.combine(on, time(12), tzinfo=UTC)) if on else None
     p = settings.policies
