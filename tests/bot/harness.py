@@ -103,7 +103,8 @@ class KeywordClassifier:
         if self.fail_with is not None:
             raise self.fail_with
         if "发票" in text or "退税" in text:
-            return ParseResult((CategoryScore("tax", 0.93), CategoryScore("policy", 0.05), CategoryScore("finance", 0.02)))
+            return ParseResult((CategoryScore("tax", 0.93), CategoryScore("policy", 0.05),
+                                CategoryScore("finance", 0.02)))
         if "贷款" in text:
             return ParseResult((CategoryScore("finance", 0.88), CategoryScore("policy", 0.12)))
         if "补贴" in text:

@@ -79,7 +79,7 @@ async def test_low_confidence_goes_to_the_dispatcher_queue_with_suggestions(h: H
     appeal_id, sent = await h.file(ENT, "园区门口的路灯坏了好几天，晚上下班不安全")
     assert "分拨员正在确认" in h.to(ENT, sent)[0].text
     triage = h.to(301, sent)[0]
-    assert "待分拨" in triage.text and [t for t, _ in triage.buttons][0].startswith("派至 用工与社保")
+    assert "待分拨" in triage.text and next(t for t, _ in triage.buttons).startswith("派至 用工与社保")
     routed = await h.press(301, triage.data("派至 用工与社保"))
     assert h.one("SELECT status, department_id FROM appeals WHERE id = ?", [appeal_id]) == {
         "status": "dispatched", "department_id": "hrss"}
