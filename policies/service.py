@@ -18,6 +18,7 @@ from policies.search import Hit, SearchIndex
 
 class PolicyStore(Protocol):
     def all_policies(self) -> list[Policy]: ...
+    def catalogue_version(self) -> str: ...
     def get_policy(self, policy_id: str) -> Policy | None: ...
     def profiles(self, enterprise_ids: Iterable[int] | None = None) -> dict[int, Profile]: ...
     def profile(self, enterprise_id: int) -> Profile | None: ...
@@ -45,7 +46,7 @@ class ProfileError(ValueError):
 
 
 class PolicyService:
-    """Policy use cases; the catalogue index is rebuilt when the day changes or after ``reload()``."""
+    """Policy use cases; the indexes are rebuilt when the day or the stored catalogue changes."""
 
     def __init__(self, store: PolicyStore, sent: SentLog | None = None, *, timezone: str = "Asia/Shanghai",
                  clock: Callable[[], datetime] = utc_now, window_days: int = 14, max_per_digest: int = 5):
@@ -53,7 +54,7 @@ class PolicyService:
         self.tz = ZoneInfo(timezone)
         self.clock = clock
         self.window_days, self.max_per_digest = window_days, max_per_digest
-        self._cache: tuple[date, PolicyIndex, SearchIndex] | None = None
+        self._cache: tuple[date, str, PolicyIndex, SearchIndex] | None = None
 
     def today(self) -> date:
         """The date at the center."""
@@ -67,12 +68,12 @@ class PolicyService:
         return self._indexes()[0]
 
     def _indexes(self) -> tuple[PolicyIndex, SearchIndex]:
-        today = self.today()
-        if self._cache is None or self._cache[0] != today:
+        today, version = self.today(), self.store.catalogue_version()
+        if self._cache is None or self._cache[:2] != (today, version):
             policies = self.store.all_policies()
             index = PolicyIndex(policies, today)
-            self._cache = (today, index, SearchIndex(index.policies))
-        return self._cache[1], self._cache[2]
+            self._cache = (today, version, index, SearchIndex(index.policies))
+        return self._cache[2], self._cache[3]
 
     # ---- on demand ------------------------------------------------------------------------------
     def matches(self, enterprise_id: int, limit: int = 5) -> tuple[Profile | None, list[Match], int]:

@@ -90,6 +90,11 @@ class PolicyRepository:
                 self.db.execute("DELETE FROM policies WHERE id = ?", [pid])
         return gone
 
+    def catalogue_version(self) -> str:
+        """Changes whenever a policy is added, changed or removed (another process may import)."""
+        count, latest = self.db.execute("SELECT COUNT(*), MAX(updated_at) FROM policies").fetchone()
+        return f"{count}:{latest}"
+
     def all_policies(self) -> list[Policy]:
         return [_policy(r) for r in self.db.query("SELECT * FROM policies ORDER BY id")]
 

@@ -157,7 +157,7 @@ async def on_topic(query: CallbackQuery, callback_data: TopicCb, actor: Actor, t
                    policy_service: PolicyDesk) -> None:
     """Topic toggles and the closing confirmation."""
     await query.answer()
-    if query.message is None:
+    if query.message is None or actor.enterprise_id is None:
         return
     if callback_data.act == "topic" and 0 <= callback_data.i < len(TOPICS):
         sub = await policy_service.toggle_topic(actor.user_id, actor.enterprise_id, TOPICS[callback_data.i])

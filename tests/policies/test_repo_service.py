@@ -98,3 +98,12 @@ def test_catalogue_sync_retires_removed_policies_but_keeps_imported(db: Database
     repo.upsert_policies([policy("imported")], "import:x.xlsx", NOW)
     assert repo.remove_missing("catalogue", {"kept"}) == ["dropped"]
     assert [p.id for p in repo.all_policies()] == ["imported", "kept"]
+
+
+def test_index_follows_catalogue_changes_made_elsewhere(db: Database) -> None:
+    add_enterprise(db, 1)
+    svc = service(db)
+    PolicyRepository(db).upsert_policies([policy("one")], "test", NOW)
+    assert svc.matches(1)[2] == 1
+    PolicyRepository(db).upsert_policies([policy("two")], "import:x.csv", NOW + timedelta(seconds=1))
+    assert svc.matches(1)[2] == 2  # e.g. `wanqi policies import` while the bot runs
