@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -84,8 +85,9 @@ class Repository(Protocol):
     def events(self, appeal_id: int) -> list[AppealEvent]: ...
     def list_appeals(
         self, *, enterprise_id: int | None = None, department_id: str | None = None,
-        statuses: frozenset[Status] | None = None, limit: int = 50,
+        statuses: frozenset[Status] | None = None, limit: int = 50, since: datetime | None = None,
     ) -> list[Appeal]: ...
+    def enterprise_names(self, ids: Iterable[int]) -> dict[int, str]: ...
 
 
 @dataclass(frozen=True, slots=True)

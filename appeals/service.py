@@ -280,6 +280,13 @@ class AppealService:
             return self.repo.list_appeals(statuses=statuses, limit=limit)
         raise NotAllowed("not registered")
 
+    def report(self, actor: Actor, since: datetime) -> tuple[list[Appeal], dict[int, str]]:
+        """Every appeal filed since ``since`` with its enterprise's name: for supervisors only."""
+        if actor.role not in (Role.SUPERVISOR, Role.SYSTEM):
+            raise NotAllowed("reports are for supervisors")
+        appeals = self.repo.list_appeals(since=since, limit=1_000_000)
+        return appeals, self.repo.enterprise_names(a.enterprise_id for a in appeals)
+
     def light(self, appeal: Appeal) -> Light | None:
         if appeal.status not in (Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED):
             return None

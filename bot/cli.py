@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,6 +91,36 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
     name = settings.departments.get(department or "", "")
     where = f"（{name}）" if name else ""
     click.echo(f"以上 {count} 个邀请码用于以「{role}」身份加入{where}，每个只能使用一次。", err=True)
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, help="Appeals filed in the last N days.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .xlsx file.")
+@click.pass_context
+def report(ctx: click.Context, days: int, out: Path) -> None:
+    """The supervisors' Excel report: per-department figures and every appeal."""
+    from datetime import UTC, datetime, timedelta
+
+    from appeals.model import SYSTEM
+    from bot.app import build_services
+    from bot.report import build_report
+    from bot.texts import translator
+
+    settings = _settings(ctx)
+    database = open_db(settings.path(settings.database))
+    services = build_services(settings, database, classifier=_NoClassifier())
+    now = datetime.now(UTC)
+    appeals, names = services.appeals.target.report(SYSTEM, now - timedelta(days=days))
+    out.write_bytes(build_report(appeals, names, settings, translator(None), now))
+    services.writer.close()
+    click.echo(f"{len(appeals)} appeals written to {out}")
+
+
+class _NoClassifier:
+    """Reports classify nothing."""
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
 
 
 @main.group()

@@ -241,10 +241,13 @@ class SqliteRepository:
 
     def list_appeals(
         self, *, enterprise_id: int | None = None, department_id: str | None = None,
-        statuses: frozenset[Status] | None = None, limit: int = 50,
+        statuses: frozenset[Status] | None = None, limit: int = 50, since: datetime | None = None,
     ) -> list[Appeal]:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(_ts(since))
         if enterprise_id is not None:
             where.append("enterprise_id = ?")
             params.append(enterprise_id)
@@ -256,6 +259,14 @@ class SqliteRepository:
             params.extend(sorted(s.value for s in statuses))
         sql = f"SELECT * FROM appeals WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"
         return [self._appeal(r) for r in self.db.query(sql, [*params, limit])]
+
+    def enterprise_names(self, ids: Iterable[int]) -> dict[int, str]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        return {r["id"]: r["name"] for r in self.db.query(f"SELECT id, name FROM enterprises WHERE id IN ({marks})",
+                                                            wanted)}
 
     def feedback_examples(self) -> list[tuple[str, str, str]]:
         """(text, category, source) of every correction, dispatch and re-dispatch after a return."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from appeals.errors import InvalidInput
 from appeals.model import Actor, Role
@@ -16,6 +17,7 @@ from bot import keyboards
 from bot.callbacks import AppealCb
 from bot.notifier import Notifier
 from bot.render import Renderer
+from bot.report import build_report
 from bot.services import Services
 from bot.states import Work
 from bot.texts import Translator
@@ -37,6 +39,7 @@ def router() -> Router:
     r = Router(name="staff")
     r.message.register(queue, Command("queue"))
     r.message.register(view_command, Command("view"))
+    r.message.register(report, Command("report"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
     r.callback_query.register(close, AppealCb.filter(F.act == "cls"))
@@ -191,3 +194,14 @@ async def dispatch(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
     await query.message.answer(t("staff.dispatched", number=outcome.appeal.number,
                                  department=renderer.department(t, outcome.appeal.department_id)))
     await notifier.deliver([*outcome.notices, Notice(Audience.ENTERPRISE, "routed", outcome.appeal.id)])
+
+
+async def report(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:
+    """/report [days]: the supervisors' Excel report (default: the last 30 days)."""
+    days = int(command.args) if command.args and command.args.strip().isdigit() else 30
+    now = datetime.now(UTC)
+    appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
+    data = build_report(appeals, names, services.settings, t, now)
+    name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
+    await message.answer_document(BufferedInputFile(data, filename=name),
+                                  caption=t("staff.report_caption", days=days, count=len(appeals)))

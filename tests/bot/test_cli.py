@@ -77,3 +77,40 @@ def test_settings_take_secrets_only_from_the_environment(tmp_path: Path) -> None
         assert "abc" in str(exc)
     else:
         raise AssertionError("a bad supervisor id must be refused")
+
+
+async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from tests.bot.harness import SUPERVISOR, Role, build_harness
+
+    h = build_harness(tmp_path)
+    try:
+        await h.register(101)
+        await h.join(201, Role.HANDLER, "tax")
+        await h.file(101, "发票开不出来")
+        await h.file(101, "路灯坏了")
+        assert "没有办理该事项的权限" in (await h.send(201, "/report"))[-1].text
+        sent = (await h.send(SUPERVISOR, "/report 7"))[-1]
+        assert sent.method == "sendDocument" and "共 2 件" in sent.text
+        call = [c for c in h.session.calls if c.__api_method__ == "sendDocument"][-1]
+        book = load_workbook(BytesIO(call.document.data))
+        rows = list(book["部门汇总"].iter_rows(values_only=True))
+        tax = next(r for r in rows if r and r[0] == "市税务局")
+        assert tax[1:3] == (1, 1)
+        assert [r[0] for r in book["诉求明细"].iter_rows(min_row=2, values_only=True)] == sorted(
+            r["number"] for r in h.db.query("SELECT number FROM appeals"))[::-1]
+    finally:
+        await h.app.close()
+
+
+def test_wanqi_report_writes_the_workbook(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    out = tmp_path / "report.xlsx"
+    result = CliRunner().invoke(main, ["--config", str(config), "report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from openpyxl import load_workbook
+
+    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细"]
