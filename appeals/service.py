@@ -296,6 +296,18 @@ class AppealService:
         return light(appeal.dispatched_at, due, self.clock.now(), self.sla.yellow_ratio)
 
     # ---- timers ---------------------------------------------------------------------------------
+    def department_digest(self) -> dict[str, list[tuple[Appeal, Light | None]]]:
+        """Each department's open work with its light, most urgent first: the daily 待办 digest."""
+        work = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED, Status.REPLIED})
+        order = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, None: 3}
+        out: dict[str, list[tuple[Appeal, Light | None]]] = {}
+        for appeal in self.repo.list_appeals(statuses=work, limit=100_000):
+            if appeal.department_id:
+                out.setdefault(appeal.department_id, []).append((appeal, self.light(appeal)))
+        for items in out.values():
+            items.sort(key=lambda pair: (order[pair[1]], pair[0].id))
+        return out
+
     def sla_scan(self) -> list[SlaAlert]:
         """Yellow reminds the department, red escalates to supervisors (督办); each level once."""
         alerts = []

@@ -10,6 +10,7 @@ from appeals.lifecycle import Status
 from appeals.model import Appeal, Enterprise
 from appeals.registration import INDUSTRIES, mask_phone
 from appeals.service import RATINGS, AppealView
+from appeals.sla import Light
 from bot.config import Settings
 from bot.texts import Translator
 
@@ -107,6 +108,14 @@ class Renderer:
         return "\n".join(lines)
 
     # ---- staff side -----------------------------------------------------------------------------
+    def department_digest(self, t: Translator, dept_id: str, items: list[tuple[Appeal, Light | None]]) -> str:
+        overdue = sum(1 for _, lt in items if lt is Light.RED)
+        lines = [t("staff.digest_header", department=self.department(t, dept_id), count=len(items), overdue=overdue)]
+        lines += [self.listing_line(t, a, lt.value if lt else None) for a, lt in items[:30]]
+        if len(items) > 30:
+            lines.append(t("staff.digest_more", count=len(items) - 30))
+        return "\n".join(lines)
+
     def card(self, t: Translator, view: AppealView) -> str:
         a, e = view.appeal, view.enterprise
         entities = "、".join(f"{_ENTITY_LABELS.get(x.label, x.label)} {escape(x.text)}" for x in a.entities)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.scheduler import AUTO_CLOSE_JOB_ID, SLA_JOB_ID, auto_close_job, build_scheduler, sla_job
+from bot.scheduler import (
+    AUTO_CLOSE_JOB_ID,
+    DIGEST_JOB_ID,
+    SLA_JOB_ID,
+    auto_close_job,
+    build_scheduler,
+    department_digest_job,
+    sla_job,
+)
 from tests.bot.harness import SUPERVISOR, Harness, Role
 
 ENT, HANDLER = 101, 201
@@ -44,5 +52,21 @@ async def test_overdue_escalates_once_and_unrated_replies_close(h: Harness) -> N
 async def test_jobs_have_fixed_ids_and_a_misfire_grace(h: Harness) -> None:
     scheduler = build_scheduler(h.app.services, h.app.notifier, bot=h.app.bot, db=h.app.db, desk=h.app.policy_desk)
     ids = {job.id for job in scheduler.get_jobs()}
-    assert {SLA_JOB_ID, AUTO_CLOSE_JOB_ID, "policies:weekly-digest"} <= ids
+    assert {SLA_JOB_ID, AUTO_CLOSE_JOB_ID, DIGEST_JOB_ID, "policies:weekly-digest"} <= ids
     assert all(job.misfire_grace_time and job.coalesce for job in scheduler.get_jobs())
+
+
+async def test_the_daily_digest_lists_each_departments_work_overdue_first(h: Harness) -> None:
+    await h.register(ENT)
+    await h.join(HANDLER, Role.HANDLER, "tax")
+    await h.join(202, Role.HANDLER, "finance")
+    await h.file(ENT, "发票开不出来")
+    h.app.services.appeals.target.clock = Later(timedelta(days=10))
+    await h.file(ENT, "退税还没到账")
+    start = len(h.session.sent)
+    await department_digest_job(h.app.services, h.app.notifier)
+    sent = h.session.sent[start:]
+    assert [s.chat_id for s in sent] == [HANDLER]  # finance has nothing open: no message
+    numbers = [r["number"] for r in h.db.query("SELECT number FROM appeals ORDER BY id")]
+    text = sent[0].text
+    assert "在办 2 件，其中超期 1 件" in text and text.index(numbers[0]) < text.index(numbers[1])
