@@ -26,6 +26,9 @@ from storage.policies_repo import PolicyRepository
 logger = logging.getLogger(__name__)
 
 JOB_ID = "policies:weekly-digest"
+STATUS_TEXT = {"sent": "policies.status_sent", "failed": "policies.status_failed",
+               "blocked": "policies.status_blocked", "queued": "policies.status_queued",
+               "sending": "policies.status_sending"}
 MISFIRE_GRACE = 6 * 3600  # a bot down at 09:00 still sends the Monday push when it is back the same day
 
 
@@ -187,7 +190,7 @@ class PolicyDesk:
             week = digests.iso_week(today - timedelta(weeks=back))
             counts = await self._run(self.deliveries.stats, week)
             if counts:
-                shown = "，".join(f"{t('policies.status_' + k) if t.has('policies.status_' + k) else k} {v}"
+                shown = "，".join(f"{t(STATUS_TEXT[k]) if k in STATUS_TEXT else k} {v}"
                                  for k, v in sorted(counts.items()))
                 lines.append(t("policies.broadcast_stats_line", week=week, counts=shown))
         return "\n".join([t("policies.broadcast_stats"), *(lines or [t("policies.broadcast_stats_empty")])])
