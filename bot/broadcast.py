@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 OnBlocked = Callable[[int], Awaitable[Any] | Any]
 _SLACK = 0.002  # seconds added to every computed wait: timers may fire a hair early
+# Never claim more than this before the turn: while the writer stalls (a checkpoint, a slow fsync), sends
+# claimed in advance would go out and pile up between "Telegram accepted" and "we committed".
+_MAX_EARLY_CLAIM = 0.010
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +360,7 @@ class Broadcaster:
         try:
             # Claim the row just before its turn, early by about one commit, so the commit overlaps the
             # wait instead of slowing the rate, and rows in 'sending' are only the few in flight.
-            await self.window.turn(slot, early=self._claim_time)
+            await self.window.turn(slot, early=min(self._claim_time, _MAX_EARLY_CLAIM))
             claimed = time.monotonic()
             if uncertain:
                 await self._journal("retry_sending", key, "retrying after a network error")
