@@ -14,6 +14,7 @@ import yaml
 from policies.model import DISTRICTS, INDUSTRIES, SCALES, TAGS, TOPICS, Criteria, Policy
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MAX_ID = 48  # the id travels in inline-button callback data (64 bytes in all)
 POLICY_FIELDS = frozenset({
     "id", "title", "issuer", "doc_number", "url", "summary", "published", "valid_from",
     "valid_until", "deadline", "topics", "criteria",
@@ -107,6 +108,8 @@ def parse_policy(
     pid = text("id", True)
     if pid is not None and not ID_RE.match(pid):
         errs.append(("id", f"只能用小写字母、数字和连字符：{pid!r}"))
+    elif pid is not None and len(pid) > MAX_ID:
+        errs.append(("id", f"不超过 {MAX_ID} 个字符（按钮数据上限 64 字节）"))
     title, issuer, summary = text("title", True), text("issuer", True), text("summary", True)
     doc_number, url = text("doc_number", False), text("url", False)
     if url is not None and not re.match(r"^https://\S+\.\S+$", url):

@@ -86,6 +86,12 @@ def test_a_file_without_policies_list_is_an_error(tmp_path: Path) -> None:
         load_catalogue(tmp_path / "x.yml")
 
 
+def test_overlong_id_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(GOOD.replace("ok-001", "x" * 49), encoding="utf-8")
+    with pytest.raises(CatalogueError, match="不超过 48 个字符"):
+        load_catalogue(tmp_path)
+
+
 def test_sample_flag_only_when_set(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(GOOD.replace("sample: true\n", ""), encoding="utf-8")
     [p] = load_catalogue(tmp_path)
