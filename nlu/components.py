@@ -23,7 +23,7 @@ if not Doc.has_extension("appeal_entities"):
 
 
 class AppealTextCategorizer:
-    """Sets ``doc.cats`` to calibrated probabilities from a TF-IDF + linear SVM model.
+    """Sets ``doc.cats`` to calibrated probabilities from a TF-IDF + linear SVM model (nlu.linear_model).
 
     Trained in one pass by ``initialize`` (or ``fit``) rather than by ``update`` steps: the model is
     convex, so there is nothing to gain from epochs.
@@ -32,7 +32,7 @@ class AppealTextCategorizer:
     def __init__(self, nlp: Language, name: str, features: dict[str, Any], training: dict[str, Any]) -> None:
         self.name = name
         self.features = FeatureConfig(**features)
-        self.training = TrainConfig(**{k: tuple(v) if k == "c_grid" else v for k, v in training.items()})
+        self.training = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in training.items()})
         self.model: LinearTextModel | None = None
 
     @property
@@ -80,9 +80,10 @@ class AppealTextCategorizer:
 @Language.factory(
     "appeal_textcat",
     default_config={
-        "features": {"char_min": 1, "char_max": 3, "words": False, "fold_digits": True, "min_df": 1,
+        "features": {"char_min": 1, "char_max": 3, "words": False, "fold_digits": False, "min_df": 1,
                      "max_features": 400_000},
-        "training": {"c_grid": [0.1, 0.3, 1.0, 3.0], "folds": 5, "class_weight": "balanced", "seed": 0},
+        "training": {"c_grid": [0.3, 1.0, 3.0, 10.0], "sublinear_grid": [False, True], "folds": 5,
+                     "large_n": 2000, "class_weight": "balanced", "seed": 0},
     },
 )
 def make_appeal_textcat(nlp: Language, name: str, features: dict[str, Any],

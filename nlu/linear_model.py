@@ -1,5 +1,6 @@
-"""The appeal text model: sublinear TF-IDF over character n-grams (and words), a linear SVM, and
-softmax calibration with a temperature fitted on out-of-fold scores.
+"""The appeal text model: TF-IDF over character n-grams (and optionally words), a linear SVM, and
+softmax calibration with a temperature fitted on out-of-fold scores. The tf scheme (raw or
+sublinear) and C are chosen per data set by stratified cross-validation on the training data.
 
 Training uses scikit-learn; prediction is plain numpy over the stored vocabulary, idf and weights,
 so a saved model loads fast and needs no pickles.
@@ -26,7 +27,7 @@ class FeatureConfig:
     char_min: int = 1
     char_max: int = 3
     words: bool = False          # add segmenter words (w:...) as features
-    fold_digits: bool = True     # 13800138000 and 0758 share n-grams with other numbers
+    fold_digits: bool = False    # True maps every digit to 0 (measured: no gain)
     min_df: int = 1
     max_features: int | None = 400_000
 
@@ -35,8 +36,10 @@ class FeatureConfig:
 class TrainConfig:
     """How the model is fitted; ``c_grid`` is searched by cross-validation on the training data."""
 
-    c_grid: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    c_grid: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+    sublinear_grid: tuple[bool, ...] = (False, True)  # raw or 1 + log(tf)
     folds: int = 5
+    large_n: int = 2000          # above this many examples, at most 3 folds
     class_weight: str | None = "balanced"
     seed: int = 0
 
@@ -66,6 +69,7 @@ class LinearTextModel:
     coef: np.ndarray
     intercept: np.ndarray
     temperature: float
+    sublinear_tf: bool = False
     features: FeatureConfig = field(default_factory=FeatureConfig)
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -75,7 +79,9 @@ class LinearTextModel:
         if not counts:
             return self.intercept.copy()
         idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if self.sublinear_tf:
+            tf = 1.0 + np.log(tf)
         vals = tf * self.idf[idx]
         vals /= np.linalg.norm(vals)
         return self.coef[:, idx] @ vals + self.intercept
@@ -91,7 +97,8 @@ class LinearTextModel:
             vocab_list[j] = term
         return {"labels": self.labels, "vocab": vocab_list, "idf": self.idf.astype(np.float32),
                 "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float32),
-                "temperature": self.temperature, "features": asdict(self.features), "report": self.report}
+                "temperature": self.temperature, "sublinear_tf": self.sublinear_tf,
+                "features": asdict(self.features), "report": self.report}
 
     @classmethod
     def from_bytes_dict(cls, data: dict[str, Any]) -> LinearTextModel:
@@ -99,7 +106,8 @@ class LinearTextModel:
                    idf=np.asarray(data["idf"], dtype=np.float64),
                    coef=np.ascontiguousarray(data["coef"], dtype=np.float64),
                    intercept=np.asarray(data["intercept"], dtype=np.float64),
-                   temperature=float(data["temperature"]), features=FeatureConfig(**data["features"]),
+                   temperature=float(data["temperature"]), sublinear_tf=bool(data.get("sublinear_tf")),
+                   features=FeatureConfig(**data["features"]),
                    report=dict(data.get("report") or {}))
 
 
@@ -138,11 +146,17 @@ def _decision(model: Any, x: Any, n_classes: int) -> np.ndarray:
     return np.column_stack([-d, d]) / 2 if n_classes == 2 and d.ndim == 1 else d
 
 
+def cv_folds(labels: Sequence[str], config: TrainConfig) -> int:
+    """How many CV folds training uses (fewer for large data sets, at most the smallest class size)."""
+    n_folds = config.folds if len(labels) <= config.large_n else min(config.folds, 3)
+    return min(n_folds, min(Counter(labels).values()))
+
+
 def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureConfig | None = None,
           config: TrainConfig | None = None,
           progress: Callable[[str], None] | None = None) -> LinearTextModel:
-    """Fit the model on analyzed documents; picks C and the temperature by stratified CV."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    """Fit the model on analyzed documents; picks the tf scheme, C and the temperature by stratified CV."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -153,37 +167,42 @@ def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureCon
     if len(classes) < 2:
         raise ValueError("training needs at least two labels")
     y = np.array([classes.index(lb) for lb in labels])
-    vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=features.min_df,
-                                 max_features=features.max_features, dtype=np.float64)
-    x = vectorizer.fit_transform(docs)
+    counter = CountVectorizer(analyzer=_identity, min_df=features.min_df, max_features=features.max_features,
+                              dtype=np.float64)
+    counts = counter.fit_transform(docs)
+    weighted = {sub: TfidfTransformer(sublinear_tf=sub).fit(counts) for sub in config.sublinear_grid}
+    xs = {sub: t.transform(counts) for sub, t in weighted.items()}
     step("vectorized")
-    folds = min(config.folds, int(np.bincount(y).min()))
-    grid = config.c_grid
-    oof = {c: np.zeros((len(y), len(classes))) for c in grid}
+    folds = cv_folds(labels, config)
+    grid = [(sub, c) for sub in config.sublinear_grid for c in config.c_grid]
+    oof = {g: np.zeros((len(y), len(classes))) for g in grid}
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-        for tr, va in splitter.split(x, y):
-            for c in grid:
-                model = _svm(c, config).fit(x[tr], y[tr])
-                oof[c][va] = _decision(model, x[va], len(classes))
+        for tr, va in splitter.split(counts, y):
+            for sub, c in grid:
+                model = _svm(c, config).fit(xs[sub][tr], y[tr])
+                oof[(sub, c)][va] = _decision(model, xs[sub][va], len(classes))
             step("fold")
-        cv_f1 = {c: float(f1_score(y, oof[c].argmax(1), average="macro")) for c in grid}
-        best_c = max(grid, key=lambda c: (round(cv_f1[c], 4), -abs(math.log(c))))
-        temperature = fit_temperature(oof[best_c], y)
+        cv_f1 = {g: float(f1_score(y, oof[g].argmax(1), average="macro")) for g in grid}
+        best = max(grid, key=lambda g: (round(cv_f1[g], 4), not g[0], -abs(math.log(g[1]))))
+        temperature = fit_temperature(oof[best], y)
     else:
-        cv_f1, best_c, temperature = {}, 1.0 if 1.0 in grid else grid[0], 1.0
-    final = _svm(best_c, config).fit(x, y)
+        cv_f1, temperature = {}, 1.0
+        best = (config.sublinear_grid[0], 1.0 if 1.0 in config.c_grid else config.c_grid[0])
+    sublinear, best_c = best
+    final = _svm(best_c, config).fit(xs[sublinear], y)
     step("fitted")
     coef = np.asarray(final.coef_, dtype=np.float64)
     intercept = np.asarray(final.intercept_, dtype=np.float64)
     if len(classes) == 2 and coef.shape[0] == 1:
         coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
     return LinearTextModel(
-        labels=classes, vocab={t: int(j) for t, j in vectorizer.vocabulary_.items()},
-        idf=np.asarray(vectorizer.idf_, dtype=np.float64), coef=coef, intercept=intercept,
-        temperature=temperature, features=features,
-        report={"C": best_c, "cv_macro_f1": {str(c): f for c, f in cv_f1.items()}, "folds": folds,
-                "temperature": temperature, "n_train": len(y), "n_features": int(x.shape[1])})
+        labels=classes, vocab={t: int(j) for t, j in counter.vocabulary_.items()},
+        idf=np.asarray(weighted[sublinear].idf_, dtype=np.float64), coef=coef, intercept=intercept,
+        temperature=temperature, sublinear_tf=sublinear, features=features,
+        report={"C": best_c, "sublinear_tf": sublinear, "folds": folds, "temperature": temperature,
+                "cv_macro_f1": {f"{'sublinear' if sub else 'raw'} C={c}": f for (sub, c), f in cv_f1.items()},
+                "best_cv_macro_f1": cv_f1.get(best), "n_train": len(y), "n_features": int(counts.shape[1])})
 
 
 def _identity(doc: list[str]) -> list[str]:

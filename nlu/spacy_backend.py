@@ -17,6 +17,7 @@ from tqdm import tqdm
 import nlu.components  # noqa: F401  (registers the appeal_textcat and appeal_entities factories)
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from nlu.data_io import Example
+from nlu.linear_model import cv_folds
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,10 @@ def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int =
     textcat = nlp.get_pipe(TEXTCAT)
     bar_examples = tqdm(examples, desc="分词 tokenize", unit="条", disable=not progress)
     docs = [nlp.make_doc(ex.text) for ex in bar_examples]
-    folds = textcat.training.folds
+    labels = [ex.label for ex in examples]
+    folds = cv_folds(labels, textcat.training) if cv_folds(labels, textcat.training) >= 2 else 0
     with tqdm(total=folds + 2, desc="训练 train", unit="步", disable=not progress) as bar:
-        textcat.fit(docs, [ex.label for ex in examples], progress=lambda _m: bar.update(1))
+        textcat.fit(docs, labels, progress=lambda _m: bar.update(1))
         bar.n = bar.total
         bar.refresh()
     out = Path(out_dir)
