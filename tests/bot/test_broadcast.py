@@ -192,3 +192,14 @@ async def test_strict_stand_in_sees_no_violations(store: DeliveryStore, writer: 
         assert report.sent == len(chats)
         assert strict.violations == 0
         assert len(strict.sent) == len(chats)
+
+
+def test_group_commit_keeps_results_in_order_and_rejects_unknown_changes(store: DeliveryStore) -> None:
+    store.enqueue(o.row() for o in items(1, 2))
+    first, second = (o.key for o in items(1, 2))
+    assert store.mark_sending(second)
+    assert store.apply([("mark_sending", (first,)), ("mark_sending", (second,)), ("mark_sent", (second, 5))]) == [
+        True, False, None]
+    assert store.statuses([first, second]) == {first: "sending", second: "sent"}
+    with pytest.raises(ValueError, match="not a delivery state change"):
+        store.apply([("enqueue", ([],))])
