@@ -238,6 +238,7 @@ class BotAPIStandin:
         self.callback_answers: list[dict[str, Any]] = []
         self.menu_buttons: dict[str, Any] = {}
         self.chat_actions: list[tuple[int, str]] = []
+        self.deleted: list[tuple[int, int]] = []
         self.requests: list[str] = []
         self.violations = 0
         self.violation_log: list[dict[str, Any]] = []
@@ -480,6 +481,25 @@ class BotAPIStandin:
 
     def _m_getmycommands(self, params: dict[str, Any], token: str) -> list[dict[str, str]]:
         return self.commands.get(_scope_key(params), [])
+
+    def _m_setmydescription(self, params: dict[str, Any], token: str) -> bool:
+        return True
+
+    def _m_setmyshortdescription(self, params: dict[str, Any], token: str) -> bool:
+        return True
+
+    def _m_getchat(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        chat = self._chat(self._chat_id(params))
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
+                                        "premium_subscription": False, "gifts_from_channels": False}}
+
+    def _m_deletemessage(self, params: dict[str, Any], token: str) -> bool:
+        key = (self._chat_id(params), _as_int(params.get("message_id")) or 0)
+        if self._messages.pop(key, None) is None:
+            raise APIError(400, "Bad Request: message to delete not found")
+        self.deleted.append(key)
+        return True
 
     def _m_setchatmenubutton(self, params: dict[str, Any], token: str) -> bool:
         self.menu_buttons[str(params.get("chat_id", "default"))] = params.get("menu_button")

@@ -222,3 +222,14 @@ async def test_runs_as_a_process_and_logs_sends(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [(e["chat_id"], e["text"]) for e in lines] == [(11, "周报")]
     assert abs(lines[0]["time"] - time.time()) < 60
+
+
+async def test_get_chat_and_delete_message(api: BotAPIStandin, bot: Bot) -> None:
+    api.user(31, "赵六")
+    chat = await bot.get_chat(31)
+    assert (chat.type, chat.first_name) == ("private", "赵六")
+    sent = await bot.send_message(31, "临时")
+    assert await bot.delete_message(31, sent.message_id)
+    assert api.deleted == [(31, sent.message_id)]
+    with pytest.raises(TelegramBadRequest, match="not found"):
+        await bot.delete_message(31, sent.message_id)
