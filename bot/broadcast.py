@@ -16,7 +16,8 @@ land between Telegram accepting the message and our ``sent`` commit (benchmarks/
 Limits (Telegram: ~30 messages/s overall, 1/s per chat). The overall limit is a sliding window over
 request *completions*: the request k+N starts only after request k has completed and a full period
 has passed, so whatever the latency and jitter, the server never sees more than N in any period.
-A chat's next message starts a full interval after its previous one completed. Enough requests run
+A chat's next message starts a full interval after its previous one completed; a restarted sender
+first waits until the last recorded send is a full period old (no burst across a crash). Enough requests run
 concurrently to fill the window. 429 pauses everything for ``retry_after``; 5xx and network errors
 retry with bounded exponential backoff; 403 marks the row blocked and calls ``on_blocked(chat_id)``;
 other 4xx fail at once. Failures are logged with key, chat and Telegram's description, never the text.
@@ -125,6 +126,11 @@ class SlidingWindow:
         self._horizon = 0.0  # latest answer among requests older than the last size-1
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """True once this window has let a request through (it then knows the recent history)."""
+        return bool(self._recent) or self._horizon > 0
 
     def pause(self, seconds: float) -> None:
         """Nobody starts for ``seconds`` (Telegram said 429)."""
@@ -239,6 +245,7 @@ class Broadcaster:
             report = BroadcastReport(skipped=sum(1 for key in set(keys) if before.get(key) in FINAL))
             await self.writer.run(self.store.enqueue, [item.row() for item in items])
             report.recovered = await self._recover()
+            await self._after_restart()
             pending = await self.writer.run(self.store.pending)
             if pending:
                 logger.info("broadcast: %d to send (%d skipped as already done)", len(pending), report.skipped)
@@ -247,6 +254,16 @@ class Broadcaster:
             logger.info("broadcast done: sent=%d failed=%d blocked=%d skipped=%d in %.1fs (%.1f msg/s)",
                         report.sent, report.failed, report.blocked, report.skipped, report.elapsed, report.rate)
             return report
+
+    async def _after_restart(self) -> None:
+        """A fresh process knows nothing of the sends just before it: wait until they are a full period old."""
+        if self._chat_ready_at or self.window.busy:
+            return
+        last = await self.writer.run(self.store.last_activity)
+        if last is not None:
+            wait = last + max(self.window.period, self.per_chat_interval) - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait + _SLACK)
 
     async def _recover(self) -> int:
         """Rows a crash left in ``sending``: resent or failed, per ``resend_uncertain``."""

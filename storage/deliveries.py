@@ -109,6 +109,12 @@ class DeliveryStore:
             )
         return cursor.rowcount
 
+    def last_activity(self) -> float | None:
+        """When (epoch seconds) a row last left ``queued``: how recently this bot was sending."""
+        (latest,) = self.db.execute(
+            "SELECT max(updated_at) FROM deliveries WHERE status != ?", [QUEUED]).fetchone()
+        return datetime.fromisoformat(latest).timestamp() if latest else None
+
     def mark_sending(self, key: str) -> bool:
         """Claim a queued row just before the HTTP call; False if it is not queued (someone else has it)."""
         with self._tx():

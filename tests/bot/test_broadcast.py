@@ -203,3 +203,20 @@ def test_group_commit_keeps_results_in_order_and_rejects_unknown_changes(store: 
     assert store.statuses([first, second]) == {first: "sending", second: "sent"}
     with pytest.raises(ValueError, match="not a delivery state change"):
         store.apply([("enqueue", ([],))])
+
+
+async def test_a_restarted_sender_does_not_burst_over_the_limit(
+    store: DeliveryStore, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weakref
+
+    import bot.broadcast as broadcast
+
+    async with BotAPIStandin(enforce_limits=True, global_rate=5, per_chat_interval=0.2) as strict:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(strict.base_url))
+        async with Bot(TOKEN, session=session) as real:
+            await make(real, store, writer, messages_per_second=5).send(items(*range(1, 6)))
+            monkeypatch.setattr(broadcast, "_SHARED", weakref.WeakKeyDictionary())  # a new process
+            report = await make(real, store, writer, messages_per_second=5).send(items(*range(6, 11)))
+        assert report.sent == 5
+        assert strict.violations == 0
