@@ -319,12 +319,18 @@ class Broadcaster:
         for chat_id in lanes:
             schedule(chat_id)
         workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(lanes)))]
+        waiter = asyncio.create_task(all_done.wait())
         try:
-            await all_done.wait()
+            await asyncio.wait([waiter, *workers], return_when=asyncio.FIRST_COMPLETED)
+            for task in workers:
+                error = task.exception() if task.done() and not task.cancelled() else None
+                if error is not None:
+                    raise error  # e.g. the database failed: stop here, the rows stay for the next run
         finally:
+            waiter.cancel()
             for task in workers:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(waiter, *workers, return_exceptions=True)
             now = time.monotonic()
             for chat_id in [c for c, t in self._chat_ready_at.items() if t <= now]:
                 del self._chat_ready_at[chat_id]

@@ -220,3 +220,19 @@ async def test_a_restarted_sender_does_not_burst_over_the_limit(
             report = await make(real, store, writer, messages_per_second=5).send(items(*range(6, 11)))
         assert report.sent == 5
         assert strict.violations == 0
+
+
+async def test_a_database_failure_stops_the_send_instead_of_hanging(
+    api: BotAPIStandin, bot: Bot, store: DeliveryStore, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import sqlite3
+
+    def broken(ops: object) -> list[object]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "apply", broken)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        async with asyncio.timeout(10):
+            await make(bot, store, writer).send(items(1, 2, 3))
+    assert api.sent == []  # nothing goes out unless its claim was committed
