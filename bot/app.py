@@ -48,6 +48,7 @@ class App:
     dp: Dispatcher
     notifier: Notifier
     policy_desk: Any = None
+    scheduler: Any = None  # set by bot.runner.serve
 
     async def close(self) -> None:
         await self.bot.session.close()

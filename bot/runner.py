@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.commands import set_default_menu
 from bot.config import Settings
 from bot.scheduler import build_scheduler
@@ -12,22 +12,30 @@ from bot.scheduler import build_scheduler
 log = logging.getLogger(__name__)
 
 
-async def run_polling(settings: Settings) -> None:
-    assert settings.bot_token
-    app = build_app(settings, token=settings.bot_token)
-    scheduler = build_scheduler(app.services, app.notifier, bot=app.bot, db=app.db, desk=app.policy_desk)
+async def serve(app: App, *, handle_signals: bool = True) -> None:
+    """Poll until stopped: default menus and the scheduler start with the dispatcher and stop with it."""
+    scheduler = app.scheduler = build_scheduler(app.services, app.notifier, bot=app.bot, db=app.db,
+                                                desk=app.policy_desk)
 
     async def on_startup() -> None:
         await set_default_menu(app.bot)
         scheduler.start()
-        log.info("Wanqi started: %d departments, NLU backend %s", len(settings.departments), settings.nlu.backend)
+        log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
+                 app.settings.nlu.backend)
 
     async def on_shutdown() -> None:
         scheduler.shutdown(wait=False)
 
     app.dp.startup.register(on_startup)
     app.dp.shutdown.register(on_shutdown)
+    await app.dp.start_polling(app.bot, polling_timeout=app.settings.telegram.polling_timeout,
+                               handle_signals=handle_signals, close_bot_session=False)
+
+
+async def run_polling(settings: Settings) -> None:
+    assert settings.bot_token
+    app = build_app(settings, token=settings.bot_token)
     try:
-        await app.dp.start_polling(app.bot, polling_timeout=settings.telegram.polling_timeout)
+        await serve(app)
     finally:
         await app.close()

@@ -191,7 +191,7 @@ class Harness:
         return await self.press(user_id, AppealCb(act=act, id=appeal_id, arg=arg).pack())
 
 
-def test_settings(tmp_path: Path, **changes: Any) -> Settings:
+def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     settings = load_settings(ROOT / "config.yml", env={})
     return dataclasses.replace(settings, database=str(tmp_path / "wanqi-test.db"),
                                supervisors=frozenset({SUPERVISOR}), **changes)
@@ -200,7 +200,7 @@ def test_settings(tmp_path: Path, **changes: Any) -> Settings:
 def build_harness(tmp_path: Path) -> Harness:
     session = RecordingSession()
     classifier = KeywordClassifier()
-    app = build_app(test_settings(tmp_path), token=TOKEN, classifier=classifier, session=session)
+    app = build_app(make_settings(tmp_path), token=TOKEN, classifier=classifier, session=session)
     return Harness(app, session, classifier)
 
 

@@ -1,0 +1,33 @@
+"""`wanqi run`'s serving loop against the Bot API stand-in: menus, scheduler, polling, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+from bot.app import build_app
+from bot.config import TelegramSettings
+from bot.runner import serve
+from bot.standin import BotAPIStandin
+from tests.bot.harness import TOKEN, KeywordClassifier, make_settings
+
+
+async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
+    async with BotAPIStandin() as api:
+        settings = dataclasses.replace(make_settings(tmp_path),
+                                       telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1))
+        app = build_app(settings, token=TOKEN, classifier=KeywordClassifier())
+        task = asyncio.create_task(serve(app, handle_signals=False))
+        try:
+            user = api.user(555, "周总")
+            await user.send("/start")
+            welcome = await user.wait_for(contains="欢迎使用")
+            assert [label for label, _ in welcome.buttons] == ["开始登记"]
+            assert [c["command"] for c in api.commands["default"]][:1] == ["start"]  # the default menu
+            assert "appeals:sla-scan" in {job.id for job in app.scheduler.get_jobs()}
+        finally:
+            await app.dp.stop_polling()
+            await asyncio.wait_for(task, 10)
+            await app.close()
+        assert task.exception() is None
