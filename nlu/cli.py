@@ -115,9 +115,10 @@ def train(ctx: click.Context, data: str | None, out: str | None, backend: str | 
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("wanqi", {})
-    cv = meta.get("cv_macro_f1", {}).get(str(meta.get("C")))
-    cv_text = f", 交叉验证 macro-F1 {cv:.4f}" if cv is not None else ""
-    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, C={meta.get('C')}{cv_text})")
+    cv = meta.get("best_cv_macro_f1")
+    cv_text = f", 交叉验证 cross-validated macro-F1 {cv:.4f}" if cv is not None else ""
+    tf = "sublinear" if meta.get("sublinear_tf") else "raw"
+    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, {tf} tf, C={meta.get('C')}{cv_text})")
 
 
 @nlu.command()
