@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
@@ -70,27 +71,27 @@ class Notifier:
             reason = _last_note(view, "return") if a.status.value == "returned" else None
             return r.triage(t, view, reason), keyboards.triage(t, a, names, self.services.settings.routing)
         if kind == "replied":
-            return (t("appeal.replied", reply=_html(_last_note(view, "reply")), **common),
+            return (t("appeal.replied", reply=escape(_last_note(view, "reply")), **common),
                     keyboards.ratings(t, a.id))
         if kind == "closed":
             return t("appeal.closed", **common), keyboards.enterprise_actions(t, a)
         if kind == "message" and audience is Audience.ENTERPRISE:
-            return (t("appeal.message_from_department", text=_html(_last_note(view, "message")), **common),
+            return (t("appeal.message_from_department", text=escape(_last_note(view, "message")), **common),
                     keyboards.enterprise_actions(t, a))
         if kind == "message":
-            return t("staff.followup", text=_html(_last_note(view, "message")), **common), \
+            return t("staff.followup", text=escape(_last_note(view, "message")), **common), \
                 keyboards.handler_actions(t, a)
         if kind == "routed":
             return t("appeal.routed_by_center", due=r.when(a.reply_due), **common), None
         if kind == "accepted":
             return t("appeal.accepted", **common), None
         if kind in ("rated", "poor_rating"):
-            return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=_html(view.enterprise.name),
+            return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=escape(view.enterprise.name),
                      **common), None
         if kind == "withdrawn":
             return t("staff.withdrawn", **common), None
         if kind == "extension_request":
-            return (t("staff.extension_request", days=a.extension_days, reason=_html(a.extension_reason or ""),
+            return (t("staff.extension_request", days=a.extension_days, reason=escape(a.extension_reason or ""),
                       due=r.when(a.reply_due), **common), keyboards.extension_decision(t, a.id))
         if kind == "extension_decided":
             key = "staff.extension_approved" if a.extension_status == "approved" else "staff.extension_denied"
@@ -123,9 +124,3 @@ class Notifier:
                     await self.bot.send_document(chat_id, att.file_id, caption=appeal.number)
             except TelegramAPIError as exc:
                 log.warning("attachment of appeal %s not forwarded: %s", appeal.id, type(exc).__name__)
-
-
-def _html(text: str) -> str:
-    from html import escape
-
-    return escape(text)
