@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -44,7 +45,8 @@ def main() -> None:
     started = time.perf_counter()
     model = train_rasa(args.train, args.out, epochs=args.epochs)
     train_s = time.perf_counter() - started
-    train_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    train_peak_mb, train_cpu_s = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
     with RasaServer(model, port=0) as server:
         assert server.pid is not None and server.load_seconds is not None
@@ -57,10 +59,12 @@ def main() -> None:
         "train_examples": len(train), "test_examples": len(test),
         "macro_f1": round(result["macro_f1"], 4), "accuracy": round(result["accuracy"], 4),
         "auto_route_coverage": result.get("auto_route_coverage"), "threshold": result.get("threshold"),
-        "train_s": round(train_s, 1), "train_peak_mb": round(train_peak_mb),
+        "train_s": round(train_s, 1), "train_cpu_s": round(train_cpu_s, 1),
+        "train_peak_mb": round(train_peak_mb),
         "load_s": round(load_s, 1), "serve_peak_mb": round(serve_peak_mb),
         "p50_ms": round(result["p50_ms"], 2), "p95_ms": round(result["p95_ms"], 2),
         "model_mb": round(model.stat().st_size / 2**20, 1),
+        "cpus": os.cpu_count(), "load_avg_1m_at_end": round(os.getloadavg()[0], 1),  # contention check
     }
     if args.json:
         print(json.dumps(figures, ensure_ascii=False))

@@ -249,6 +249,12 @@ def _default_finder() -> EntityFinder:
     return extract
 
 
+def _rasa_priority(raw: dict[str, Any]) -> tuple[int, float]:
+    """Rasa's pattern matches before DIET's guesses; surer guesses first."""
+    from_patterns = raw.get("extractor") == "RegexEntityExtractor"
+    return (0 if from_patterns else 1, -float(raw.get("confidence_entity") or 0.0))
+
+
 def _overlaps(ent: Entity, taken: Iterable[Entity]) -> bool:
     return any(ent.start < t.end and t.start < ent.end for t in taken)
 
@@ -302,7 +308,7 @@ class RasaClassifier:
     def _merge(self, text: str, rules: tuple[Entity, ...], data: dict[str, Any]) -> tuple[Entity, ...]:
         """Rule entities first; Rasa's only where they add a new span of a known label."""
         taken = list(rules)
-        for raw in data.get("entities") or []:
+        for raw in sorted(data.get("entities") or [], key=_rasa_priority):
             label = raw.get("entity")
             try:
                 start, end = int(raw["start"]), int(raw["end"])

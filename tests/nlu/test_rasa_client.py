@@ -201,3 +201,14 @@ def test_rasa_project_matches_the_center_config() -> None:
     patterns = yaml.safe_load((ROOT / "nlu" / "rasa" / "data" / "patterns.yml").read_text(encoding="utf-8"))
     names = {p.get("regex") or p.get("lookup") for p in patterns["nlu"]}
     assert names == set(rasa_client.LABELS)
+
+
+def test_rasa_pattern_matches_win_over_diet_guesses(stub: Any) -> None:
+    text = "电话13912345678"
+    span = {"start": 2, "end": 13, "value": "13912345678"}
+    stub.answer = {"intent_ranking": [{"name": "other", "confidence": 1.0}], "entities": [
+        {"entity": "money", **span, "confidence_entity": 0.5, "extractor": "DIETClassifier"},
+        {"entity": "phone", **span, "extractor": "RegexEntityExtractor"},
+    ]}
+    result = RasaClassifier(stub.url, entity_finder=no_rules).parse(text)
+    assert [(e.label, e.text) for e in result.entities] == [("phone", "13912345678")]
