@@ -118,7 +118,8 @@ def train(ctx: click.Context, data: str | None, out: str | None, backend: str | 
     cv = meta.get("best_cv_macro_f1")
     cv_text = f", 交叉验证 cross-validated macro-F1 {cv:.4f}" if cv is not None else ""
     tf = "sublinear" if meta.get("sublinear_tf") else "raw"
-    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, {tf} tf, C={meta.get('C')}{cv_text})")
+    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, char {meta.get('char_ngrams')}-grams, "
+               f"{tf} tf, C={meta.get('C')}{cv_text})")
 
 
 @nlu.command()

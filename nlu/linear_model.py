@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,14 +34,17 @@ class FeatureConfig:
 
 @dataclass
 class TrainConfig:
-    """How the model is fitted; ``c_grid`` is searched by cross-validation on the training data."""
+    """How the model is fitted; the grids are searched by cross-validation on the training data."""
 
     c_grid: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+    char_max_grid: tuple[int, ...] = (2, 3)            # longest character n-gram, up to FeatureConfig's
     sublinear_grid: tuple[bool, ...] = (False, True)  # raw or 1 + log(tf)
     folds: int = 5
     large_n: int = 2000          # above this many examples, at most 3 folds
     class_weight: str | None = "balanced"
     seed: int = 0
+    n_jobs: int = 1              # >1 runs CV fits in threads: faster, but liblinear's shared RNG then
+                                 # makes the result vary from run to run
 
 
 def normalize(text: str, fold_digits: bool) -> str:
@@ -155,10 +158,19 @@ def cv_folds(labels: Sequence[str], config: TrainConfig) -> int:
     return min(n_folds, min(Counter(labels).values()))
 
 
+def _view(counts: Any, vocab: dict[str, int], char_max: int) -> tuple[Any, dict[str, int]]:
+    """The count columns of n-grams up to ``char_max`` characters (words kept), re-indexed."""
+    keep = sorted(j for t, j in vocab.items() if t.startswith("w:") or len(t) <= char_max)
+    new_index = {j: i for i, j in enumerate(keep)}
+    return counts[:, keep], {t: new_index[j] for t, j in vocab.items() if j in new_index}
+
+
 def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureConfig | None = None,
           config: TrainConfig | None = None,
           progress: Callable[[str], None] | None = None) -> LinearTextModel:
-    """Fit the model on analyzed documents; picks the tf scheme, C and the temperature by stratified CV."""
+    """Fit the model on analyzed documents (n-grams up to ``features.char_max``); picks the n-gram
+    length, the tf scheme and C by stratified CV, then the temperature on the out-of-fold scores."""
+    from joblib import Parallel, delayed
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
@@ -172,40 +184,53 @@ def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureCon
     y = np.array([classes.index(lb) for lb in labels])
     counter = CountVectorizer(analyzer=_identity, min_df=features.min_df, max_features=features.max_features,
                               dtype=np.float64)
-    counts = counter.fit_transform(docs)
-    weighted = {sub: TfidfTransformer(sublinear_tf=sub).fit(counts) for sub in config.sublinear_grid}
-    xs = {sub: t.transform(counts) for sub, t in weighted.items()}
+    all_counts = counter.fit_transform(docs)
+    char_maxes = sorted({m for m in config.char_max_grid if features.char_min <= m < features.char_max}
+                        | {features.char_max})
+    views = {m: _view(all_counts, counter.vocabulary_, m) for m in char_maxes}
+    weights = {(m, sub): TfidfTransformer(sublinear_tf=sub).fit(views[m][0])
+               for m in char_maxes for sub in config.sublinear_grid}
+    xs = {key: w.transform(views[key[0]][0]) for key, w in weights.items()}
     step("vectorized")
     folds = cv_folds(labels, config)
-    grid = [(sub, c) for sub in config.sublinear_grid for c in config.c_grid]
+    grid = [(m, sub, c) for (m, sub) in xs for c in config.c_grid]
     oof = {g: np.zeros((len(y), len(classes))) for g in grid}
+    cv_f1: dict[tuple[int, bool, float], float] = {}
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-        for tr, va in splitter.split(counts, y):
-            for sub, c in grid:
-                model = _svm(c, config).fit(xs[sub][tr], y[tr])
-                oof[(sub, c)][va] = _decision(model, xs[sub][va], len(classes))
-            step("fold")
+
+        def fit_one(g: tuple[int, bool, float], tr: np.ndarray, va: np.ndarray) -> np.ndarray:
+            x = xs[g[:2]]
+            return _decision(_svm(g[2], config).fit(x[tr], y[tr]), x[va], len(classes))
+
+        with Parallel(n_jobs=config.n_jobs, prefer="threads") as parallel:
+            for tr, va in splitter.split(all_counts, y):
+                for g, d in zip(grid, parallel(delayed(fit_one)(g, tr, va) for g in grid), strict=True):
+                    oof[g][va] = d
+                step("fold")
         cv_f1 = {g: float(f1_score(y, oof[g].argmax(1), average="macro")) for g in grid}
-        best = max(grid, key=lambda g: (round(cv_f1[g], 4), not g[0], -abs(math.log(g[1]))))
+        # ties go to the shorter n-grams, raw tf and C nearest 1 (the simpler model)
+        best = max(grid, key=lambda g: (round(cv_f1[g], 4), -g[0], not g[1], -abs(math.log(g[2]))))
         temperature = fit_temperature(oof[best], y)
     else:
-        cv_f1, temperature = {}, 1.0
-        best = (config.sublinear_grid[0], 1.0 if 1.0 in config.c_grid else config.c_grid[0])
-    sublinear, best_c = best
-    final = _svm(best_c, config).fit(xs[sublinear], y)
+        best = (features.char_max, config.sublinear_grid[0], 1.0 if 1.0 in config.c_grid else config.c_grid[0])
+        temperature = 1.0
+    char_max, sublinear, best_c = best
+    final = _svm(best_c, config).fit(xs[(char_max, sublinear)], y)
     step("fitted")
     coef = np.asarray(final.coef_, dtype=np.float64)
     intercept = np.asarray(final.intercept_, dtype=np.float64)
     if len(classes) == 2 and coef.shape[0] == 1:
         coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
     return LinearTextModel(
-        labels=classes, vocab={t: int(j) for t, j in counter.vocabulary_.items()},
-        idf=np.asarray(weighted[sublinear].idf_, dtype=np.float64), coef=coef, intercept=intercept,
-        temperature=temperature, sublinear_tf=sublinear, features=features,
-        report={"C": best_c, "sublinear_tf": sublinear, "folds": folds, "temperature": temperature,
-                "cv_macro_f1": {f"{'sublinear' if sub else 'raw'} C={c}": f for (sub, c), f in cv_f1.items()},
-                "best_cv_macro_f1": cv_f1.get(best), "n_train": len(y), "n_features": int(counts.shape[1])})
+        labels=classes, vocab=views[char_max][1], idf=np.asarray(weights[(char_max, sublinear)].idf_),
+        coef=coef, intercept=intercept, temperature=temperature, sublinear_tf=sublinear,
+        features=replace(features, char_max=char_max),
+        report={"char_ngrams": f"{features.char_min}-{char_max}", "sublinear_tf": sublinear, "C": best_c,
+                "folds": folds, "temperature": temperature, "best_cv_macro_f1": cv_f1.get(best),
+                "cv_macro_f1": {f"char{features.char_min}-{m} {'sublinear' if sub else 'raw'} C={c}": f
+                                for (m, sub, c), f in cv_f1.items()},
+                "n_train": len(y), "n_features": len(views[char_max][1])})
 
 
 def _identity(doc: list[str]) -> list[str]:
