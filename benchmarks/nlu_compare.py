@@ -2,7 +2,9 @@
 split: macro-F1, training time, model load time, parse p95, peak memory. Load time and memory are
 measured in a fresh subprocess per model (what a starting bot pays).
 
-    .venv/bin/python benchmarks/nlu_compare.py [--rasa-url http://127.0.0.1:5005] [--no-hard]
+    .venv/bin/python benchmarks/nlu_compare.py [--rasa-url URL | --rasa-model M.tar.gz | --rasa-train] [--no-hard]
+
+Rasa's load time is the server's start-up until the model is loaded, its peak MB the server's VmHWM.
 """
 
 from __future__ import annotations
@@ -95,14 +97,39 @@ def run_reference(train: list[Example], tests: list[Example], tmp: Path) -> dict
     return {"train_s": train_s, **measure("reference", path, tests, tmp), "note": "sklearn defaults"}
 
 
-def run_rasa(url: str, tests: list[Example]) -> dict[str, Any]:
+def run_rasa(url: str, tests: list[Example], load_s: float | None = None, pid: int | None = None,
+             train_s: float | None = None, note: str = "") -> dict[str, Any]:
     from nlu.rasa_client import RasaClassifier
 
     clf = RasaClassifier(url, timeout=30.0)
     predicted, ms = _latencies(lambda t: clf.parse(t).ranking[0].category, [e.text for e in tests])
-    return {"macro_f1": f1_score([e.label for e in tests], predicted, average="macro"), "train_s": None,
-            "load_s": None, "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "peak_mb": None, "note": f"server at {url} (trained on its own)"}
+    return {"macro_f1": f1_score([e.label for e in tests], predicted, average="macro"), "train_s": train_s,
+            "load_s": load_s, "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "peak_mb": _peak_mb(pid), "note": note or f"server at {url}"}
+
+
+def _peak_mb(pid: int | None) -> float | None:
+    """Peak resident memory (VmHWM) of a process, from /proc."""
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def run_rasa_model(model: str | None, train_dir: str, tests: list[Example], tmp: Path) -> dict[str, Any]:
+    """Start a Rasa server on a free port (training a model on ``train_dir`` first if none given)."""
+    from nlu.rasa_client import RasaServer, train_rasa
+
+    train_s = None
+    if model is None:
+        start = time.perf_counter()
+        model = str(train_rasa(train_dir, tmp / "rasa"))
+        train_s = time.perf_counter() - start
+    with RasaServer(model, port=0) as server:
+        return run_rasa(server.url, tests, server.load_seconds, server.pid, train_s,
+                        f"rasa run --enable-api, model {Path(model).name}")
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -114,6 +141,9 @@ def main() -> None:
     parser.add_argument("--train", default="nlu/data/train")
     parser.add_argument("--test", default="nlu/data/test")
     parser.add_argument("--rasa-url", default=None, help="also score a running Rasa server (plain split)")
+    parser.add_argument("--rasa-model", default=None, help="start a Rasa server with this model and score it")
+    parser.add_argument("--rasa-train", action="store_true",
+                        help="train a Rasa model on the same split, serve it and score it (slow)")
     parser.add_argument("--no-hard", action="store_true", help="skip the long, noisy variant")
     args = parser.parse_args()
     train, test = committed_split(args.train, args.test)
@@ -127,8 +157,10 @@ def main() -> None:
             tmp.mkdir()
             rows.append((split, "embedded (spaCy + appeal_textcat)", run_embedded(tr, te, tmp)))
             rows.append((split, "reference char1-3 TF-IDF + LinearSVC", run_reference(tr, te, tmp)))
-            if args.rasa_url and split == "split":
+            if split == "split" and args.rasa_url:
                 rows.append((split, "rasa (DIET, capped)", run_rasa(args.rasa_url, te)))
+            elif split == "split" and (args.rasa_model or args.rasa_train):
+                rows.append((split, "rasa (DIET, capped)", run_rasa_model(args.rasa_model, args.train, te, tmp)))
     hard_len = np.mean([len(e.text) for e in splits.get("hard", (train, test))[1]])
     print(f"train {len(train)} / test {len(test)} examples, {len({e.label for e in train})} labels; "
           f"hard = long noisy multi-paragraph variant (mean {hard_len:.0f} chars)")

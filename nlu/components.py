@@ -32,7 +32,8 @@ class AppealTextCategorizer:
     def __init__(self, nlp: Language, name: str, features: dict[str, Any], training: dict[str, Any]) -> None:
         self.name = name
         self.features = FeatureConfig(**features)
-        self.training = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in training.items()})
+        settings: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in training.items()}
+        self.training = TrainConfig(**settings)
         self.model: LinearTextModel | None = None
 
     @property

@@ -14,8 +14,8 @@ import spacy
 from spacy.language import Language
 from tqdm import tqdm
 
-import nlu.components  # noqa: F401  (registers the appeal_textcat and appeal_entities factories)
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
+from nlu.components import AppealTextCategorizer  # importing registers our spaCy factories
 from nlu.data_io import Example
 from nlu.linear_model import cv_folds
 
@@ -46,11 +46,12 @@ def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int =
     random.seed(seed)
     np.random.seed(seed)
     nlp = blank_pipeline(departments, seed, features)
-    textcat = nlp.get_pipe(TEXTCAT)
+    textcat = _textcat(nlp)
     bar_examples = tqdm(examples, desc="分词 tokenize", unit="条", disable=not progress)
     docs = [nlp.make_doc(ex.text) for ex in bar_examples]
     labels = [ex.label for ex in examples]
-    folds = cv_folds(labels, textcat.training) if cv_folds(labels, textcat.training) >= 2 else 0
+    folds = cv_folds(labels, textcat.training)
+    folds = folds if folds >= 2 else 0
     with tqdm(total=folds + 2, desc="训练 train", unit="步", disable=not progress) as bar:
         textcat.fit(docs, labels, progress=lambda _m: bar.update(1))
         bar.n = bar.total
@@ -61,11 +62,18 @@ def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int =
     nlp.meta["version"] = "0.1.0"
     nlp.meta["description"] = "Wanqi appeal classifier: TF-IDF char n-grams + linear SVM, calibrated"
     nlp.meta["labels"] = {TEXTCAT: list(textcat.labels)}
-    nlp.meta["wanqi"] = {"seed": seed, "n_examples": len(examples), **textcat.model.report}
+    nlp.meta["wanqi"] = {"seed": seed, "n_examples": len(examples),
+                         **(textcat.model.report if textcat.model else {})}
     nlp.to_disk(out)
     log.info("NLU model trained on %d examples (%d categories), saved to %s",
              len(examples), len(textcat.labels), out)
     return out
+
+
+def _textcat(nlp: Language) -> AppealTextCategorizer:
+    pipe = nlp.get_pipe(TEXTCAT)
+    assert isinstance(pipe, AppealTextCategorizer)
+    return pipe
 
 
 def load_pipeline(model_dir: str | Path) -> Language:
@@ -82,7 +90,7 @@ class SpacyClassifier:
     def __init__(self, model_dir: str | Path) -> None:
         self.model_dir = Path(model_dir)
         self.nlp = load_pipeline(self.model_dir)
-        self.labels: tuple[str, ...] = self.nlp.get_pipe(TEXTCAT).labels
+        self.labels: tuple[str, ...] = _textcat(self.nlp).labels
 
     def parse(self, text: str) -> ParseResult:
         doc = self.nlp(text)
