@@ -78,6 +78,7 @@ class LinearTextModel:
 
     def __post_init__(self) -> None:
         self._coef_t = np.ascontiguousarray(self.coef.T)  # features x classes: rows gather fast
+        self.coef = self._coef_t.T  # a view, so the weights are held once
 
     def scores(self, feats: Iterable[str]) -> np.ndarray:
         """Raw decision scores for one text's features."""
@@ -110,7 +111,7 @@ class LinearTextModel:
     def from_bytes_dict(cls, data: dict[str, Any]) -> LinearTextModel:
         return cls(labels=list(data["labels"]), vocab={t: j for j, t in enumerate(data["vocab"])},
                    idf=np.asarray(data["idf"], dtype=np.float64),
-                   coef=np.ascontiguousarray(data["coef"], dtype=np.float64),
+                   coef=np.asarray(data["coef"], dtype=np.float32),
                    intercept=np.asarray(data["intercept"], dtype=np.float64),
                    temperature=float(data["temperature"]), sublinear_tf=bool(data.get("sublinear_tf")),
                    features=FeatureConfig(**data["features"]),
