@@ -110,7 +110,7 @@ def test_live_server_entities_from_rasa_and_from_the_rules(server: RasaServer) -
     def no_rules(_text: str) -> tuple[Entity, ...]:
         return ()
 
-    # Rasa alone (regexes / lookup tables of nlu/rasa/data/patterns.yml, DIET)
+    # Rasa alone: its RegexEntityExtractor with the regexes / lookup tables of nlu/rasa/data/patterns.yml
     from_rasa = RasaClassifier(server.url, timeout=10.0, entity_finder=no_rules).parse(text)
     assert {"district", "department", "phone"} <= {e.label for e in from_rasa.entities}
     for ent in from_rasa.entities:
