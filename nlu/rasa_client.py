@@ -162,6 +162,7 @@ class RasaServer:
         self.startup_timeout = startup_timeout
         self.load_seconds: float | None = None
         self._log_path = Path(log_path) if log_path else None
+        self._own_log = log_path is None  # a temporary log, removed on stop
         self._log_file: Any = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -238,6 +239,9 @@ class RasaServer:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._own_log and self._log_path is not None:
+            self._log_path.unlink(missing_ok=True)
+            self._log_path = None
 
 
 # ---------------------------------------------------------------- client
