@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from policies.digest import Sent, build
 from policies.matching import PolicyIndex, rank
-from policies.model import DISTRICTS, INDUSTRIES, SCALES, TAGS, TOPICS, Criteria, Policy, Profile, Recipient
+from policies.model import TAGS, TOPICS, Criteria, Policy, Profile, Recipient
 
 TODAY = date(2026, 11, 25)
 WORDS = ["五金", "模具", "出口", "研发", "软件", "物流", "仓储", "餐饮", "贷款", "贴息", "专利", "商标", "厂房",

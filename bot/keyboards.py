@@ -7,7 +7,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from appeals.lifecycle import Status
 from appeals.model import Appeal
-from appeals.registration import DISTRICTS, INDUSTRIES, SCALES
+from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from appeals.routing import Routing
 from appeals.service import RATINGS
 from bot.callbacks import AppealCb, ClaimCb, LangCb, RegCb

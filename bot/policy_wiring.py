@@ -11,13 +11,14 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from sqlite_utils import Database
 
+from appeals.reference import INDUSTRIES
 from bot.config import Settings
 from bot.texts import translator
 from policies import digest as digests
 from policies import render
 from policies.catalogue import load_catalogue
 from policies.digest import Digest
-from policies.model import INDUSTRIES, Profile, Subscription
+from policies.model import Profile, Subscription
 from policies.render import Translate
 from policies.service import PolicyService, ProfileError, utc_now
 from storage.db import Writer

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from appeals.lifecycle import Status
 from appeals.model import Appeal, Enterprise
-from appeals.registration import INDUSTRIES, mask_phone
+from appeals.reference import INDUSTRIES
+from appeals.registration import mask_phone
 from appeals.service import RATINGS, AppealView
 from appeals.sla import Light
 from bot.config import Settings

@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from policies.model import DISTRICTS, INDUSTRIES, SCALES, TAGS, TOPICS, Criteria, Policy
+from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
+from policies.model import TAGS, TOPICS, Criteria, Policy
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_ID = 48  # the id travels in inline-button callback data (64 bytes in all)

@@ -11,8 +11,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from appeals.reference import INDUSTRIES
 from policies.catalogue import parse_policy
-from policies.model import INDUSTRIES, Policy
+from policies.model import Policy
 
 # Column header (as staff write it) -> record field. Aliases cover common variants.
 COLUMNS: dict[str, str] = {

@@ -12,7 +12,8 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from policies.model import DISTRICTS, INDUSTRIES, SCALES, TAGS, Policy, Profile
+from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
+from policies.model import TAGS, Policy, Profile
 
 NEAR_DAYS = 30  # deadlines closer than this raise the rank
 MAX_AGE = 200

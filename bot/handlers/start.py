@@ -8,7 +8,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from appeals.model import Actor, Role
-from appeals.registration import INDUSTRIES, check_credit_code, check_name, check_phone
+from appeals.reference import INDUSTRIES
+from appeals.registration import check_credit_code, check_name, check_phone
 from bot import keyboards
 from bot.callbacks import ClaimCb, RegCb
 from bot.commands import set_menu

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from appeals.reference import DISTRICTS, SCALES
 from policies.matching import PolicyIndex, eligible, make_match, rank
-from policies.model import DISTRICTS, SCALES, TAGS, Profile
+from policies.model import TAGS, Profile
 from tests.policies.factories import TODAY, policy, profile
 
 
