@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -59,7 +59,7 @@ def child(kind: str, model: str, data: str) -> None:
     print(json.dumps({
         "macro_f1": f1_score([t["label"] for t in tests], predicted, average="macro"),
         "load_s": load_s, "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _peak_mb(os.getpid()),  # VmHWM: ru_maxrss would carry the parent's peak over exec
     }))
 
 
@@ -80,7 +80,7 @@ def run_embedded(train: list[Example], tests: list[Example], tmp: Path) -> dict[
     train_s = time.perf_counter() - start
     meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))["wanqi"]
     return {"train_s": train_s, **measure("embedded", model, tests, tmp),
-            "note": f"{'sublinear' if meta['sublinear_tf'] else 'raw'} tf, C={meta['C']}"}
+            "note": f"char {meta['char_ngrams']}, {'sublinear' if meta['sublinear_tf'] else 'raw'} tf, C={meta['C']}"}
 
 
 def run_reference(train: list[Example], tests: list[Example], tmp: Path) -> dict[str, Any]:

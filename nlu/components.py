@@ -83,8 +83,8 @@ class AppealTextCategorizer:
     default_config={
         "features": {"char_min": 1, "char_max": 3, "words": False, "fold_digits": False, "min_df": 1,
                      "max_features": 400_000},
-        "training": {"c_grid": [0.3, 1.0, 3.0, 10.0], "char_max_grid": [2, 3], "sublinear_grid": [False, True],
-                     "folds": 5, "large_n": 2000, "class_weight": "balanced", "seed": 0, "n_jobs": 1},
+        "training": {"c_grid": [1.0, 3.0, 10.0], "char_max_grid": [2, 3], "sublinear_grid": [False, True],
+                     "folds": 5, "large_n": 1000, "class_weight": "balanced", "seed": 0, "n_jobs": 1},
     },
 )
 def make_appeal_textcat(nlp: Language, name: str, features: dict[str, Any],

@@ -36,11 +36,11 @@ class FeatureConfig:
 class TrainConfig:
     """How the model is fitted; the grids are searched by cross-validation on the training data."""
 
-    c_grid: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+    c_grid: tuple[float, ...] = (1.0, 3.0, 10.0)      # C=0.3 measured worst in every run: dropped
     char_max_grid: tuple[int, ...] = (2, 3)            # longest character n-gram, up to FeatureConfig's
     sublinear_grid: tuple[bool, ...] = (False, True)  # raw or 1 + log(tf)
     folds: int = 5
-    large_n: int = 2000          # above this many examples, at most 3 folds
+    large_n: int = 1000          # above this many examples, at most 3 folds
     class_weight: str | None = "balanced"
     seed: int = 0
     n_jobs: int = 1              # >1 runs CV fits in threads: faster, but liblinear's shared RNG then
