@@ -175,10 +175,7 @@ class SqliteRepository:
             marks = ", ".join("?" for _ in values)
             cur = self.db.execute(f"INSERT INTO appeals ({cols}) VALUES ({marks})", list(values.values()))
             appeal_id = int(cur.lastrowid or 0)
-            for att in appeal.attachments:
-                self.db.execute(
-                    "INSERT INTO attachments (appeal_id, kind, file_id, file_name, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [appeal_id, att.kind, att.file_id, att.file_name, _ts(appeal.created_at)])
+            self._insert_attachments(appeal_id, appeal.attachments, appeal.created_at)
             for ev in events:
                 self._insert_event(ev, appeal_id)
         saved = self.get_appeal(appeal_id)
@@ -187,10 +184,13 @@ class SqliteRepository:
 
     def add_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime) -> None:
         with self.db.atomic():
-            for att in attachments:
-                self.db.execute(
-                    "INSERT INTO attachments (appeal_id, kind, file_id, file_name, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [appeal_id, att.kind, att.file_id, att.file_name, _ts(now)])
+            self._insert_attachments(appeal_id, attachments, now)
+
+    def _insert_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime) -> None:
+        for att in attachments:
+            self.db.execute(
+                "INSERT INTO attachments (appeal_id, kind, file_id, file_name, created_at) VALUES (?, ?, ?, ?, ?)",
+                [appeal_id, att.kind, att.file_id, att.file_name, _ts(now)])
 
     def find_by_update(self, update_id: int) -> Appeal | None:
         row = self._one("SELECT * FROM appeals WHERE source_update_id = ?", [update_id])
