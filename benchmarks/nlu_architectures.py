@@ -12,7 +12,7 @@ Measured 2026-11-25 on nlu/data (1160 train / 336 test, 14 labels; 2 shared core
     ours + jieba words                          0.9192  0.8829  0.8996  0.8888
     char1-2 only (earlier run)                  0.9132  0.8923  0.8975  0.8925
     char1-4 (earlier run)                       0.8974  0.8673  0.8877  0.8677
-    sublinear tf, C=1 fixed (earlier run)       0.9143  0.8835  0.8773  0.8709
+    first version: sublinear, digits folded     0.9143  0.8835  0.8773  0.8709
     logistic regression C=20 (ad hoc run)       -       -       0.8799  0.8509
     NB-SVM / complement NB (ad hoc run)         -       -       0.8943 / 0.8550 (hard 0.8531 / 0.8228)
 
