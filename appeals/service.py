@@ -13,7 +13,7 @@ from appeals.calendar import WorkCalendar
 from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
-from appeals.notices import Notice, notices_for
+from appeals.notices import Audience, Notice, notices_for
 from appeals.ports import Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
 from appeals.routing import RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
@@ -255,6 +255,21 @@ class AppealService:
         self.repo.add_event(event)
         audience = () if internal else notices_for(appeal, None, message_from=actor.role)
         return Outcome(appeal, event, tuple(audience))
+
+    def add_files(self, actor: Actor, appeal_id: int, attachments: Iterable[Attachment]) -> Outcome:
+        """补充材料: the enterprise adds photos or files to an open appeal; the department receives them."""
+        files = tuple(attachments)
+        appeal = self._visible(actor, appeal_id)
+        if actor.role is not Role.ENTERPRISE:
+            raise NotAllowed("only the enterprise adds files to its appeal")
+        if appeal.status not in OPEN:
+            raise InvalidInput("error.appeal_finished", number=appeal.number)
+        now = self.clock.now()
+        event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
+        self.repo.add_attachments(appeal.id, files, now, event)
+        saved = self.repo.get_appeal(appeal.id) or appeal
+        target = Audience.DEPARTMENT if appeal.department_id else Audience.DISPATCHERS
+        return Outcome(saved, event, (Notice(target, "files", appeal.id),))
 
     # ---- reading ------------------------------------------------------------------------------
     def view(self, actor: Actor, ref: int | str) -> AppealView:

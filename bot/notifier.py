@@ -10,7 +10,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup
 
-from appeals.model import SYSTEM, Appeal
+from appeals.model import SYSTEM, Appeal, Attachment
 from appeals.notices import Audience, Notice
 from appeals.service import AppealView
 from bot import keyboards
@@ -44,8 +44,14 @@ class Notifier:
                 user = await self.services.repo.get_user(user_id)
                 t = translator(user.lang if user else None)
                 text, markup = self.compose(notice.kind, notice.audience, view, t)
-                if await self.send(user_id, text, markup) and notice.kind == "card":
-                    await self._attachments(user_id, view.appeal)
+                if not await self.send(user_id, text, markup):
+                    continue
+                if notice.kind == "card":
+                    await self._attachments(user_id, view.appeal.attachments, view.appeal.number)
+                elif notice.kind == "files":
+                    added = int(_last_note(view, "files") or 0)
+                    await self._attachments(user_id, view.appeal.attachments[-added:] if added else (),
+                                            view.appeal.number)
 
     async def _recipients(self, audience: Audience, appeal: Appeal) -> list[int]:
         repo = self.services.repo
@@ -81,6 +87,8 @@ class Notifier:
         if kind == "message":
             return t("staff.followup", text=escape(_last_note(view, "message")), **common), \
                 keyboards.handler_actions(t, a)
+        if kind == "files":
+            return t("staff.files_added", count=_last_note(view, "files"), **common), keyboards.handler_actions(t, a)
         if kind == "routed":
             return t("appeal.routed_by_center", due=r.when(a.reply_due), **common), None
         if kind == "accepted":
@@ -115,12 +123,12 @@ class Notifier:
             return False
         return True
 
-    async def _attachments(self, chat_id: int, appeal: Appeal) -> None:
-        for att in appeal.attachments:
+    async def _attachments(self, chat_id: int, attachments: Iterable[Attachment], number: str) -> None:
+        for att in attachments:
             try:
                 if att.kind == "photo":
-                    await self.bot.send_photo(chat_id, att.file_id, caption=appeal.number)
+                    await self.bot.send_photo(chat_id, att.file_id, caption=number)
                 else:
-                    await self.bot.send_document(chat_id, att.file_id, caption=appeal.number)
+                    await self.bot.send_document(chat_id, att.file_id, caption=number)
             except TelegramAPIError as exc:
-                log.warning("attachment of appeal %s not forwarded: %s", appeal.id, type(exc).__name__)
+                log.warning("attachment of appeal %s not forwarded: %s", number, type(exc).__name__)

@@ -182,9 +182,13 @@ class SqliteRepository:
         assert saved is not None
         return saved
 
-    def add_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime) -> None:
+    def add_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime,
+                        event: AppealEvent | None = None) -> None:
+        """Files added to an appeal later, with the history row that records them, in one transaction."""
         with self.db.atomic():
             self._insert_attachments(appeal_id, attachments, now)
+            if event is not None:
+                self._insert_event(event, appeal_id)
 
     def _insert_attachments(self, appeal_id: int, attachments: Iterable[Attachment], now: datetime) -> None:
         for att in attachments:

@@ -30,6 +30,7 @@ def router() -> Router:
     r.message.register(attachment, StateFilter(None, Compose.text), F.photo | F.document)
     r.message.register(file_appeal, StateFilter(None, Compose.text), TEXT)
     r.message.register(followup, StateFilter(Work.followup), TEXT)
+    r.message.register(followup_files, StateFilter(Work.followup), F.photo | F.document)
     r.callback_query.register(ask_followup, AppealCb.filter(F.act == "fu"))
     r.callback_query.register(choose_category, AppealCb.filter(F.act == "fix"))
     r.callback_query.register(correct, AppealCb.filter(F.act == "fixto"))
@@ -80,12 +81,8 @@ async def attachment(message: Message, actor: Actor, t: Translator, state: FSMCo
     if actor.role is not Role.ENTERPRISE:
         await message.answer(t("common.need_register") if not actor.is_staff else t("common.help_staff"))
         return
-    if message.photo:
-        att = {"kind": "photo", "file_id": message.photo[-1].file_id, "file_name": ""}
-    else:
-        att = {"kind": "document", "file_id": message.document.file_id, "file_name": message.document.file_name or ""}
     data = await state.get_data()
-    await state.update_data(attachments=[*data.get("attachments", []), att])
+    await state.update_data(attachments=[*data.get("attachments", []), _attachment(message)])
     if message.caption:
         await _submit(message, message.caption, actor, t, services, notifier, renderer, state, event_update,
                       policy_service)
@@ -175,3 +172,23 @@ async def followup(message: Message, actor: Actor, t: Translator, services: Serv
     await message.answer(t("appeal.followup_sent", number=outcome.appeal.number))
     await notifier.deliver(outcome.notices)
 
+
+
+def _attachment(message: Message) -> dict[str, str]:
+    if message.photo:
+        return {"kind": "photo", "file_id": message.photo[-1].file_id, "file_name": ""}
+    assert message.document is not None
+    return {"kind": "document", "file_id": message.document.file_id, "file_name": message.document.file_name or ""}
+
+
+async def followup_files(message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+                         state: FSMContext) -> None:
+    """补充材料: a photo or file sent after 补充说明 goes onto the appeal and to its handler."""
+    appeal_id = (await state.get_data())["appeal_id"]
+    outcome = await services.appeals.add_files(actor, appeal_id, [Attachment(**_attachment(message))])
+    notices = list(outcome.notices)
+    if message.caption:
+        notices += (await services.appeals.message(actor, appeal_id, message.caption)).notices
+    await state.clear()
+    await message.answer(t("appeal.attachment_added", number=outcome.appeal.number))
+    await notifier.deliver(notices)

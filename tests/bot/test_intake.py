@@ -134,3 +134,19 @@ async def test_classifier_outage_still_saves_the_appeal_for_the_dispatcher(h: Ha
     assert "分拨员正在确认分类" in h.to(ENT, sent)[0].text
     assert h.one("SELECT status FROM appeals")["status"] == "submitted"
     assert any("待分拨" in s.text for s in h.to(SUPERVISOR, sent))  # no dispatcher yet: supervisors triage
+
+
+async def test_files_added_later_reach_the_handler(h: Harness) -> None:
+    await h.register(ENT)
+    await h.join(HANDLER, Role.HANDLER, "tax")
+    appeal_id, _ = await h.file(ENT, "发票开不出来")
+    await h.act(ENT, "fu", appeal_id)
+    sent = await h.send_content(ENT, document={"file_id": "DOC-9", "file_unique_id": "d9", "file_name": "报错截图.pdf"},
+                                caption="这是报错截图")
+    assert "已将附件补充到诉求" in h.to(ENT, sent)[-1].text
+    to_handler = h.to(HANDLER, sent)
+    assert [s.method for s in to_handler] == ["sendMessage", "sendDocument", "sendMessage"]
+    assert "补充了 1 个附件" in to_handler[0].text and "这是报错截图" in to_handler[2].text
+    assert h.one("SELECT file_name FROM attachments WHERE appeal_id = ?", [appeal_id])["file_name"] == "报错截图.pdf"
+    actions = [r["action"] for r in h.db.query("SELECT action FROM appeal_events WHERE appeal_id = ?", [appeal_id])]
+    assert actions[-2:] == ["files", "message"]
