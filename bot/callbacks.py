@@ -27,3 +27,24 @@ class ClaimCb(CallbackData, prefix="c"):
 
 class LangCb(CallbackData, prefix="l"):
     lang: str
+
+
+# ---- policy push ----
+class PolicyCb(CallbackData, prefix="pd"):
+    """Show one policy's card."""
+
+    id: str
+
+
+class ProfileCb(CallbackData, prefix="pp"):
+    act: str  # tag | year | biz | done
+    i: int = 0  # index into TAGS
+
+
+class TopicCb(CallbackData, prefix="pt"):
+    act: str  # topic | done
+    i: int = 0  # index into TOPICS
+
+
+class BroadcastCb(CallbackData, prefix="pb"):
+    act: str  # go | no

@@ -10,8 +10,9 @@ from appeals.model import Appeal
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from appeals.routing import Routing
 from appeals.service import RATINGS
-from bot.callbacks import AppealCb, ClaimCb, LangCb, RegCb
+from bot.callbacks import AppealCb, BroadcastCb, ClaimCb, LangCb, PolicyCb, ProfileCb, RegCb, TopicCb
 from bot.texts import Translator
+from policies.model import TAGS, TOPICS
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
@@ -122,3 +123,39 @@ def view_buttons(t: Translator, appeals: list[Appeal]) -> InlineKeyboardMarkup |
     if not appeals:
         return None
     return _rows([_b(t("appeal.view", number=a.number), AppealCb(act="view", id=a.id)) for a in appeals[:20]], 1)
+
+
+# ---- policy push ----
+def _grid(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[i:i + width] for i in range(0, len(buttons), width)]
+
+
+def policy_details(ids: list[str], t: Translator) -> InlineKeyboardMarkup | None:
+    buttons = [InlineKeyboardButton(text=t("policies.details_button", n=n),
+                                    callback_data=PolicyCb(id=pid).pack()) for n, pid in enumerate(ids, 1)]
+    return InlineKeyboardMarkup(inline_keyboard=_grid(buttons, 5)) if buttons else None
+
+
+def profile_tags(tags: tuple[str, ...], t: Translator) -> InlineKeyboardMarkup:
+    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if tag in tags else "policies.tag_off", tag=tag),
+                                    callback_data=ProfileCb(act="tag", i=i).pack()) for i, tag in enumerate(TAGS)]
+    rows = _grid(toggles, 2)
+    rows.append([InlineKeyboardButton(text=t("policies.edit_year"), callback_data=ProfileCb(act="year").pack()),
+                 InlineKeyboardButton(text=t("policies.edit_business"), callback_data=ProfileCb(act="biz").pack())])
+    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=ProfileCb(act="done").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def topic_choices(chosen: tuple[str, ...], t: Translator) -> InlineKeyboardMarkup:
+    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if topic in chosen else "policies.tag_off", tag=topic),
+                                    callback_data=TopicCb(act="topic", i=i).pack()) for i, topic in enumerate(TOPICS)]
+    rows = _grid(toggles, 3)
+    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=TopicCb(act="done").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def broadcast_confirm(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=t("policies.broadcast_confirm"), callback_data=BroadcastCb(act="go").pack()),
+        InlineKeyboardButton(text=t("policies.broadcast_cancel"), callback_data=BroadcastCb(act="no").pack()),
+    ]])

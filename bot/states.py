@@ -29,3 +29,8 @@ class Work(StatesGroup):
     note = State()
     message = State()
     followup = State()
+
+
+class ProfileEdit(StatesGroup):
+    year = State()
+    business = State()

@@ -2,85 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
 from appeals.model import Actor, Role
+from bot.callbacks import BroadcastCb, PolicyCb, ProfileCb, TopicCb
+from bot.keyboards import broadcast_confirm, policy_details, profile_tags, topic_choices
+from bot.states import ProfileEdit
+from bot.texts import Translator
 from policies.model import TAGS, TOPICS
 
 if TYPE_CHECKING:
     from bot.policy_wiring import PolicyDesk
 
-Translate = Any
-
-
-class PolicyCb(CallbackData, prefix="pd"):
-    """Show one policy's card."""
-
-    id: str
-
-
-class ProfileCb(CallbackData, prefix="pp"):
-    act: str  # tag | year | biz | done
-    i: int = 0  # index into TAGS
-
-
-class TopicCb(CallbackData, prefix="pt"):
-    act: str  # topic | done
-    i: int = 0  # index into TOPICS
-
-
-class BroadcastCb(CallbackData, prefix="pb"):
-    act: str  # go | no
-
-
-class ProfileEdit(StatesGroup):
-    year = State()
-    business = State()
-
-
-def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
-    return [buttons[i:i + width] for i in range(0, len(buttons), width)]
-
-
-def details_keyboard(ids: list[str], t: Translate) -> InlineKeyboardMarkup | None:
-    buttons = [InlineKeyboardButton(text=t("policies.details_button", n=n),
-                                    callback_data=PolicyCb(id=pid).pack()) for n, pid in enumerate(ids, 1)]
-    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 5)) if buttons else None
-
-
-def profile_keyboard(tags: tuple[str, ...], t: Translate) -> InlineKeyboardMarkup:
-    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if tag in tags else "policies.tag_off", tag=tag),
-                                    callback_data=ProfileCb(act="tag", i=i).pack()) for i, tag in enumerate(TAGS)]
-    rows = _rows(toggles, 2)
-    rows.append([InlineKeyboardButton(text=t("policies.edit_year"), callback_data=ProfileCb(act="year").pack()),
-                 InlineKeyboardButton(text=t("policies.edit_business"), callback_data=ProfileCb(act="biz").pack())])
-    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=ProfileCb(act="done").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def topics_keyboard(chosen: tuple[str, ...], t: Translate) -> InlineKeyboardMarkup:
-    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if topic in chosen else "policies.tag_off", tag=topic),
-                                    callback_data=TopicCb(act="topic", i=i).pack()) for i, topic in enumerate(TOPICS)]
-    rows = _rows(toggles, 3)
-    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=TopicCb(act="done").pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def broadcast_keyboard(t: Translate) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=t("policies.broadcast_confirm"), callback_data=BroadcastCb(act="go").pack()),
-        InlineKeyboardButton(text=t("policies.broadcast_cancel"), callback_data=BroadcastCb(act="no").pack()),
-    ]])
-
-
-async def on_policies(message: Message, command: CommandObject, actor: Actor, t: Translate,
+async def on_policies(message: Message, command: CommandObject, actor: Actor, t: Translator,
                       policy_service: PolicyDesk) -> None:
     """/policies: the best current matches; /policies 关键词: search the catalogue."""
     if command.args and command.args.strip():
@@ -90,10 +29,10 @@ async def on_policies(message: Message, command: CommandObject, actor: Actor, t:
         return
     else:
         text, ids = await policy_service.matches_text(actor.enterprise_id, t)
-    await message.answer(text, reply_markup=details_keyboard(ids, t))
+    await message.answer(text, reply_markup=policy_details(ids, t))
 
 
-async def on_details(query: CallbackQuery, callback_data: PolicyCb, t: Translate,
+async def on_details(query: CallbackQuery, callback_data: PolicyCb, t: Translator,
                      policy_service: PolicyDesk) -> None:
     """A policy's full card."""
     text = await policy_service.details_text(callback_data.id, t)
@@ -102,16 +41,16 @@ async def on_details(query: CallbackQuery, callback_data: PolicyCb, t: Translate
         await query.message.answer(text or t("policies.not_found"))
 
 
-async def on_profile(message: Message, actor: Actor, t: Translate, policy_service: PolicyDesk) -> None:
+async def on_profile(message: Message, actor: Actor, t: Translator, policy_service: PolicyDesk) -> None:
     """/profile: the enterprise profile with tag toggles and edit buttons."""
     if actor.enterprise_id is None:
         await message.answer(t("policies.not_enterprise"))
         return
     text, tags = await policy_service.profile_text(actor.enterprise_id, t)
-    await message.answer(text, reply_markup=profile_keyboard(tags, t))
+    await message.answer(text, reply_markup=profile_tags(tags, t))
 
 
-async def on_profile_button(query: CallbackQuery, callback_data: ProfileCb, actor: Actor, t: Translate,
+async def on_profile_button(query: CallbackQuery, callback_data: ProfileCb, actor: Actor, t: Translator,
                             state: FSMContext, policy_service: PolicyDesk) -> None:
     """Tag toggles, and the year / business prompts."""
     await query.answer()
@@ -120,7 +59,7 @@ async def on_profile_button(query: CallbackQuery, callback_data: ProfileCb, acto
     if callback_data.act == "tag" and 0 <= callback_data.i < len(TAGS):
         await policy_service.toggle_tag(actor.enterprise_id, TAGS[callback_data.i])
         text, tags = await policy_service.profile_text(actor.enterprise_id, t)
-        await query.message.edit_text(text, reply_markup=profile_keyboard(tags, t))  # type: ignore[union-attr]
+        await query.message.edit_text(text, reply_markup=profile_tags(tags, t))  # type: ignore[union-attr]
     elif callback_data.act in ("year", "biz"):
         await state.set_state(ProfileEdit.year if callback_data.act == "year" else ProfileEdit.business)
         await query.message.answer(t("policies.ask_year" if callback_data.act == "year" else "policies.ask_business"))
@@ -129,7 +68,7 @@ async def on_profile_button(query: CallbackQuery, callback_data: ProfileCb, acto
         await query.message.answer(t("policies.profile_saved"))
 
 
-async def on_profile_input(message: Message, actor: Actor, t: Translate, state: FSMContext,
+async def on_profile_input(message: Message, actor: Actor, t: Translator, state: FSMContext,
                            policy_service: PolicyDesk) -> None:
     """The typed founding year or main business."""
     field = "year" if await state.get_state() == ProfileEdit.year.state else "business"
@@ -141,19 +80,19 @@ async def on_profile_input(message: Message, actor: Actor, t: Translate, state: 
         return
     await state.clear()
     text, tags = await policy_service.profile_text(actor.enterprise_id, t)
-    await message.answer(t("policies.profile_saved") + "\n\n" + text, reply_markup=profile_keyboard(tags, t))
+    await message.answer(t("policies.profile_saved") + "\n\n" + text, reply_markup=profile_tags(tags, t))
 
 
-async def on_subscribe(message: Message, actor: Actor, t: Translate, policy_service: PolicyDesk) -> None:
+async def on_subscribe(message: Message, actor: Actor, t: Translator, policy_service: PolicyDesk) -> None:
     """/subscribe: switch the weekly digest on and choose topics."""
     if actor.enterprise_id is None:
         await message.answer(t("policies.not_enterprise"))
         return
     sub = await policy_service.set_weekly(actor.user_id, actor.enterprise_id, True)
-    await message.answer(t("policies.subscribe_title"), reply_markup=topics_keyboard(sub.topics, t))
+    await message.answer(t("policies.subscribe_title"), reply_markup=topic_choices(sub.topics, t))
 
 
-async def on_topic(query: CallbackQuery, callback_data: TopicCb, actor: Actor, t: Translate,
+async def on_topic(query: CallbackQuery, callback_data: TopicCb, actor: Actor, t: Translator,
                    policy_service: PolicyDesk) -> None:
     """Topic toggles and the closing confirmation."""
     await query.answer()
@@ -161,14 +100,14 @@ async def on_topic(query: CallbackQuery, callback_data: TopicCb, actor: Actor, t
         return
     if callback_data.act == "topic" and 0 <= callback_data.i < len(TOPICS):
         sub = await policy_service.toggle_topic(actor.user_id, actor.enterprise_id, TOPICS[callback_data.i])
-        await query.message.edit_reply_markup(reply_markup=topics_keyboard(sub.topics, t))  # type: ignore[union-attr]
+        await query.message.edit_reply_markup(reply_markup=topic_choices(sub.topics, t))  # type: ignore[union-attr]
         return
     sub = await policy_service.subscription(actor.user_id)
     topics = "、".join(sub.topics) or t("policies.all_topics")
     await query.message.edit_text(t("policies.subscribed", topics=topics))  # type: ignore[union-attr]
 
 
-async def on_unsubscribe(message: Message, actor: Actor, t: Translate, policy_service: PolicyDesk) -> None:
+async def on_unsubscribe(message: Message, actor: Actor, t: Translator, policy_service: PolicyDesk) -> None:
     """/unsubscribe: no more weekly digests."""
     if actor.enterprise_id is None:
         await message.answer(t("policies.not_enterprise"))
@@ -177,7 +116,7 @@ async def on_unsubscribe(message: Message, actor: Actor, t: Translate, policy_se
     await message.answer(t("policies.unsubscribed"))
 
 
-async def on_broadcast(message: Message, command: CommandObject, actor: Actor, t: Translate,
+async def on_broadcast(message: Message, command: CommandObject, actor: Actor, t: Translator,
                        policy_service: PolicyDesk) -> None:
     """/broadcast: preview this week's push (supervisors); /broadcast stats: deliveries per week."""
     if actor.role is not Role.SUPERVISOR:
@@ -187,10 +126,10 @@ async def on_broadcast(message: Message, command: CommandObject, actor: Actor, t
         await message.answer(await policy_service.stats_text(t))
         return
     preview, count = await policy_service.preview_text(t)
-    await message.answer(preview, reply_markup=broadcast_keyboard(t) if count else None)
+    await message.answer(preview, reply_markup=broadcast_confirm(t) if count else None)
 
 
-async def on_broadcast_button(query: CallbackQuery, callback_data: BroadcastCb, actor: Actor, t: Translate,
+async def on_broadcast_button(query: CallbackQuery, callback_data: BroadcastCb, actor: Actor, t: Translator,
                               policy_service: PolicyDesk) -> None:
     """Confirm sends this week's push now through the broadcaster; cancel leaves it to the schedule."""
     await query.answer()

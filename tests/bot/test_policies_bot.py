@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.handlers.policies import BroadcastCb, PolicyCb, ProfileCb, TopicCb
+from bot.callbacks import BroadcastCb, PolicyCb, ProfileCb, TopicCb
 from policies.model import TAGS, TOPICS
 from storage.policies_repo import PolicyRepository
 from tests.bot.harness import SUPERVISOR, Harness
