@@ -84,7 +84,7 @@ def check_text(text: str | None) -> str:
 class AppealService:
     def __init__(
         self, repo: Repository, classifier: Classifier, routing: Routing, sla: SlaPolicy,
-        calendar: WorkCalendar, tz: tzinfo, clock: Clock, prefix: str = "ZQ",
+        calendar: WorkCalendar, tz: tzinfo, clock: Clock,
     ) -> None:
         self.repo = repo
         self.classifier = classifier
@@ -93,7 +93,6 @@ class AppealService:
         self.calendar = calendar
         self.tz = tz
         self.clock = clock
-        self.prefix = prefix
 
     # ---- intake -------------------------------------------------------------------------
     def submit(

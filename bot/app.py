@@ -78,10 +78,10 @@ def build_bot(settings: Settings, token: str, session: AiohttpSession | None = N
 def build_services(settings: Settings, db: Database, classifier: Classifier, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     writer = Writer()
-    repo = SqliteRepository(db, settings.center.appeal_prefix)
+    tz = ZoneInfo(settings.center.timezone)
+    repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
-    appeals = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(),
-                            ZoneInfo(settings.center.timezone), clock, settings.center.appeal_prefix)
+    appeals = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), tz, clock)
     registration = RegistrationService(repo, clock, settings.supervisors)
     registration.seed_supervisors()
     return Services(settings, writer, Offloaded(repo, writer), Offloaded(appeals, writer),

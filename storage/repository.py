@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from appeals.lifecycle import Status
 from appeals.model import Appeal, AppealEvent, Attachment, Enterprise
 from appeals.ports import CategoryScore, Entity, UserRecord
+
+CENTER_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -22,16 +25,15 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _day_key(now: datetime, tz_offset_hours: int = 8) -> str:
-    return (now.astimezone(UTC) + timedelta(hours=tz_offset_hours)).strftime("%Y%m%d")
 
 
 class SqliteRepository:
     """Sync and explicit: run it on the single writer thread (``storage.db.Writer``)."""
 
-    def __init__(self, db: Database, appeal_prefix: str = "ZQ") -> None:
+    def __init__(self, db: Database, appeal_prefix: str = "ZQ", tz: tzinfo = CENTER_TZ) -> None:
         self.db = db
         self.prefix = appeal_prefix
+        self.tz = tz  # appeal numbers count per day of the center's calendar
 
     # ---- departments ------------------------------------------------------------------------
     def sync_departments(self, departments: dict[str, str]) -> None:
@@ -164,7 +166,7 @@ class SqliteRepository:
     def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None) -> Appeal:
         """Insert the appeal, its number, attachments and first events in one transaction."""
         with self.db.atomic():
-            day = _day_key(appeal.created_at)
+            day = appeal.created_at.astimezone(self.tz).strftime("%Y%m%d")
             prefix = f"{self.prefix}{day}-"
             row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
             number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"

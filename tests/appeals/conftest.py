@@ -101,8 +101,7 @@ def world(settings: Settings) -> World:
     repo = SqliteRepository(open_db(None), settings.center.appeal_prefix)
     repo.sync_departments(settings.departments)
     reg = RegistrationService(repo, clock, supervisors=frozenset({SUPERVISOR_ID}))
-    svc = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), TZ, clock,
-                        prefix=settings.center.appeal_prefix)
+    svc = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), TZ, clock)
     w = World(settings, clock, classifier, repo, reg, svc)
     reg.register(reg.actor(101, "甲公司经办人"), draft("肇庆甲制造有限公司", CODE_A))
     reg.register(reg.actor(201, "乙公司经办人"), draft("肇庆乙贸易有限公司", CODE_B))
