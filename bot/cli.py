@@ -39,7 +39,6 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
     from bot.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("jieba").setLevel(logging.WARNING)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
     ctx.exit(asyncio.run(run_demo(_settings(ctx), click.echo, workdir)))

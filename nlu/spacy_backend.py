@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jieba
 import numpy as np
 import spacy
 from spacy.language import Language
@@ -20,6 +21,7 @@ from nlu.data_io import Example
 from nlu.linear_model import cv_folds
 
 log = logging.getLogger(__name__)
+jieba.setLogLevel(logging.WARNING)  # jieba prints its dictionary loading to stderr at DEBUG otherwise
 
 TEXTCAT = "appeal_textcat"
 ENTITIES = "appeal_entities"
