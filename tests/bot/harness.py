@@ -22,8 +22,8 @@ from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from bot.app import App, build_app
 from bot.callbacks import AppealCb
 from bot.config import Settings, load_settings
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "42:TEST-TOKEN"
 SUPERVISOR = 9001
 

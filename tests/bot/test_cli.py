@@ -6,22 +6,16 @@ import re
 import shutil
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 from sqlite_utils import Database
 
 from bot.cli import main
 from bot.config import load_settings, parse_supervisors
-from tests.bot.harness import ROOT
+from tests.support import ROOT, write_config
 
 
 def _config(tmp_path: Path) -> Path:
-    data = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    data["database"] = str(tmp_path / "cli.db")
-    data["policies"]["catalogue"] = str(ROOT / "policies" / "catalogue")
-    target = tmp_path / "config.yml"
-    target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return target
+    return write_config(tmp_path, "cli.db")
 
 
 def test_staff_invite_prints_one_time_codes(tmp_path: Path) -> None:

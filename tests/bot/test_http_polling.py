@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from bot.cli import main
-from tests.bot.harness import ROOT
+from tests.support import ROOT
 
 
 @pytest.mark.slow

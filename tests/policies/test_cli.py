@@ -5,25 +5,19 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
 from bot.cli import main
 from storage.db import open_db
 from storage.deliveries import DeliveryStore
 from tests.policies.dbseed import add_enterprise
+from tests.support import write_config
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADERS = ["政策编号", "标题", "发文单位", "摘要", "发布日期", "生效日期", "适用行业", "适用区县", "关键词", "主题"]
 
 
 def config(tmp_path: Path) -> Path:
-    data = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    data["database"] = str(tmp_path / "w.db")
-    data["policies"]["catalogue"] = str(ROOT / "policies" / "catalogue")
-    path = tmp_path / "config.yml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(tmp_path, "w.db")
 
 
 def run(cfg: Path, *args: str) -> str:
