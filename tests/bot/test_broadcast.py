@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -17,20 +17,7 @@ from bot.broadcast import Broadcaster, Outgoing
 from bot.standin import BotAPIStandin
 from storage.db import Writer, open_db
 from storage.deliveries import DeliveryStore
-
-TOKEN = "123456:TEST-TOKEN"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[BotAPIStandin]:
-    async with BotAPIStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
-async def bot(api: BotAPIStandin) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))) as real:
-        yield real
+from tests.bot.harness import TOKEN
 
 
 @pytest.fixture

@@ -32,8 +32,7 @@ from aiogram.types import (
 )
 
 from bot.standin import BotAPIStandin
-
-TOKEN = "123456:TEST-TOKEN"
+from tests.bot.harness import TOKEN
 
 
 def echo_router() -> Router:
@@ -66,17 +65,6 @@ def echo_router() -> Router:
     return router
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[BotAPIStandin]:
-    async with BotAPIStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
-async def bot(api: BotAPIStandin) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
-    async with Bot(TOKEN, session=session) as real_bot:
-        yield real_bot
 
 
 @pytest.fixture
@@ -89,7 +77,7 @@ async def running(api: BotAPIStandin, bot: Bot) -> AsyncIterator[BotAPIStandin]:
 
 async def test_get_me_and_loopback_url(api: BotAPIStandin, bot: Bot) -> None:
     me = await bot.get_me()
-    assert me.id == 123456 and me.is_bot
+    assert me.id == int(TOKEN.split(":")[0]) and me.is_bot  # the id is the token's prefix
     assert api.base_url.startswith("http://127.0.0.1:") and api.port > 0
 
 
