@@ -17,6 +17,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlite_utils import Database
 
 from appeals.calendar import OfficialCalendar
+from appeals.metrics import FigureService
 from appeals.ports import Classifier, Clock
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
@@ -28,6 +29,7 @@ from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Offloaded, Services
 from storage.db import Writer, open_db
+from storage.figures import SqliteFigureSource
 from storage.repository import SqliteRepository
 
 log = logging.getLogger(__name__)
@@ -81,11 +83,13 @@ def build_services(settings: Settings, db: Database, classifier: Classifier, clo
     tz = ZoneInfo(settings.center.timezone)
     repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
-    appeals = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), tz, clock)
+    calendar = OfficialCalendar()
+    appeals = AppealService(repo, classifier, settings.routing, settings.sla, calendar, tz, clock)
     registration = RegistrationService(repo, clock, settings.supervisors)
     registration.seed_supervisors()
+    figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
     return Services(settings, writer, Offloaded(repo, writer), Offloaded(appeals, writer),
-                    Offloaded(registration, writer))
+                    Offloaded(registration, writer), Offloaded(figures, writer))
 
 
 def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispatcher, Notifier, Any]:

@@ -99,19 +99,24 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
 def report(ctx: click.Context, days: int, out: Path) -> None:
     """The supervisors' Excel report: per-department figures and every appeal."""
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from appeals.model import SYSTEM
     from bot.app import build_services
-    from bot.report import build_report
+    from bot.report import build_report, figures_line
     from bot.texts import translator
 
     settings = _settings(ctx)
     database = open_db(settings.path(settings.database))
     services = build_services(settings, database, classifier=_NoClassifier())
     now = datetime.now(UTC)
+    t = translator(None)
     appeals, names = services.appeals.target.report(SYSTEM, now - timedelta(days=days))
-    out.write_bytes(build_report(appeals, names, settings, translator(None), now))
+    end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
+    overview = services.figures.target.overview(SYSTEM, end - timedelta(days=days - 1), end)
+    out.write_bytes(build_report(appeals, names, settings, t, now, overview))
     services.writer.close()
+    click.echo(figures_line(t, overview))
     click.echo(f"{len(appeals)} appeals written to {out}")
 
 

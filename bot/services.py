@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from appeals.metrics import FigureService
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
 from bot.config import Settings
@@ -39,3 +40,4 @@ class Services:
     repo: Offloaded[SqliteRepository]
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
+    figures: Offloaded[FigureService]
