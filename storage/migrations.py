@@ -132,3 +132,10 @@ def m_deliveries_001(db: Database) -> None:
     db.table("deliveries").create_index(["status"])
     db.table("deliveries").create_index(["week", "status"])
     db.table("deliveries").create_index(["enterprise_id", "kind"])
+
+
+@migrations()
+def m_leases_001(db: Database) -> None:
+    """Named leases (e.g. "primary"): which process polls, delivers and runs the schedules."""
+    db.table("leases").create({"name": str, "holder": str, "expires_at": float}, pk="name",
+                              not_null={"holder", "expires_at"}, strict=True)
