@@ -135,6 +135,13 @@ def m_deliveries_001(db: Database) -> None:
 
 
 @migrations()
+def m_leases_001(db: Database) -> None:
+    """Named leases (e.g. "primary"): which process polls, delivers and runs the schedules."""
+    db.table("leases").create({"name": str, "holder": str, "expires_at": float}, pk="name",
+                              not_null={"holder", "expires_at"}, strict=True)
+
+
+@migrations()
 def m_web_001(db: Database) -> None:
     """Channel-neutral appeals and the web doors: 签收 time and return count for the figures, the channel
     and an idempotency key on appeals, identities per channel, partner API keys and their audit, console
