@@ -30,6 +30,7 @@ from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
 from storage.leases import Leases
 from storage.repository import SqliteRepository
+from storage.web_repo import WebRepository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,6 +97,7 @@ class Services:
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
     figures: Offloaded[FigureService]
+    web: Offloaded[WebRepository]  # console logins, partner keys, console queries
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Core:
     registration: RegistrationService
     leases: Leases
     figures: FigureService
+    web: WebRepository
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
     def services(self) -> Services:
@@ -118,7 +121,7 @@ class Core:
         return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
                         Offloaded(self.appeals, self.writer, self._committed),
                         Offloaded(self.registration, self.writer, self._committed),
-                        Offloaded(self.figures, self.writer))
+                        Offloaded(self.figures, self.writer), Offloaded(self.web, self.writer))
 
     def _committed(self) -> None:
         for callback in self.on_commit:
@@ -159,4 +162,5 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     registration = RegistrationService(repo, clock, settings.supervisors)
     registration.seed_supervisors()
     figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
-    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures)
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures,
+                WebRepository(db))

@@ -12,6 +12,7 @@ from appeals.model import Role
 from bot.config import Settings, load_settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
+from web.cli import api_key, web_group
 
 
 @click.group()
@@ -174,3 +175,5 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
+main.add_command(web_group)  # wanqi web [link]
+main.add_command(api_key)  # wanqi api-key create|list|revoke

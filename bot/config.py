@@ -16,6 +16,7 @@ ENV_TOKEN = "WANQI_BOT_TOKEN"
 ENV_SUPERVISORS = "WANQI_SUPERVISORS"
 ENV_API_BASE = "WANQI_API_BASE"
 ENV_DATABASE = "WANQI_DATABASE"
+ENV_WEB_LISTEN = "WANQI_WEB_LISTEN"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,18 @@ class PushSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"  # host:port of the console and the Open311 API (env WANQI_WEB_LISTEN)
+    public_url: str = ""  # how staff reach it (login links); default http://<listen>
+    enabled: bool = True  # served inside `wanqi run`
+    api_rate_per_minute: int = 600  # per partner key (and per address without a key)
+    session_hours: int = 12
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
+@dataclass(frozen=True)
 class Settings:
     center: CenterSettings
     database: str
@@ -69,6 +82,7 @@ class Settings:
     nlu: NluSettings
     policies: PolicySettings
     push: PushSettings
+    web: WebSettings = field(default_factory=WebSettings)
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
@@ -129,6 +143,8 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         nlu=nlu,
         policies=_section(PolicySettings, data.get("policies")),
         push=_section(PushSettings, data.get("push")),
+        web=_section(WebSettings, {**(data.get("web") or {}),
+                                   **({"listen": env[ENV_WEB_LISTEN]} if env.get(ENV_WEB_LISTEN) else {})}),
         bot_token=env.get(ENV_TOKEN) or None,
         supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=path.resolve().parent,
