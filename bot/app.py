@@ -13,7 +13,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlite_utils import Database
 
 from appeals.calendar import OfficialCalendar
@@ -23,11 +22,14 @@ from appeals.service import AppealService
 from bot import policy_wiring
 from bot.config import Settings
 from bot.handlers import common, enterprise, errors, staff, start
-from bot.middlewares import ActorMiddleware, OnceMiddleware
+from bot.intake import Intake, IntakeSettings
+from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Offloaded, Services
 from storage.db import Writer, open_db
+from storage.fsm import SqliteStorage
+from storage.inbox import Inbox
 from storage.repository import SqliteRepository
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     notifier: Notifier
+    intake: Intake
     policy_desk: Any = None
     scheduler: Any = None  # set by bot.runner.serve
 
@@ -92,8 +95,10 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
     """One Dispatcher: routers from specific to general, services injected by name."""
     renderer = Renderer(services.settings)
     notifier = Notifier(bot, services, renderer)
-    dp = Dispatcher(storage=MemoryStorage(), services=services, notifier=notifier, renderer=renderer)
-    dp.update.outer_middleware(OnceMiddleware(services))
+    # conversations live in the database file, so a restart loses no draft
+    dp = Dispatcher(storage=SqliteStorage(db, services.writer), services=services, notifier=notifier,
+                    renderer=renderer)
+    dp.update.outer_middleware(PrivateOnlyMiddleware(Offloaded(Inbox(db), services.writer)))
     dp.update.outer_middleware(ActorMiddleware(services))
     dp.include_router(errors.router())
     dp.include_router(common.first())
@@ -112,4 +117,6 @@ def build_app(settings: Settings, *, token: str, classifier: Classifier | None =
     services = build_services(settings, db, classifier or build_classifier(settings), clock)
     bot = build_bot(settings, token, session)
     dp, notifier, desk = build_dispatcher(services, bot, db)
-    return App(settings, db, services, bot, dp, notifier, desk)
+    intake = Intake(dp, bot, Inbox(db), services.writer,
+                    IntakeSettings(polling_timeout=settings.telegram.polling_timeout))
+    return App(settings, db, services, bot, dp, notifier, intake, desk)
