@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 import click
 
 from appeals.model import Role
-from appeals.registration import RegistrationService
 from bot.config import Settings, load_settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
@@ -70,17 +68,14 @@ def staff() -> None:
 def staff_invite(ctx: click.Context, role: str, department: str | None, count: int) -> None:
     """Create one-time invite codes; the person sends `/join CODE` to the bot."""
     from appeals.errors import AppealError
-    from bot.app import SystemClock
+    from bootstrap import NoClassifier, build_core
     from bot.texts import translator
 
     settings = _settings(ctx)
     if department is not None and department not in settings.departments:
         known = ", ".join(settings.departments)
         raise click.BadParameter(f"unknown department {department!r}; known: {known}", param_hint="--department")
-    db = open_db(settings.path(settings.database))
-    repo = SqliteRepository(db, settings.center.appeal_prefix)
-    repo.sync_departments(settings.departments)
-    service = RegistrationService(repo, SystemClock())
+    service = build_core(settings, classifier=NoClassifier(), sync_catalogue=False).registration
     try:
         for _ in range(count):
             code = service.create_invite(Role(role), department, "cli")
@@ -99,27 +94,24 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
 def report(ctx: click.Context, days: int, out: Path) -> None:
     """The supervisors' Excel report: per-department figures and every appeal."""
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from appeals.model import SYSTEM
-    from bot.app import build_services
-    from bot.report import build_report
+    from bootstrap import NoClassifier, build_core
+    from bot.report import build_report, figures_line
     from bot.texts import translator
 
     settings = _settings(ctx)
-    database = open_db(settings.path(settings.database))
-    services = build_services(settings, database, classifier=_NoClassifier())
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False)
     now = datetime.now(UTC)
-    appeals, names = services.appeals.target.report(SYSTEM, now - timedelta(days=days))
-    out.write_bytes(build_report(appeals, names, settings, translator(None), now))
-    services.writer.close()
+    t = translator(None)
+    appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
+    end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
+    overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+    out.write_bytes(build_report(appeals, names, settings, t, now, overview))
+    core.close()
+    click.echo(figures_line(t, overview))
     click.echo(f"{len(appeals)} appeals written to {out}")
-
-
-class _NoClassifier:
-    """Reports classify nothing."""
-
-    def parse(self, text: str) -> Any:
-        raise NotImplementedError
 
 
 @main.group()
