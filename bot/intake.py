@@ -188,7 +188,7 @@ class Intake:
                 del self._queues[chat_id]
 
     def _backoff(self, attempts: int) -> float:
-        return min(self.settings.retry_base * 2 ** (attempts - 1), self.settings.retry_cap)
+        return float(min(self.settings.retry_base * 2 ** (attempts - 1), self.settings.retry_cap))
 
     async def _handle(self, entry: _Entry) -> bool:
         """Handle one update; True when it is done (or parked), False to try it again."""
