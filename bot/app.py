@@ -22,7 +22,7 @@ from appeals.registration import RegistrationService
 from appeals.service import AppealService
 from bot import policy_wiring
 from bot.config import Settings
-from bot.handlers import common, enterprise, errors, staff, start
+from bot.handlers import common, enterprise, errors, staff, start, team
 from bot.middlewares import ActorMiddleware, OnceMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
@@ -82,10 +82,9 @@ def build_services(settings: Settings, db: Database, classifier: Classifier, clo
     repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
     appeals = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), tz, clock)
-    registration = RegistrationService(repo, clock, settings.supervisors)
-    registration.seed_supervisors()
+    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days)
     return Services(settings, writer, Offloaded(repo, writer), Offloaded(appeals, writer),
-                    Offloaded(registration, writer))
+                    Offloaded(registration, writer), Offloaded(registration.staff, writer))
 
 
 def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispatcher, Notifier, Any]:
@@ -100,6 +99,7 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
     dp.include_router(start.router())
     desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, bot=bot)
     dp.include_router(staff.router())
+    dp.include_router(team.router())
     dp.include_router(enterprise.router())
     dp.include_router(common.last())
     return dp, notifier, desk
@@ -110,6 +110,8 @@ def build_app(settings: Settings, *, token: str, classifier: Classifier | None =
     db = open_db(settings.path(settings.database))
     policy_wiring.sync_catalogue(db, settings)
     services = build_services(settings, db, classifier or build_classifier(settings), clock)
+    # Only the bot's start applies WANQI_SUPERVISORS (a tool run from a shell without it must not demote anyone).
+    services.registration.target.seed_supervisors()
     bot = build_bot(settings, token, session)
     dp, notifier, desk = build_dispatcher(services, bot, db)
     return App(settings, db, services, bot, dp, notifier, desk)

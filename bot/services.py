@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
+from appeals.staff import StaffService
 from bot.config import Settings
 from storage.db import Writer
 from storage.repository import SqliteRepository
@@ -39,3 +40,4 @@ class Services:
     repo: Offloaded[SqliteRepository]
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
+    staff: Offloaded[StaffService]
