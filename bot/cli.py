@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from appeals.model import Role
+from appeals.staff import StaffService
 from bot.config import Settings, load_settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
+
+if TYPE_CHECKING:
+    from bot.render import Renderer
 
 
 @click.group()
@@ -61,15 +65,13 @@ def staff() -> None:
     """Center staff accounts."""
 
 
-def _staff_service(ctx: click.Context) -> tuple[Any, Settings]:
+def _staff_service(ctx: click.Context) -> tuple[StaffService, Settings]:
     """The staff service over the configured database, acting as the command line (audited as cli:LOGIN)."""
-    from appeals.staff import StaffService
-    from bot.app import SystemClock
+    from bootstrap import NoClassifier, build_core
 
     settings = _settings(ctx)
-    repo = SqliteRepository(open_db(settings.path(settings.database)), settings.center.appeal_prefix)
-    repo.sync_departments(settings.departments)
-    return StaffService(repo, SystemClock(), settings.supervisors, settings.staff.invite_days), settings
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    return core.registration.staff, settings
 
 
 def _login() -> str:
@@ -90,7 +92,7 @@ def _domain_error(exc: Exception) -> click.ClickException:
     return click.ClickException(translator(None)(exc.key, **exc.params))
 
 
-def _cli_renderer(settings: Settings) -> Any:
+def _cli_renderer(settings: Settings) -> Renderer:
     from bot.render import Renderer
 
     return Renderer(settings)
@@ -239,27 +241,24 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
 def report(ctx: click.Context, days: int, out: Path) -> None:
     """The supervisors' Excel report: per-department figures and every appeal."""
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from appeals.model import SYSTEM
-    from bot.app import build_services
-    from bot.report import build_report
+    from bootstrap import NoClassifier, build_core
+    from bot.report import build_report, figures_line
     from bot.texts import translator
 
     settings = _settings(ctx)
-    database = open_db(settings.path(settings.database))
-    services = build_services(settings, database, classifier=_NoClassifier())
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
     now = datetime.now(UTC)
-    appeals, names = services.appeals.target.report(SYSTEM, now - timedelta(days=days))
-    out.write_bytes(build_report(appeals, names, settings, translator(None), now))
-    services.writer.close()
+    t = translator(None)
+    appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
+    end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
+    overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+    out.write_bytes(build_report(appeals, names, settings, t, now, overview))
+    core.close()
+    click.echo(figures_line(t, overview))
     click.echo(f"{len(appeals)} appeals written to {out}")
-
-
-class _NoClassifier:
-    """Reports classify nothing."""
-
-    def parse(self, text: str) -> Any:
-        raise NotImplementedError
 
 
 @main.group()

@@ -59,6 +59,9 @@ class SqliteRepository:
             "INSERT INTO users (id, name, lang, active, created_at) VALUES (?, ?, ?, 1, ?) "
             "ON CONFLICT(id) DO UPDATE SET active = CASE WHEN removed_at IS NULL THEN 1 ELSE active END",
             [user_id, name, lang, _ts(now)])
+        if user_id > 0:
+            self.db.execute("INSERT OR IGNORE INTO user_identities (channel, external_id, user_id, created_at) "
+                            "VALUES ('telegram', ?, ?, ?)", [str(user_id), user_id, _ts(now)])
         user = self.get_user(user_id)
         assert user is not None
         return user
@@ -112,6 +115,41 @@ class SqliteRepository:
         assert found is not None
         return found
 
+    def create_unverified_enterprise(self, draft: dict[str, object], now: datetime) -> Enterprise:
+        """An enterprise known only by what a partner or a dispatcher said: no owner until the center confirms."""
+        cur = self.db.execute(
+            "INSERT INTO enterprises (name, credit_code, contact, phone, verified, created_at) "
+            "VALUES (:name, :credit_code, :contact, :phone, 0, :created_at)", {**draft, "created_at": _ts(now)})
+        found = self.get_enterprise(int(cur.lastrowid or 0))
+        assert found is not None
+        return found
+
+    def verify_enterprise(self, enterprise_id: int) -> None:
+        self.db.execute("UPDATE enterprises SET verified = 1 WHERE id = ?", [enterprise_id])
+
+    # ---- identities per channel ------------------------------------------------------------------
+    def identity_user(self, channel: str, external_id: str, name: str, now: datetime) -> int:
+        """The user behind ``(channel, external_id)``, created on first sight.
+
+        Telegram users keep their Telegram id as user id; people and systems of other channels get
+        negative ids, which no Telegram account can have.
+        """
+        row = self._one("SELECT user_id FROM user_identities WHERE channel = ? AND external_id = ?",
+                        [channel, external_id])
+        if row:
+            return int(row["user_id"])
+        with self.db.atomic():
+            if channel == "telegram":
+                user_id = int(external_id)
+            else:
+                low = self._one("SELECT MIN(id) AS m FROM users", [])
+                user_id = min(int(low["m"] or 0) if low else 0, 0) - 1
+            self.db.execute("INSERT OR IGNORE INTO users (id, name, lang, active, created_at) "
+                            "VALUES (?, ?, 'zh-CN', 1, ?)", [user_id, name, _ts(now)])
+            self.db.execute("INSERT INTO user_identities (channel, external_id, user_id, created_at) "
+                            "VALUES (?, ?, ?, ?)", [channel, external_id, user_id, _ts(now)])
+        return user_id
+
     @staticmethod
     def _enterprise(row: dict[str, Any]) -> Enterprise:
         return Enterprise(
@@ -119,7 +157,7 @@ class SqliteRepository:
             phone=row["phone"] or "", industry=row["industry"] or "", scale=row["scale"] or "",
             district=row["district"] or "", owner_id=row["owner_id"] or 0,
             tags=tuple(json.loads(row["tags"] or "[]")), founded_year=row["founded_year"],
-            business=row["business"] or "",
+            business=row["business"] or "", verified=bool(row.get("verified", 1)),
         )
 
     def create_claim(self, enterprise_id: int, user_id: int, now: datetime) -> int:
@@ -247,15 +285,22 @@ class SqliteRepository:
                            source=r["role_source"])
 
     # ---- appeals -------------------------------------------------------------------------------
-    def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None) -> Appeal:
-        """Insert the appeal, its number, attachments and first events in one transaction."""
+    def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None,
+                      idempotency_key: str | None = None) -> Appeal:
+        """Insert the appeal, its number, attachments and first events in one transaction.
+
+        ``idempotency_key`` is channel-neutral (``telegram:<update id>``, ``open311:<key id>:<token>``);
+        a Telegram update id alone gives ``telegram:<id>``.
+        """
+        if idempotency_key is None and source_update_id is not None:
+            idempotency_key = f"telegram:{source_update_id}"
         with self.db.atomic():
             day = appeal.created_at.astimezone(self.tz).strftime("%Y%m%d")
             prefix = f"{self.prefix}{day}-"
             row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
             number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"
             values = self._appeal_row(appeal)
-            values.update(number=number, source_update_id=source_update_id)
+            values.update(number=number, source_update_id=source_update_id, idempotency_key=idempotency_key)
             del values["id"]
             cols = ", ".join(f"[{k}]" for k in values)
             marks = ", ".join("?" for _ in values)
@@ -284,6 +329,10 @@ class SqliteRepository:
 
     def find_by_update(self, update_id: int) -> Appeal | None:
         row = self._one("SELECT * FROM appeals WHERE source_update_id = ?", [update_id])
+        return self._appeal(row) if row else None
+
+    def find_by_key(self, idempotency_key: str) -> Appeal | None:
+        row = self._one("SELECT * FROM appeals WHERE idempotency_key = ?", [idempotency_key])
         return self._appeal(row) if row else None
 
     def get_appeal(self, appeal_id: int) -> Appeal | None:
@@ -396,7 +445,8 @@ class SqliteRepository:
             "rating_due": _ts(a.rating_due), "extension_status": a.extension_status,
             "extension_days": a.extension_days, "extension_reason": a.extension_reason, "rating": a.rating,
             "rated_at": _ts(a.rated_at), "reopen_count": a.reopen_count, "closed_at": _ts(a.closed_at),
-            "alert_level": a.alert_level,
+            "alert_level": a.alert_level, "accepted_at": _ts(a.accepted_at), "return_count": a.return_count,
+            "channel": a.channel,
         }
 
     def _appeal(self, r: dict[str, Any]) -> Appeal:
@@ -415,5 +465,6 @@ class SqliteRepository:
             rating_due=_dt(r["rating_due"]), extension_status=r["extension_status"],
             extension_days=r["extension_days"], extension_reason=r["extension_reason"], rating=r["rating"],
             rated_at=_dt(r["rated_at"]), reopen_count=r["reopen_count"] or 0, closed_at=_dt(r["closed_at"]),
-            alert_level=r["alert_level"], attachments=attachments,
+            alert_level=r["alert_level"], attachments=attachments, accepted_at=_dt(r["accepted_at"]),
+            return_count=r["return_count"] or 0, channel=r["channel"] or "telegram",
         )

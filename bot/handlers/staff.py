@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -17,7 +18,7 @@ from bot import keyboards
 from bot.callbacks import AppealCb
 from bot.notifier import Notifier
 from bot.render import Renderer
-from bot.report import build_report
+from bot.report import build_report, figures_line
 from bot.services import Services
 from bot.states import Work
 from bot.texts import Translator
@@ -202,10 +203,13 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     days = int(command.args) if command.args and command.args.strip().isdigit() else 30
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
-    data = build_report(appeals, names, services.settings, t, now)
+    end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()
+    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end)
+    data = build_report(appeals, names, services.settings, t, now, overview)
     name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
     await message.answer_document(BufferedInputFile(data, filename=name),
-                                  caption=t("staff.report_caption", days=days, count=len(appeals)))
+                                  caption=t("staff.report_caption", days=days, count=len(appeals))
+                                  + "\n" + figures_line(t, overview))
 
 
 async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services,
