@@ -19,7 +19,7 @@ from bootstrap import SystemClock as SystemClock  # re-exported for older caller
 from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
 from bot.config import Settings
-from bot.handlers import common, enterprise, errors, staff, start
+from bot.handlers import common, enterprise, errors, staff, start, team
 from bot.intake import Intake, IntakeSettings
 from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
@@ -77,6 +77,7 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
     dp.include_router(start.router())
     desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, bot=bot)
     dp.include_router(staff.router())
+    dp.include_router(team.router())
     dp.include_router(enterprise.router())
     dp.include_router(common.last())
     return dp, notifier, desk
