@@ -25,6 +25,7 @@ from appeals.metrics import FigureService
 from appeals.ports import Classifier, Clock, ParseResult
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
+from appeals.staff import StaffService
 from bot.config import Settings
 from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
@@ -97,6 +98,7 @@ class Services:
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
     figures: Offloaded[FigureService]
+    staff: Offloaded[StaffService]
     web: Offloaded[WebRepository]  # console logins, partner keys, console queries
 
 
@@ -121,7 +123,9 @@ class Core:
         return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
                         Offloaded(self.appeals, self.writer, self._committed),
                         Offloaded(self.registration, self.writer, self._committed),
-                        Offloaded(self.figures, self.writer), Offloaded(self.web, self.writer))
+                        Offloaded(self.figures, self.writer),
+                        Offloaded(self.registration.staff, self.writer, self._committed),
+                        Offloaded(self.web, self.writer))
 
     def _committed(self) -> None:
         for callback in self.on_commit:
@@ -147,8 +151,12 @@ def load_catalogue_into(db: Database, settings: Settings, now: datetime | None =
 
 
 def build_core(settings: Settings, *, classifier: Classifier | None = None, clock: Clock | None = None,
-               db: Database | None = None, sync_catalogue: bool = True) -> Core:
-    """Open (and migrate) the database and build the services; ``classifier`` defaults to the configured one."""
+               db: Database | None = None, sync_catalogue: bool = True, seed_supervisors: bool = True) -> Core:
+    """Open (and migrate) the database and build the services; ``classifier`` defaults to the configured one.
+
+    ``seed_supervisors`` applies WANQI_SUPERVISORS (grants, and withdraws the role from ids taken out of
+    it): the bot and the console do; one-off tools do not, so a shell without the variable demotes nobody.
+    """
     db = db if db is not None else open_db(settings.path(settings.database))
     if sync_catalogue:
         load_catalogue_into(db, settings)
@@ -159,8 +167,9 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     calendar = OfficialCalendar()
     appeals = AppealService(repo, classifier or build_classifier(settings), settings.routing, settings.sla,
                             calendar, tz, clock)
-    registration = RegistrationService(repo, clock, settings.supervisors)
-    registration.seed_supervisors()
+    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days)
+    if seed_supervisors:
+        registration.seed_supervisors()
     figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
     return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures,
                 WebRepository(db))

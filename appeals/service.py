@@ -31,7 +31,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         Action.ACCEPT, Action.RETURN, Action.REPLY, Action.CLOSE, Action.REQUEST_EXTENSION,
     }),
     Role.DISPATCHER: frozenset({Action.DISPATCH}),
-    Role.SUPERVISOR: frozenset(Action),
+    # 好差评 is the enterprise's own voice: nobody rates on its behalf.
+    Role.SUPERVISOR: frozenset(Action) - {Action.RATE_GOOD, Action.RATE_POOR},
     Role.SYSTEM: frozenset({Action.DISPATCH, Action.CLOSE}),
     Role.PARTNER: frozenset(),
 }
@@ -201,6 +202,11 @@ class AppealService:
     def dispatch(self, actor: Actor, appeal_id: int, category: str) -> Outcome:
         """A dispatcher routes (or re-routes) an appeal; the enterprise may correct the category before 签收."""
         appeal = self._get(actor, appeal_id, Action.DISPATCH)
+        if not self.routing.knows(category):
+            raise InvalidInput("error.bad_category")
+        if appeal.status is Status.DISPATCHED and category == appeal.category:
+            # nothing would change but the deadlines (and a red light would vanish): refused
+            raise InvalidInput("error.same_category", category=self.routing.category(category).name)
         if actor.role is Role.ENTERPRISE and appeal.status not in (Status.SUBMITTED, Status.DISPATCHED):
             raise InvalidInput("error.too_late_to_correct")
         if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER:
@@ -291,8 +297,21 @@ class AppealService:
         return out
 
     # ---- the enterprise's side ------------------------------------------------------------
-    def withdraw(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.WITHDRAW, closed_at=self.clock.now())
+    def withdraw(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
+        """撤回 by the enterprise, or by a supervisor with a recorded reason the enterprise is told."""
+        note = ""
+        if actor.is_staff:
+            self._get(actor, appeal_id, Action.WITHDRAW)  # not found / not allowed come before the reason
+            note = (reason or "").strip()[:1000]
+            if len(_MEANINGFUL.findall(note)) < 2:
+                raise InvalidInput("error.withdraw_reason_required")
+        outcome = self._move(actor, appeal_id, Action.WITHDRAW, note=note, closed_at=self.clock.now())
+        told = list(outcome.notices)
+        if outcome.event.from_status == Status.RETURNED:  # its old department had already let it go
+            told = [n for n in told if n.audience is not Audience.DEPARTMENT]
+        if actor.is_staff:
+            told.append(Notice(Audience.ENTERPRISE, "withdrawn_by_center", appeal_id))
+        return dataclasses.replace(outcome, notices=tuple(told))
 
     def rate(self, actor: Actor, appeal_id: int, score: int) -> Outcome:
         """好差评: 5/4/3 close the appeal, 2/1 reopen it for 重办 and tell supervisors."""
@@ -305,6 +324,8 @@ class AppealService:
         if appeal.status is Status.CLOSED and rated_this_reply:
             raise InvalidInput("error.already_rated")
         now = self.clock.now()
+        if appeal.rating_due is not None and now > appeal.rating_due:
+            raise InvalidInput("error.rating_window_over", number=appeal.number)
         if score in POOR:
             cat = self.routing.category(appeal.category) if appeal.category else None
             days = cat.reply_days if cat else self.sla.reply_days
@@ -346,7 +367,9 @@ class AppealService:
         event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
         self.repo.add_attachments(appeal.id, files, now, event)
         saved = self.repo.get_appeal(appeal.id) or appeal
-        target = Audience.DEPARTMENT if appeal.department_id else Audience.DISPATCHERS
+        # a returned appeal is back with the dispatchers: the department that returned it gets nothing more
+        target = Audience.DEPARTMENT if appeal.department_id and appeal.status not in TRIAGE \
+            else Audience.DISPATCHERS
         return Outcome(saved, event, (Notice(target, "files", appeal.id),))
 
     # ---- reading ------------------------------------------------------------------------------
@@ -453,7 +476,9 @@ class AppealService:
         if actor.role is Role.ENTERPRISE:
             return actor.enterprise_id is not None and appeal.enterprise_id == actor.enterprise_id
         if actor.role is Role.HANDLER:
-            return actor.department_id is not None and appeal.department_id == actor.department_id
+            # once returned, the appeal belongs to the dispatchers until it is dispatched again
+            return actor.department_id is not None and appeal.department_id == actor.department_id \
+                and appeal.status is not Status.RETURNED
         return False
 
     def _get(self, actor: Actor, appeal_id: int, action: Action) -> Appeal:

@@ -18,7 +18,7 @@ MENUS: dict[Role | None, tuple[str, ...]] = {
     Role.ENTERPRISE: ("new", "my", "policies", "profile", "subscribe", "lang", "help", "cancel"),
     Role.HANDLER: ("queue", "view", "console", "lang", "help", "cancel"),
     Role.DISPATCHER: ("queue", "view", "console", "lang", "help", "cancel"),
-    Role.SUPERVISOR: ("queue", "view", "report", "console", "broadcast", "lang", "help", "cancel"),
+    Role.SUPERVISOR: ("queue", "view", "report", "console", "broadcast", "staff", "lang", "help", "cancel"),
 }
 
 

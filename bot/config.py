@@ -72,6 +72,11 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    invite_days: int = 7  # an unused invite code expires after this many days
+
+
+@dataclass(frozen=True)
 class Settings:
     center: CenterSettings
     database: str
@@ -86,6 +91,7 @@ class Settings:
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
+    staff: StaffSettings = field(default_factory=StaffSettings)
 
     def path(self, value: str) -> Path:
         """A path from the settings, relative to the config file's folder unless absolute."""
@@ -148,4 +154,5 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         bot_token=env.get(ENV_TOKEN) or None,
         supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=path.resolve().parent,
+        staff=_section(StaffSettings, data.get("staff")),
     )

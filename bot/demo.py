@@ -3,6 +3,7 @@ local Bot API stand-in on 127.0.0.1 by a scripted journey. No token, no network.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import tempfile
@@ -11,8 +12,9 @@ from pathlib import Path
 
 from appeals.lifecycle import Status
 from appeals.model import Role
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.config import Settings, TelegramSettings
+from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
@@ -55,13 +57,49 @@ class Transcript:
         return f"🤖 → {self.names.get(m.chat_id, m.chat_id)}：{body}" + (f"\n   {buttons.strip()}" if buttons else "")
 
 
-async def run_demo(settings: Settings, out: Callable[[str], None] = print, workdir: Path | None = None) -> int:
-    """Play the journey: register, file, auto-route, 签收, 答复, 好评 -> closed; then 差评 -> 重办."""
+async def serve_console(app: App, listen: str, out: Callable[[str], None], stop: asyncio.Event | None) -> None:
+    """The demo's database in the web console on 127.0.0.1, with a one-time login link for the supervisor."""
+    import signal
+    from datetime import UTC, datetime
+
+    from bootstrap import SystemClock
+    from web.auth import login_url
+    from web.context import WebContext
+    from web.server import split_listen, start
+
+    host, port = split_listen(listen)
+    if host != "127.0.0.1":
+        raise ValueError("the demo console listens on 127.0.0.1 only")
+    runner = await start(WebContext(app.settings, app.services, SystemClock(), tell=app.notifier.deliver), listen)
+    actual = runner.addresses[0][1] if runner.addresses else port
+    settings = dataclasses.replace(app.settings, web=dataclasses.replace(app.settings.web,
+                                                                         listen=f"127.0.0.1:{actual}", public_url=""))
+    token = await app.services.web.create_login_link(SUPERVISOR, datetime.now(UTC))
+    out(f"\n管理台：http://127.0.0.1:{actual}/console （Ctrl+C 结束）")
+    out(f"督办人员登录链接（10 分钟内有效，只能使用一次）：{login_url(settings, token)}")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_demo(settings: Settings, out: Callable[[str], None] = print, workdir: Path | None = None,
+                   console: str | None = None, stop: asyncio.Event | None = None) -> int:
+    """Play the journey: register, file, auto-route, 签收, 答复, 好评 -> closed; then 差评 -> 重办.
+
+    With ``console`` (host:port on 127.0.0.1), the demo's database then stays served by the web console
+    with a supervisor's login link printed, until ``stop`` is set (or the process is interrupted).
+    """
     workdir = workdir or Path(tempfile.mkdtemp(prefix="wanqi-demo-"))
     async with BotAPIStandin() as api:
         settings = dataclasses.replace(
             settings, database=str(workdir / "demo.db"), supervisors=frozenset({SUPERVISOR}),
-            telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1))
+            telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1),
+            web=dataclasses.replace(settings.web, enabled=False))
         app = build_app(settings, token=DEMO_TOKEN)
         names = {ENTERPRISE: "陈经理（肇庆星河精密制造有限公司）", HANDLER: "李科长（市税务局）",
                  SUPERVISOR: "王主任（中心督办）"}
@@ -83,7 +121,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
         try:
             out(f"万企诉求助手 demo · 数据库 {settings.database} · Bot API 替身 {api.base_url}")
             invite = await app.services.registration.create_invite(Role.HANDLER, "tax", "demo")
-            async with api.polling(app.dp, app.bot, polling_timeout=1):
+            async with running(app):
                 log.step("1 企业登记")
                 await say(company, "/start")
                 await press(company, await company.wait_for(contains="登记"), "开始登记")
@@ -154,6 +192,8 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
                 f"{again.number} {again.status.value}（重办 {again.reopen_count} 次）")
             ok = first.status is Status.CLOSED and again.status is Status.REOPENED
             out("demo 完成 ✅" if ok else "demo 未按预期结束 ❌")
+            if console is not None and ok:
+                await serve_console(app, console, out, stop)
             return 0 if ok else 1
         finally:
             await app.close()

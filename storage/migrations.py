@@ -194,3 +194,49 @@ def m_web_001(db: Database) -> None:
         pk="id_hash", not_null={"user_id", "csrf", "created_at", "expires_at"},
         foreign_keys=[("user_id", "users", "id")], strict=True,
     )
+
+
+@migrations()
+def m_trust_001_staff_lifecycle(db: Database) -> None:
+    """Staff removal, where a role came from, expiring and revocable invites, and the staff audit log."""
+    from datetime import datetime, timedelta
+
+    db.table("users").add_column("role_source", str)  # env | invite | granted
+    db.table("users").add_column("removed_at", str)
+    db.table("invites").add_column("expires_at", str)
+    db.table("invites").add_column("revoked_at", str)
+    db.table("staff_audit").create(
+        {"id": int, "at": str, "by": str, "user_id": int, "action": str, "detail": str},
+        pk="id", not_null={"at", "by", "action"}, strict=True,
+    )
+    db.table("staff_audit").create_index(["user_id"])
+    # Codes made before expiry existed lapse seven days after they were made (a ten-year-old code must not work).
+    for row in list(db.query("SELECT code, created_at FROM invites WHERE expires_at IS NULL")):
+        expires = datetime.fromisoformat(row["created_at"]) + timedelta(days=7)
+        db.execute("UPDATE invites SET expires_at = ? WHERE code = ?", [expires.isoformat(), row["code"]])
+    db.execute("UPDATE users SET role_source = 'invite' WHERE role IN ('handler', 'dispatcher', 'supervisor') "
+               "AND id IN (SELECT used_by FROM invites WHERE used_by IS NOT NULL)")
+    # Supervisors who never used an invite were seeded from WANQI_SUPERVISORS.
+    db.execute("UPDATE users SET role_source = 'env' WHERE role = 'supervisor' AND role_source IS NULL")
+    db.execute("UPDATE users SET role_source = 'granted' WHERE role IN ('handler', 'dispatcher') "
+               "AND role_source IS NULL")
+
+
+@migrations()
+def m_intake_001(db: Database) -> None:
+    """Durable intake: the inbox of received updates, conversation state, chats told we work in private,
+    and one counter row per day for appeal numbers (seeded from the numbers already given)."""
+    db.table("inbox").create(
+        {"update_id": int, "chat_id": int, "raw": str, "received_at": str, "status": str, "attempts": int,
+         "error": str, "handled_at": str},
+        pk="update_id", not_null={"chat_id", "raw", "received_at", "status", "attempts"},
+        defaults={"status": "pending", "attempts": 0}, strict=True,
+    )
+    db.table("inbox").create_index(["status", "update_id"])
+    db.table("fsm").create({"key": str, "state": str, "data": str}, pk="key", not_null={"data"}, strict=True)
+    db.table("foreign_chats").create({"chat_id": int, "type": str, "told_at": str}, pk="chat_id",
+                                     not_null={"type", "told_at"}, strict=True)
+    db.table("appeal_counters").create({"day": str, "last": int}, pk="day", not_null={"last"}, strict=True)
+    db.execute(
+        "INSERT INTO appeal_counters (day, last) SELECT substr(number, 1, instr(number, '-')), "
+        "MAX(CAST(substr(number, instr(number, '-') + 1) AS INTEGER)) FROM appeals GROUP BY 1")

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from appeals.lifecycle import Status
 from appeals.model import Appeal, AppealEvent, Attachment, Enterprise
 from appeals.ports import CategoryScore, Entity, UserRecord
+from appeals.staff import SOURCE_INVITE, AuditEntry, Invite, StaffMember
 
 CENTER_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -53,9 +54,11 @@ class SqliteRepository:
         return self._user(row) if row else None
 
     def ensure_user(self, user_id: int, name: str, lang: str, now: datetime) -> UserRecord:
+        # Writing again means the user unblocked the bot; a removed staff member stays inactive.
         self.db.execute(
             "INSERT INTO users (id, name, lang, active, created_at) VALUES (?, ?, ?, 1, ?) "
-            "ON CONFLICT(id) DO UPDATE SET active = 1", [user_id, name, lang, _ts(now)])
+            "ON CONFLICT(id) DO UPDATE SET active = CASE WHEN removed_at IS NULL THEN 1 ELSE active END",
+            [user_id, name, lang, _ts(now)])
         if user_id > 0:
             self.db.execute("INSERT OR IGNORE INTO user_identities (channel, external_id, user_id, created_at) "
                             "VALUES ('telegram', ?, ?, ?)", [str(user_id), user_id, _ts(now)])
@@ -106,8 +109,8 @@ class SqliteRepository:
                 ":district, :owner_id, :created_at)",
                 {**draft, "owner_id": owner_id, "created_at": _ts(now)})
             enterprise_id = cur.lastrowid
-            self.db.execute("UPDATE users SET role = 'enterprise', enterprise_id = ? WHERE id = ?",
-                            [enterprise_id, owner_id])
+            self.db.execute("UPDATE users SET role = 'enterprise', enterprise_id = ?, active = 1, "
+                            "removed_at = NULL WHERE id = ?", [enterprise_id, owner_id])
         found = self.get_enterprise(int(enterprise_id or 0))
         assert found is not None
         return found
@@ -183,22 +186,103 @@ class SqliteRepository:
                     "(SELECT enterprise_id FROM claims WHERE id = ?) "
                     "WHERE id = (SELECT user_id FROM claims WHERE id = ?)", [claim_id, claim_id])
 
-    # ---- staff invites ---------------------------------------------------------------------------
-    def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime) -> None:
+    # ---- staff invites, members and their audit log ----------------------------------------------
+    def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime,
+                      expires_at: datetime | None = None) -> None:
         self.db.execute(
-            "INSERT INTO invites (code, role, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
-            [code, role, department_id, by, _ts(now)])
+            "INSERT INTO invites (code, role, department_id, created_by, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", [code, role, department_id, by, _ts(now), _ts(expires_at)])
 
     def use_invite(self, code: str, user_id: int, now: datetime) -> dict[str, object] | None:
-        """Mark the invite used and make the user staff, in one transaction; None if unknown or used."""
+        """Mark the invite used and make the user staff, in one transaction; None if unknown, used,
+        revoked or expired."""
         with self.db.atomic():
-            invite = self._one("SELECT * FROM invites WHERE code = ? AND used_by IS NULL", [code])
-            if invite is None:
+            invite = self._one("SELECT * FROM invites WHERE code = ? AND used_by IS NULL AND revoked_at IS NULL",
+                               [code])
+            expires = _dt(invite["expires_at"]) if invite else None
+            if invite is None or expires is None or expires <= now:
                 return None
             self.db.execute("UPDATE invites SET used_by = ?, used_at = ? WHERE code = ?", [user_id, _ts(now), code])
-            self.db.execute("UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL WHERE id = ?",
-                            [invite["role"], invite["department_id"], user_id])
+            self.db.execute(
+                "UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL, role_source = ?, "
+                "removed_at = NULL, active = 1 WHERE id = ?",
+                [invite["role"], invite["department_id"], SOURCE_INVITE, user_id])
+            self._audit(AuditEntry(now, f"user:{user_id}", user_id, "join",
+                                   f"{invite['role']}/{invite['department_id'] or '-'} invite {code[:3]}… "
+                                   f"by {invite['created_by']}"))
         return invite
+
+    def invites(self) -> list[Invite]:
+        return [
+            Invite(r["code"], r["role"], r["department_id"], r["created_by"] or "",
+                   _dt(r["created_at"]) or datetime.now(UTC), _dt(r["expires_at"]), r["used_by"],
+                   _dt(r["revoked_at"]))
+            for r in self.db.query("SELECT * FROM invites ORDER BY created_at DESC")
+        ]
+
+    def revoke_invite(self, code: str, now: datetime, entry: AuditEntry) -> bool:
+        """Revoke an unused invite; False when no such open invite exists."""
+        with self.db.atomic():
+            cur = self.db.execute("UPDATE invites SET revoked_at = ? WHERE code = ? AND used_by IS NULL "
+                                  "AND revoked_at IS NULL", [_ts(now), code])
+            if not cur.rowcount:
+                return False
+            self._audit(entry)
+        return True
+
+    def staff(self) -> list[StaffMember]:
+        rows = self.db.query(
+            "SELECT * FROM users WHERE role IN ('handler', 'dispatcher', 'supervisor') OR removed_at IS NOT NULL "
+            "OR role_source IS NOT NULL ORDER BY role IS NULL, role, department_id, id")
+        return [self._member(r) for r in rows]
+
+    def staff_member(self, user_id: int) -> StaffMember | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", [user_id])
+        return self._member(row) if row else None
+
+    def change_staff(self, user_id: int, *, role: str | None, department_id: str | None, source: str | None,
+                     removed_at: datetime | None, entry: AuditEntry) -> None:
+        """Set a member's role (None: no role) with its audit row, in one transaction.
+
+        A user who never wrote to the bot (a bootstrap supervisor) gets a row first.
+        """
+        active = 0 if removed_at is not None else 1
+        with self.db.atomic():
+            self.db.execute("INSERT OR IGNORE INTO users (id, name, lang, active, created_at) "
+                            "VALUES (?, '', 'zh-CN', 1, ?)", [user_id, _ts(entry.at)])
+            self.db.execute(
+                "UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL, role_source = ?, "
+                "removed_at = ?, active = ? WHERE id = ?",
+                [role, department_id, source, _ts(removed_at), active, user_id])
+            self._audit(entry)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._audit(entry)
+
+    def _audit(self, e: AuditEntry) -> None:
+        self.db.execute("INSERT INTO staff_audit (at, by, user_id, action, detail) VALUES (?, ?, ?, ?, ?)",
+                        [_ts(e.at), e.by, e.user_id, e.action, e.detail])
+
+    def audit_log(self, user_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        where, params = ("WHERE user_id = ?", [user_id]) if user_id is not None else ("", [])
+        rows = self.db.query(f"SELECT * FROM staff_audit {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [AuditEntry(_dt(r["at"]) or datetime.now(UTC), r["by"], r["user_id"], r["action"], r["detail"] or "")
+                for r in rows]
+
+    def held_by(self, user_id: int, statuses: frozenset[Status]) -> list[Appeal]:
+        """Open appeals whose latest 签收 was this user's (their personal work in progress)."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.db.query(
+            f"SELECT a.* FROM appeals a WHERE a.status IN ({marks}) AND ? = ("
+            "SELECT e.actor_id FROM appeal_events e WHERE e.appeal_id = a.id AND e.action = 'accept' "
+            "ORDER BY e.id DESC LIMIT 1) ORDER BY a.id", [*sorted(s.value for s in statuses), user_id])
+        return [self._appeal(r) for r in rows]
+
+    @staticmethod
+    def _member(r: dict[str, Any]) -> StaffMember:
+        return StaffMember(id=r["id"], name=r["name"] or "", role=r["role"], department_id=r["department_id"],
+                           active=bool(r["active"]), joined=_dt(r["created_at"]), removed_at=_dt(r["removed_at"]),
+                           source=r["role_source"])
 
     # ---- appeals -------------------------------------------------------------------------------
     def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None,
@@ -213,8 +297,11 @@ class SqliteRepository:
         with self.db.atomic():
             day = appeal.created_at.astimezone(self.tz).strftime("%Y%m%d")
             prefix = f"{self.prefix}{day}-"
-            row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
-            number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"
+            # one counter row per day, bumped in this transaction: no scan of the day's appeals
+            last = self.db.execute(
+                "INSERT INTO appeal_counters (day, last) VALUES (?, 1) "
+                "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last", [prefix]).fetchone()[0]
+            number = f"{prefix}{int(last):04d}"
             values = self._appeal_row(appeal)
             values.update(number=number, source_update_id=source_update_id, idempotency_key=idempotency_key)
             del values["id"]
@@ -327,14 +414,6 @@ class SqliteRepository:
         """(text, category, source) of every correction, dispatch and re-dispatch after a return."""
         rows = self.db.query("SELECT text, category, source FROM feedback ORDER BY id")
         return [(r["text"], r["category"], r["source"]) for r in rows]
-
-    # ---- Telegram update de-duplication -------------------------------------------------------
-    def seen_update(self, update_id: int) -> bool:
-        return self._one("SELECT 1 AS x FROM processed_updates WHERE update_id = ?", [update_id]) is not None
-
-    def mark_update(self, update_id: int, now: datetime) -> None:
-        self.db.execute("INSERT OR IGNORE INTO processed_updates (update_id, at) VALUES (?, ?)",
-                        [update_id, _ts(now)])
 
     # ---- mapping ----------------------------------------------------------------------------------
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:

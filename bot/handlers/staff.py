@@ -43,6 +43,7 @@ def router() -> Router:
     r.message.register(view_command, Command("view"))
     r.message.register(report, Command("report"))
     r.message.register(console_link, Command("console"))
+    r.message.register(withdraw, Command("withdraw"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
     r.callback_query.register(close, AppealCb.filter(F.act == "cls"))
@@ -221,3 +222,16 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     await message.answer_document(BufferedInputFile(data, filename=name),
                                   caption=t("staff.report_caption", days=days, count=len(appeals))
                                   + "\n" + figures_line(t, overview))
+
+
+async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services,
+                   notifier: Notifier) -> None:
+    """/withdraw NUMBER REASON: a supervisor withdraws an appeal; the reason is recorded and the enterprise told."""
+    ref, _, reason = (command.args or "").strip().partition(" ")
+    if not ref:
+        await message.answer(t("staff.withdraw_usage"))
+        return
+    detail = await services.appeals.view(actor, ref)
+    outcome = await services.appeals.withdraw(actor, detail.appeal.id, reason)
+    await message.answer(t("staff.withdraw_done", number=outcome.appeal.number))
+    await notifier.deliver(outcome.notices)
