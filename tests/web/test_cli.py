@@ -42,7 +42,8 @@ def test_web_link_is_for_staff_only(tmp_path: Path) -> None:
     code, out = _run(config, "web", "link", "--user", "42")
     assert code == 1 and "not center staff" in out
     db = sqlite3.connect(tmp_path / "wanqi.db")
-    db.execute("INSERT INTO users (id, name, role, active, created_at) VALUES (42, '督办', 'supervisor', 1, '2026-11-30T08:00:00+00:00')")
+    db.execute("INSERT INTO users (id, name, role, active, created_at) "
+               "VALUES (42, '督办', 'supervisor', 1, '2026-11-30T08:00:00+00:00')")
     db.commit()
     code, out = _run(config, "web", "link", "--user", "42")
     assert code == 0 and out.startswith("http://127.0.0.1:8080/console/login?token=")
