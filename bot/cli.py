@@ -52,9 +52,11 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
 def run(ctx: click.Context) -> None:
     """Run the bot: long polling with the token from WANQI_BOT_TOKEN."""
     from bot.runner import run_polling
+    from storage.redact import install
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(ctx)
+    install(settings.bot_token)  # no log line carries the token, whatever the library puts in an error
     if not settings.bot_token:
         raise click.ClickException("WANQI_BOT_TOKEN is not set (the bot token from @BotFather).")
     asyncio.run(run_polling(settings))
@@ -89,7 +91,7 @@ def _domain_error(exc: Exception) -> click.ClickException:
     from bot.texts import translator
 
     assert isinstance(exc, AppealError)
-    return click.ClickException(translator(None)(exc.key, **exc.params))
+    return click.ClickException(translator(None, html=False)(exc.key, **exc.params))
 
 
 def _cli_renderer(settings: Settings) -> Renderer:
@@ -119,7 +121,7 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
             click.echo(f"/join {service.create_invite(SYSTEM, Role(role), department, via=_login()).code}")
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    t = translator(None)
+    t = translator(None, html=False)
     name = settings.departments.get(department or "", "")
     click.echo(t("team.cli_invites_note", count=count, role=t(f"role.{role}"),
                  department=f"（{name}）" if name else "", days=settings.staff.invite_days), err=True)
@@ -134,7 +136,7 @@ def staff_list(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    click.echo(members_text(translator(None), _cli_renderer(settings), service.members(SYSTEM)))
+    click.echo(members_text(translator(None, html=False), _cli_renderer(settings), service.members(SYSTEM)))
 
 
 @staff.command("remove")
@@ -148,7 +150,7 @@ def staff_remove(ctx: click.Context, user_id: str) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(None)
+    t = translator(None, html=False)
     try:
         removal = service.remove(SYSTEM, parse_id(user_id), via=_login())
     except AppealError as exc:
@@ -174,7 +176,7 @@ def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str 
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(None)
+    t = translator(None, html=False)
     try:
         member = service.set_role(SYSTEM, parse_id(user_id), Role(role), department, via=_login())
     except AppealError as exc:
@@ -194,7 +196,8 @@ def staff_invites(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    click.echo(invites_text(translator(None), _cli_renderer(settings), service.invites(SYSTEM), datetime.now(UTC)))
+    click.echo(invites_text(translator(None, html=False), _cli_renderer(settings), service.invites(SYSTEM),
+                            datetime.now(UTC)))
 
 
 @staff.command("revoke")
@@ -211,7 +214,7 @@ def staff_revoke(ctx: click.Context, code: str) -> None:
         service.revoke_invite(SYSTEM, code, via=_login())
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(translator(None)("team.revoked_done"))
+    click.echo(translator(None, html=False)("team.revoked_done"))
 
 
 @staff.command("log")
@@ -231,7 +234,7 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
         entries = service.log(SYSTEM, parse_id(user_id) if user_id else None, limit)
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(log_text(translator(None), _cli_renderer(settings), entries))
+    click.echo(log_text(translator(None, html=False), _cli_renderer(settings), entries))
 
 
 @main.command()
@@ -251,7 +254,7 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
     settings = _settings(ctx)
     core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
     now = datetime.now(UTC)
-    t = translator(None)
+    t = translator(None, html=False)
     appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
     end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
     overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from html import escape
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from markupsafe import escape
 from sqlite_utils import Database
 
 from appeals.reference import INDUSTRIES
