@@ -156,6 +156,11 @@ class PushSettings:
     max_retries: int = Field(default=5, ge=0, le=100)
 
 
+@section(frozen=True, config=_STRICT)
+class StaffSettings:
+    invite_days: int = Field(default=7, ge=1, le=365)  # an unused invite code expires after this many days
+
+
 class _Department(BaseModel):
     model_config = _STRICT
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -199,6 +204,7 @@ class _File(BaseModel):
     nlu: NluSettings = NluSettings()
     policies: PolicySettings = PolicySettings()
     push: PushSettings = PushSettings()
+    staff: StaffSettings = StaffSettings()
 
     @model_validator(mode="after")
     def _references(self) -> _File:
@@ -236,7 +242,8 @@ class Settings:
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
     data_dir: Path = Path(".")
-    source: str = ""  # the config file read (or "packaged default")
+    source: str = ""  # the config file read (or "packaged default config")
+    staff: StaffSettings = field(default_factory=StaffSettings)
 
     def path(self, value: str | Path) -> Path:
         """A path from the settings, relative to the config file's folder unless absolute."""

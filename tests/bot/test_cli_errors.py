@@ -125,7 +125,7 @@ def test_staff_invite_speaks_one_language(tmp_path: Path) -> None:
     assert zh.exit_code == 0 and "以「承办人」身份加入（市税务局）" in zh.stderr
     en = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax",
                env={"WANQI_LANG": "en"})
-    assert en.exit_code == 0 and "join as Handler (市税务局)" in en.stderr
+    assert en.exit_code == 0 and 'join as "Handler" (市税务局)' in en.stderr
 
 
 def _csv(path: Path, rows: list[list[str]]) -> Path:
@@ -169,9 +169,8 @@ def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(bot.cli, "open_db", boom)
     config = str(write_config(tmp_path, "cli.db"))
-    one_line(wanqi("--config", config, "staff", "invite", "--role", "dispatcher"), 1,
-             "内部错误", "RuntimeError: disk on fire", "--debug")
-    loud = wanqi("--debug", "--config", config, "staff", "invite", "--role", "dispatcher")
+    one_line(wanqi("--config", config, "db", "migrate"), 1, "内部错误", "RuntimeError: disk on fire", "--debug")
+    loud = wanqi("--debug", "--config", config, "db", "migrate")
     assert loud.exit_code == 1 and "Traceback" in loud.stderr and "disk on fire" in loud.stderr
 
 
