@@ -15,7 +15,7 @@ from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
 from appeals.notices import Audience, Notice, notices_for
 from appeals.ports import Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
-from appeals.routing import RouteDecision, Routing
+from appeals.routing import Intake, RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
 
 log = logging.getLogger(__name__)
@@ -95,22 +95,45 @@ class AppealService:
         self.clock = clock
 
     # ---- intake -------------------------------------------------------------------------
+    def _classify(self, text: str) -> ParseResult:
+        try:
+            return self.classifier.parse(text)
+        except ClassifierUnavailable:
+            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
+            return ParseResult(ranking=())
+
+    def intake(self, actor: Actor, text: str | None) -> tuple[Intake, ParseResult]:
+        """What to do with a message before filing it (nothing is written): dialogue, ask for more,
+        confirm several topics, or file. Without a classifier everything is filed."""
+        if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
+            raise NotAllowed("only a registered enterprise may file an appeal")
+        text = check_text(text)  # empty, emoji-only and too long texts are refused as before
+        result = self._classify(text)
+        return self.routing.triage(text, result), result
+
     def submit(
         self, actor: Actor, text: str | None, attachments: Iterable[Attachment] = (),
-        source_update_id: int | None = None,
+        source_update_id: int | None = None, *, parsed: ParseResult | None = None,
+        topics: tuple[str, ...] = (), chosen: str | None = None,
     ) -> Submission:
-        """File an appeal for the actor's enterprise, classify it and route it; committed before return."""
+        """File an appeal for the actor's enterprise, classify it and route it; committed before return.
+
+        ``parsed`` reuses a classification made by :meth:`intake`; ``topics`` (several categories the
+        enterprise filed together) sends the appeal to the dispatcher with the categories noted; ``chosen`` is
+        the category the enterprise picked among several, routed as such.
+        """
         if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
             raise NotAllowed("only a registered enterprise may file an appeal")
         if source_update_id is not None and (seen := self.repo.find_by_update(source_update_id)):
             return Submission(seen, self._decision_of(seen), (), duplicate=True)
         text = check_text(text)
-        try:
-            result = self.classifier.parse(text)
-        except ClassifierUnavailable:
-            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
-            result = ParseResult(ranking=())
+        result = parsed if parsed is not None else self._classify(text)
         decision = self.routing.decide(result)
+        if topics:  # several problems: one appeal, the dispatcher splits or routes it
+            decision = dataclasses.replace(decision, department_id=None)
+        elif chosen is not None:
+            score = next((x.confidence for x in result.ranking if x.category == chosen), 0.0)
+            decision = RouteDecision(chosen, score, self.routing.category(chosen).department_id, decision.suggestions)
         now = self.clock.now()
         appeal = Appeal(
             id=0, number="", enterprise_id=actor.enterprise_id, user_id=actor.user_id, text=text,
@@ -118,10 +141,11 @@ class AppealService:
             confidence=decision.confidence, ranking=result.ranking, entities=result.entities,
             attachments=tuple(attachments),
         )
-        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now)]
+        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, note=" ".join(topics))]
         if decision.department_id:
             # routed by the NLU, not by the person filing: history must tell it from a correction
-            appeal, ev = self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto")
+            appeal, ev = (self._dispatched(appeal, actor, chosen, now, note="chosen") if chosen else
+                          self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto"))
             events.append(ev)
         saved = self.repo.create_appeal(appeal, events, source_update_id)
         log.info("appeal %s filed: %s", saved.id, saved.status)

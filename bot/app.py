@@ -64,7 +64,7 @@ def build_classifier(settings: Settings) -> Classifier:
     nlu = settings.nlu
     if nlu.backend == "spacy":
         ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
-                     departments=list(settings.departments.values()))
+                     departments=list(settings.departments.values()), target_precision=nlu.target_precision)
     return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)
 
 

@@ -38,7 +38,8 @@ class NluSettings:
     backend: str = "spacy"
     model_dir: str = "models/appeals"
     train_data: str = "nlu/data/train"
-    threshold: float = 0.5
+    threshold: float | None = None   # None: the model's own (chosen at training, stored with it)
+    target_precision: float = 0.95   # training picks the threshold that reaches this out-of-fold precision
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 5.0
 
@@ -124,7 +125,8 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         database=env.get(ENV_DATABASE) or data.get("database", "wanqi.db"),
         telegram=telegram,
         departments=departments,
-        routing=Routing(categories=categories, threshold=float(nlu.threshold)),
+        routing=Routing(categories=categories,
+                        threshold=None if nlu.threshold is None else float(nlu.threshold)),
         sla=sla,
         nlu=nlu,
         policies=_section(PolicySettings, data.get("policies")),
