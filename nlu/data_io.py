@@ -141,7 +141,8 @@ def _rows_csv(path: Path) -> list[list[str]]:
     quotes); only the delimiter is guessed. ``csv.Sniffer`` is not used: it guesses ``doublequote`` and
     ``quotechar`` from a sample and splits rows wrongly on real data."""
     text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=_delimiter(text, path.suffix.lower()))
+    delimiter = _delimiter(text, path.suffix.lower())
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=delimiter)
     return [row for row in reader if any(cell.strip() for cell in row)]
 
 

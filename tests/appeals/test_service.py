@@ -11,8 +11,8 @@ import pytest
 from appeals.errors import AppealError, InvalidInput, InvalidTransition, NotAllowed, NotFound
 from appeals.lifecycle import Status
 from appeals.model import Actor, Attachment, Role
-from appeals.ports import ParseResult
 from appeals.notices import Audience, Notice
+from appeals.ports import ParseResult
 from appeals.service import AppealService
 from appeals.sla import Light
 from bot.config import Settings
@@ -65,8 +65,8 @@ def test_threshold_is_inclusive(world: World, settings: Settings) -> None:
 
 def test_below_threshold_goes_to_the_dispatcher_queue_with_suggestions(world: World, settings: Settings) -> None:
     w = world
-    w.classifier.answer(("tax", settings.routing.threshold_for(ParseResult(())) - 0.01), ("other", 0.2), ("finance", 0.15),
-                        ("labor", 0.1), ("land", 0.05))
+    below = settings.routing.threshold_for(ParseResult(())) - 0.01
+    w.classifier.answer(("tax", below), ("other", 0.2), ("finance", 0.15), ("labor", 0.1), ("land", 0.05))
     sub = w.svc.submit(w.actors["ent_a"], "有个问题想咨询一下")
     a = sub.appeal
     assert a.status is Status.SUBMITTED
