@@ -14,7 +14,8 @@ from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
 from appeals.notices import Audience, Notice, notices_for
-from appeals.ports import Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
+from appeals.ports import CategoryScore, Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
+from appeals.registration import check_credit_code
 from appeals.routing import Intake, RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
 
@@ -30,9 +31,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         Action.ACCEPT, Action.RETURN, Action.REPLY, Action.CLOSE, Action.REQUEST_EXTENSION,
     }),
     Role.DISPATCHER: frozenset({Action.DISPATCH}),
-    Role.SUPERVISOR: frozenset(Action),
+    # 好差评 is the enterprise's own voice: nobody rates on its behalf.
+    Role.SUPERVISOR: frozenset(Action) - {Action.RATE_GOOD, Action.RATE_POOR},
     Role.SYSTEM: frozenset({Action.DISPATCH, Action.CLOSE}),
+    Role.PARTNER: frozenset(),
 }
+# Who may file on an enterprise's behalf (a partner system through its key, or center staff in the console).
+ON_BEHALF = frozenset({Role.PARTNER, Role.DISPATCHER, Role.SUPERVISOR})
 RATINGS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 POOR = frozenset({1, 2})
 
@@ -126,29 +131,71 @@ class AppealService:
             raise NotAllowed("only a registered enterprise may file an appeal")
         if source_update_id is not None and (seen := self.repo.find_by_update(source_update_id)):
             return Submission(seen, self._decision_of(seen), (), duplicate=True)
+        return self._file(actor, actor.enterprise_id, text, attachments, source_update_id=source_update_id,
+                          parsed=parsed, topics=topics, category=chosen)
+
+    def file_on_behalf(
+        self, actor: Actor, *, credit_code: str | None, text: str | None, channel: str,
+        idempotency_key: str | None = None, enterprise_name: str = "", contact: str = "", phone: str = "",
+        category: str | None = None, attachments: Iterable[Attachment] = (),
+    ) -> Submission:
+        """File for an enterprise found by its credit code (a partner system, or staff taking a call).
+
+        An unknown code creates an unverified enterprise record the center confirms later. ``category``
+        given skips the NLU; ``idempotency_key`` makes a retried request return the first appeal.
+        Raises NotAllowed for other roles and InvalidInput for a bad code, text or category.
+        """
+        if actor.role not in ON_BEHALF:
+            raise NotAllowed("only partners and center staff file on an enterprise's behalf")
+        if idempotency_key is not None and (seen := self.repo.find_by_key(idempotency_key)):
+            return Submission(seen, self._decision_of(seen), (), duplicate=True)
+        code = check_credit_code(credit_code)
         text = check_text(text)
-        result = parsed if parsed is not None else self._classify(text)
+        if category is not None and not self.routing.knows(category):
+            raise InvalidInput("error.unknown_category", category=category)
+        enterprise = self.repo.find_enterprise(code)
+        if enterprise is None:
+            name = (enterprise_name or "").strip()[:100] or f"未核实企业 {code}"
+            enterprise = self.repo.create_unverified_enterprise(
+                {"name": name, "credit_code": code, "contact": contact[:50], "phone": phone[:30]}, self.clock.now())
+            log.info("unverified enterprise %s created by %s", enterprise.id, channel)
+        return self._file(actor, enterprise.id, text, attachments, idempotency_key=idempotency_key,
+                          channel=channel, category=category)
+
+    def _file(
+        self, actor: Actor, enterprise_id: int, text: str | None, attachments: Iterable[Attachment], *,
+        source_update_id: int | None = None, idempotency_key: str | None = None, channel: str = "telegram",
+        category: str | None = None, parsed: ParseResult | None = None, topics: tuple[str, ...] = (),
+    ) -> Submission:
+        text = check_text(text)
+        if parsed is not None:
+            result = parsed
+        elif category is not None:
+            result = ParseResult(ranking=(CategoryScore(category, 1.0),))
+        else:
+            result = self._classify(text)
         decision = self.routing.decide(result)
-        if topics:  # several problems: one appeal, the dispatcher splits or routes it
+        if category is not None:  # chosen by a person: dispatched whatever the model's threshold
+            dept = self.routing.category(category).department_id
+            decision = RouteDecision(category, 1.0, dept, decision.suggestions)
+        elif topics:  # several problems in one appeal: the dispatcher splits or routes it
             decision = dataclasses.replace(decision, department_id=None)
-        elif chosen is not None:
-            score = next((x.confidence for x in result.ranking if x.category == chosen), 0.0)
-            decision = RouteDecision(chosen, score, self.routing.category(chosen).department_id, decision.suggestions)
         now = self.clock.now()
         appeal = Appeal(
-            id=0, number="", enterprise_id=actor.enterprise_id, user_id=actor.user_id, text=text,
+            id=0, number="", enterprise_id=enterprise_id, user_id=actor.user_id, text=text,
             status=Status.SUBMITTED, created_at=now, category=decision.category,
             confidence=decision.confidence, ranking=result.ranking, entities=result.entities,
-            attachments=tuple(attachments),
+            attachments=tuple(attachments), channel=channel,
         )
-        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, note=" ".join(topics))]
+        note = " ".join(topics) if topics else ("" if channel == "telegram" else channel)
+        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, note)]
         if decision.department_id:
             # routed by the NLU, not by the person filing: history must tell it from a correction
-            appeal, ev = (self._dispatched(appeal, actor, chosen, now, note="chosen") if chosen else
-                          self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto"))
+            appeal, ev = self._dispatched(appeal, SYSTEM if category is None else actor, decision.category or "",
+                                          now, note="auto" if category is None else "")
             events.append(ev)
-        saved = self.repo.create_appeal(appeal, events, source_update_id)
-        log.info("appeal %s filed: %s", saved.id, saved.status)
+        saved = self.repo.create_appeal(appeal, events, source_update_id, idempotency_key)
+        log.info("appeal %s filed via %s: %s", saved.id, channel, saved.status)
         return Submission(saved, decision, tuple(notices_for(saved, Action.DISPATCH if decision.department_id
                                                                else None)))
 
@@ -168,7 +215,7 @@ class AppealService:
             department_id=cat.department_id, dispatched_at=now,
             accept_due=add_working_days(now, cat.accept_days, self.calendar, self.tz),
             reply_due=add_working_days(now, cat.reply_days, self.calendar, self.tz),
-            alert_level=None,
+            alert_level=None, accepted_at=None,
             # fresh deadlines for the (new) department: an extension of an earlier round no longer applies
             extension_status=None, extension_days=None, extension_reason=None,
         )
@@ -178,6 +225,11 @@ class AppealService:
     def dispatch(self, actor: Actor, appeal_id: int, category: str) -> Outcome:
         """A dispatcher routes (or re-routes) an appeal; the enterprise may correct the category before 签收."""
         appeal = self._get(actor, appeal_id, Action.DISPATCH)
+        if not self.routing.knows(category):
+            raise InvalidInput("error.bad_category")
+        if appeal.status is Status.DISPATCHED and category == appeal.category:
+            # nothing would change but the deadlines (and a red light would vanish): refused
+            raise InvalidInput("error.same_category", category=self.routing.category(category).name)
         if actor.role is Role.ENTERPRISE and appeal.status not in (Status.SUBMITTED, Status.DISPATCHED):
             raise InvalidInput("error.too_late_to_correct")
         if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER:
@@ -194,13 +246,15 @@ class AppealService:
     # ---- the department's work ------------------------------------------------------------
     def accept(self, actor: Actor, appeal_id: int) -> Outcome:
         # The light now runs against the reply deadline: its reminders start afresh.
-        return self._move(actor, appeal_id, Action.ACCEPT, alert_level=None)
+        return self._move(actor, appeal_id, Action.ACCEPT, alert_level=None, accepted_at=self.clock.now())
 
     def return_(self, actor: Actor, appeal_id: int, reason: str | None) -> Outcome:
         reason = (reason or "").strip()
         if len(_MEANINGFUL.findall(reason)) < 2:
             raise InvalidInput("error.reason_required")
-        return self._move(actor, appeal_id, Action.RETURN, note=reason[:1000])
+        appeal = self._get(actor, appeal_id, Action.RETURN)
+        return self._move(actor, appeal_id, Action.RETURN, note=reason[:1000], accepted_at=None,
+                          return_count=appeal.return_count + 1)
 
     def reply(self, actor: Actor, appeal_id: int, text: str | None) -> Outcome:
         text = check_text(text)
@@ -236,8 +290,21 @@ class AppealService:
         return self._move(actor, appeal_id, action, "", **changes)
 
     # ---- the enterprise's side ------------------------------------------------------------
-    def withdraw(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.WITHDRAW, closed_at=self.clock.now())
+    def withdraw(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
+        """撤回 by the enterprise, or by a supervisor with a recorded reason the enterprise is told."""
+        note = ""
+        if actor.is_staff:
+            self._get(actor, appeal_id, Action.WITHDRAW)  # not found / not allowed come before the reason
+            note = (reason or "").strip()[:1000]
+            if len(_MEANINGFUL.findall(note)) < 2:
+                raise InvalidInput("error.withdraw_reason_required")
+        outcome = self._move(actor, appeal_id, Action.WITHDRAW, note=note, closed_at=self.clock.now())
+        told = list(outcome.notices)
+        if outcome.event.from_status == Status.RETURNED:  # its old department had already let it go
+            told = [n for n in told if n.audience is not Audience.DEPARTMENT]
+        if actor.is_staff:
+            told.append(Notice(Audience.ENTERPRISE, "withdrawn_by_center", appeal_id))
+        return dataclasses.replace(outcome, notices=tuple(told))
 
     def rate(self, actor: Actor, appeal_id: int, score: int) -> Outcome:
         """好差评: 5/4/3 close the appeal, 2/1 reopen it for 重办 and tell supervisors."""
@@ -250,6 +317,8 @@ class AppealService:
         if appeal.status is Status.CLOSED and rated_this_reply:
             raise InvalidInput("error.already_rated")
         now = self.clock.now()
+        if appeal.rating_due is not None and now > appeal.rating_due:
+            raise InvalidInput("error.rating_window_over", number=appeal.number)
         if score in POOR:
             cat = self.routing.category(appeal.category) if appeal.category else None
             days = cat.reply_days if cat else self.sla.reply_days
@@ -258,7 +327,7 @@ class AppealService:
                 actor, appeal_id, Action.RATE_POOR, note=RATINGS[score], rating=score, rated_at=now,
                 reopen_count=appeal.reopen_count + 1, closed_at=None, replied_at=None, rating_due=None,
                 dispatched_at=now, accept_due=add_working_days(now, accept_days, self.calendar, self.tz),
-                reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None,
+                reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None, accepted_at=None,
                 extension_status=None, extension_days=None, extension_reason=None,
             )
         return self._move(actor, appeal_id, Action.RATE_GOOD, note=RATINGS[score], rating=score,
@@ -291,7 +360,9 @@ class AppealService:
         event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
         self.repo.add_attachments(appeal.id, files, now, event)
         saved = self.repo.get_appeal(appeal.id) or appeal
-        target = Audience.DEPARTMENT if appeal.department_id else Audience.DISPATCHERS
+        # a returned appeal is back with the dispatchers: the department that returned it gets nothing more
+        target = Audience.DEPARTMENT if appeal.department_id and appeal.status not in TRIAGE \
+            else Audience.DISPATCHERS
         return Outcome(saved, event, (Notice(target, "files", appeal.id),))
 
     # ---- reading ------------------------------------------------------------------------------
@@ -398,7 +469,9 @@ class AppealService:
         if actor.role is Role.ENTERPRISE:
             return actor.enterprise_id is not None and appeal.enterprise_id == actor.enterprise_id
         if actor.role is Role.HANDLER:
-            return actor.department_id is not None and appeal.department_id == actor.department_id
+            # once returned, the appeal belongs to the dispatchers until it is dispatched again
+            return actor.department_id is not None and appeal.department_id == actor.department_id \
+                and appeal.status is not Status.RETURNED
         return False
 
     def _get(self, actor: Actor, appeal_id: int, action: Action) -> Appeal:

@@ -1,12 +1,10 @@
-"""The composition root: settings -> database, NLU, services, Bot, Dispatcher."""
+"""The Telegram side of the composition: Bot and Dispatcher over the core that bootstrap builds."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -16,27 +14,20 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlite_utils import Database
 
-from appeals.calendar import OfficialCalendar
 from appeals.ports import Classifier, Clock
-from appeals.registration import RegistrationService
-from appeals.service import AppealService
+from bootstrap import Core, build_core
+from bootstrap import SystemClock as SystemClock  # re-exported for older callers
+from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
 from bot.config import Settings
-from bot.handlers import common, enterprise, errors, staff, start
+from bot.handlers import common, enterprise, errors, staff, start, team
 from bot.middlewares import ActorMiddleware, OnceMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
-from bot.services import Offloaded, Services
-from storage.db import Writer, open_db
-from storage.repository import SqliteRepository
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org"
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -48,24 +39,13 @@ class App:
     dp: Dispatcher
     notifier: Notifier
     policy_desk: Any = None
+    core: Core | None = None
     scheduler: Any = None  # set by bot.runner.serve
 
     async def close(self) -> None:
         await self.bot.session.close()
         self.services.writer.close()
         self.db.close()
-
-
-def build_classifier(settings: Settings) -> Classifier:
-    """The configured NLU backend; the embedded model is trained on first use if missing."""
-    from nlu.factory import build_classifier as build
-    from nlu.factory import ensure_model
-
-    nlu = settings.nlu
-    if nlu.backend == "spacy":
-        ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
-                     departments=list(settings.departments.values()), target_precision=nlu.target_precision)
-    return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)
 
 
 def build_bot(settings: Settings, token: str, session: AiohttpSession | None = None) -> Bot:
@@ -76,16 +56,8 @@ def build_bot(settings: Settings, token: str, session: AiohttpSession | None = N
 
 
 def build_services(settings: Settings, db: Database, classifier: Classifier, clock: Clock | None = None) -> Services:
-    clock = clock or SystemClock()
-    writer = Writer()
-    tz = ZoneInfo(settings.center.timezone)
-    repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
-    repo.sync_departments(settings.departments)
-    appeals = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), tz, clock)
-    registration = RegistrationService(repo, clock, settings.supervisors)
-    registration.seed_supervisors()
-    return Services(settings, writer, Offloaded(repo, writer), Offloaded(appeals, writer),
-                    Offloaded(registration, writer))
+    """The async services over a fresh core on ``db`` (kept for callers that hold a database already)."""
+    return build_core(settings, classifier=classifier, clock=clock, db=db, sync_catalogue=False).services()
 
 
 def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispatcher, Notifier, Any]:
@@ -100,6 +72,7 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
     dp.include_router(start.router())
     desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, bot=bot)
     dp.include_router(staff.router())
+    dp.include_router(team.router())
     dp.include_router(enterprise.router())
     dp.include_router(common.last())
     return dp, notifier, desk
@@ -107,9 +80,8 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
 
 def build_app(settings: Settings, *, token: str, classifier: Classifier | None = None, clock: Clock | None = None,
               session: AiohttpSession | None = None) -> App:
-    db = open_db(settings.path(settings.database))
-    policy_wiring.sync_catalogue(db, settings)
-    services = build_services(settings, db, classifier or build_classifier(settings), clock)
+    core = build_core(settings, classifier=classifier, clock=clock)
+    services = core.services()
     bot = build_bot(settings, token, session)
-    dp, notifier, desk = build_dispatcher(services, bot, db)
-    return App(settings, db, services, bot, dp, notifier, desk)
+    dp, notifier, desk = build_dispatcher(services, bot, core.db)
+    return App(settings, core.db, services, bot, dp, notifier, desk, core=core)

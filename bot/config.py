@@ -60,6 +60,11 @@ class PushSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    invite_days: int = 7  # an unused invite code expires after this many days
+
+
+@dataclass(frozen=True)
 class Settings:
     center: CenterSettings
     database: str
@@ -73,6 +78,7 @@ class Settings:
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
+    staff: StaffSettings = field(default_factory=StaffSettings)
 
     def path(self, value: str) -> Path:
         """A path from the settings, relative to the config file's folder unless absolute."""
@@ -134,4 +140,5 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         bot_token=env.get(ENV_TOKEN) or None,
         supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=path.resolve().parent,
+        staff=_section(StaffSettings, data.get("staff")),
     )

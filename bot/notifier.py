@@ -10,7 +10,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup
 
-from appeals.model import SYSTEM, Appeal, Attachment
+from appeals.model import SYSTEM, Appeal, AppealEvent, Attachment
 from appeals.notices import Audience, Notice
 from appeals.service import AppealView
 from bot import keyboards
@@ -26,6 +26,10 @@ def _last_note(view: AppealView, action: str) -> str:
         if ev.action == action:
             return ev.note
     return ""
+
+
+def _last_event(view: AppealView, action: str) -> AppealEvent | None:
+    return next((ev for ev in reversed(view.events) if ev.action == action), None)
 
 
 class Notifier:
@@ -97,7 +101,14 @@ class Notifier:
             return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=escape(view.enterprise.name),
                      **common), None
         if kind == "withdrawn":
+            withdrawal = _last_event(view, "withdraw")
+            if withdrawal is not None and withdrawal.actor_role != "enterprise":
+                return t("staff.withdrawn_by_center", reason=escape(withdrawal.note), **common), None
             return t("staff.withdrawn", **common), None
+        if kind == "withdrawn_by_center":
+            return t("appeal.withdrawn_by_center", reason=escape(_last_note(view, "withdraw")), **common), None
+        if kind == "handover":
+            return t("team.handover", **common), keyboards.handler_actions(t, a)
         if kind == "extension_request":
             return (t("staff.extension_request", days=a.extension_days, reason=escape(a.extension_reason or ""),
                       due=r.when(a.reply_due), **common), keyboards.extension_decision(t, a.id))

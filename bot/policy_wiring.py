@@ -15,7 +15,6 @@ from bot.config import Settings
 from bot.texts import translator
 from policies import digest as digests
 from policies import render
-from policies.catalogue import load_catalogue
 from policies.digest import Digest
 from policies.model import Profile, Subscription
 from policies.render import Translate
@@ -36,14 +35,10 @@ MISFIRE_GRACE = 6 * 3600  # a bot down at 09:00 still sends the Monday push when
 
 
 def sync_catalogue(db: Database, settings: Settings, now: datetime | None = None) -> dict[str, list[str]]:
-    """Load the YAML catalogue (validated) into the policies table; imported policies are left alone."""
-    policies = load_catalogue(settings.path(settings.policies.catalogue))
-    repo = PolicyRepository(db)
-    result = repo.upsert_policies(policies, "catalogue", now or utc_now())
-    result["removed"] = repo.remove_missing("catalogue", {p.id for p in policies})
-    logger.info("policy catalogue: %d added, %d changed, %d unchanged, %d removed",
-                len(result["added"]), len(result["changed"]), len(result["unchanged"]), len(result["removed"]))
-    return result
+    """Load the YAML catalogue into the policies table (see :func:`bootstrap.load_catalogue_into`)."""
+    from bootstrap import load_catalogue_into
+
+    return load_catalogue_into(db, settings, now)
 
 
 def _deliveries(db: Database) -> Any:

@@ -1,41 +1,7 @@
-"""The services handlers receive by name, with blocking domain calls run on the database thread."""
+"""The services handlers receive by name: the async facade built by the composition root (bootstrap)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from bootstrap import Offloaded, Services
 
-from appeals.registration import RegistrationService
-from appeals.service import AppealService
-from bot.config import Settings
-from storage.db import Writer
-from storage.repository import SqliteRepository
-
-T = TypeVar("T")
-
-
-class Offloaded(Generic[T]):
-    """``await offloaded.method(...)`` runs ``target.method(...)`` on the single writer thread."""
-
-    def __init__(self, target: T, writer: Writer) -> None:
-        self.target = target
-        self._writer = writer
-
-    def __getattr__(self, name: str) -> Any:
-        fn = getattr(self.target, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await self._writer.run(fn, *args, **kwargs)
-
-        return call
-
-
-@dataclass
-class Services:
-    """Everything the Telegram layer needs, built once in the composition root (bot/app.py)."""
-
-    settings: Settings
-    writer: Writer
-    repo: Offloaded[SqliteRepository]
-    appeals: Offloaded[AppealService]
-    registration: Offloaded[RegistrationService]
+__all__ = ["Offloaded", "Services"]

@@ -203,8 +203,9 @@ def test_dispatch_to_a_category_without_department_is_refused(world: World) -> N
     before = state(w, a.id)
     with pytest.raises(InvalidInput):
         w.svc.dispatch(w.actors["dispatcher"], a.id, "other")
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput) as err:  # a forged category is bad input, not a missing appeal
         w.svc.dispatch(w.actors["dispatcher"], a.id, "no-such-category")
+    assert err.value.key == "error.bad_category"
     assert state(w, a.id) == before
 
 

@@ -290,7 +290,7 @@ def test_people_and_enterprises(repo: SqliteRepository) -> None:
     repo.set_user(102, active=0)
     assert repo.enterprise_user_ids(1) == [101]
     assert repo.ensure_user(102, "乙", "en", NOW).active  # writing again reactivates
-    repo.create_invite("c1", "handler", "tax", "cli", NOW)
+    repo.create_invite("c1", "handler", "tax", "cli", NOW, NOW + timedelta(days=7))
     repo.ensure_user(301, "税务小李", "zh-CN", NOW)
     assert repo.use_invite("c1", 301, NOW) is not None and repo.use_invite("c1", 301, NOW) is None
     assert repo.user_ids("handler", "tax") == [301] and repo.user_ids("handler", "finance") == []

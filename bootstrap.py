@@ -1,0 +1,170 @@
+"""The composition root: config -> database, storage, services, NLU, outbox, for every entry point.
+
+The bot (``bot.app``), the CLI and the web console all start here::
+
+    core = build_core(settings)                      # sync objects, for tools and tests
+    services = core.services()                       # the same, each call run on the writer thread
+    await services.appeals.accept(actor, appeal_id)  # commits the step, its event and its outbox rows
+    core.close()
+
+Nothing here knows Telegram: the aiogram Bot and Dispatcher are built in ``bot.app``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from appeals.calendar import OfficialCalendar
+from appeals.metrics import FigureService
+from appeals.ports import Classifier, Clock, ParseResult
+from appeals.registration import RegistrationService
+from appeals.service import AppealService
+from appeals.staff import StaffService
+from bot.config import Settings
+from storage.db import Writer, open_db
+from storage.figures import SqliteFigureSource
+from storage.leases import Leases
+from storage.repository import SqliteRepository
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SystemClock:
+    """The wall clock, timezone-aware (UTC)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class NoClassifier:
+    """For tools that never file an appeal (reports, staff invites): classifying is a bug there."""
+
+    def parse(self, text: str) -> ParseResult:
+        raise NotImplementedError("this entry point does not classify appeals")
+
+
+def build_classifier(settings: Settings) -> Classifier:
+    """The configured NLU backend; the embedded model is trained on first use if missing."""
+    from nlu.factory import build_classifier as build
+    from nlu.factory import ensure_model
+
+    nlu = settings.nlu
+    if nlu.backend in ("embedded", "spacy"):
+        ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
+                     departments=list(settings.departments.values()), target_precision=nlu.target_precision)
+    return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)
+
+
+class Offloaded(Generic[T]):
+    """``await offloaded.method(...)`` runs ``target.method(...)`` on the single writer thread.
+
+    ``after`` (if given) is called once each call has returned, e.g. to wake the delivery worker
+    for the outbox rows that call committed.
+    """
+
+    def __init__(self, target: T, writer: Writer, after: Any = None) -> None:
+        self.target = target
+        self._writer = writer
+        self._after = after
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self.target, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await self._writer.run(fn, *args, **kwargs)
+            finally:
+                if self._after is not None:
+                    self._after()
+
+        return call
+
+
+@dataclass
+class Services:
+    """The async facade adapters use: every call runs on the one writer thread."""
+
+    settings: Settings
+    writer: Writer
+    repo: Offloaded[SqliteRepository]  # for middlewares; handlers go through the services
+    appeals: Offloaded[AppealService]
+    registration: Offloaded[RegistrationService]
+    figures: Offloaded[FigureService]
+    staff: Offloaded[StaffService]
+
+
+@dataclass
+class Core:
+    """Everything built from the settings; sync objects (call them on ``writer`` under asyncio)."""
+
+    settings: Settings
+    db: Database
+    writer: Writer
+    clock: Clock
+    repo: SqliteRepository
+    appeals: AppealService
+    registration: RegistrationService
+    leases: Leases
+    figures: FigureService
+    on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
+
+    def services(self) -> Services:
+        """The async facade over these objects (one per process is enough)."""
+        return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
+                        Offloaded(self.appeals, self.writer, self._committed),
+                        Offloaded(self.registration, self.writer, self._committed),
+                        Offloaded(self.figures, self.writer),
+                        Offloaded(self.registration.staff, self.writer, self._committed))
+
+    def _committed(self) -> None:
+        for callback in self.on_commit:
+            callback()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.db.close()
+
+
+def load_catalogue_into(db: Database, settings: Settings, now: datetime | None = None) -> dict[str, list[str]]:
+    """Load the YAML catalogue (validated) into the policies table; imported policies are left alone."""
+    from policies.catalogue import load_catalogue
+    from storage.policies_repo import PolicyRepository
+
+    policies = load_catalogue(settings.path(settings.policies.catalogue))
+    repo = PolicyRepository(db)
+    result = repo.upsert_policies(policies, "catalogue", now or datetime.now(UTC))
+    result["removed"] = repo.remove_missing("catalogue", {p.id for p in policies})
+    log.info("policy catalogue: %d added, %d changed, %d unchanged, %d removed",
+             len(result["added"]), len(result["changed"]), len(result["unchanged"]), len(result["removed"]))
+    return result
+
+
+def build_core(settings: Settings, *, classifier: Classifier | None = None, clock: Clock | None = None,
+               db: Database | None = None, sync_catalogue: bool = True, seed_supervisors: bool = True) -> Core:
+    """Open (and migrate) the database and build the services; ``classifier`` defaults to the configured one.
+
+    ``seed_supervisors`` applies WANQI_SUPERVISORS (grants, and withdraws the role from ids taken out of
+    it): the bot and the console do; one-off tools do not, so a shell without the variable demotes nobody.
+    """
+    db = db if db is not None else open_db(settings.path(settings.database))
+    if sync_catalogue:
+        load_catalogue_into(db, settings)
+    clock = clock or SystemClock()
+    tz = ZoneInfo(settings.center.timezone)
+    repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
+    repo.sync_departments(settings.departments)
+    calendar = OfficialCalendar()
+    appeals = AppealService(repo, classifier or build_classifier(settings), settings.routing, settings.sla,
+                            calendar, tz, clock)
+    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days)
+    if seed_supervisors:
+        registration.seed_supervisors()
+    figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures)
