@@ -50,7 +50,6 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "default_config.yml"
 SHIPPED_TRAIN_DATA = PACKAGE_ROOT / "nlu" / "data" / "train"
 SHIPPED_CATALOGUE = PACKAGE_ROOT / "policies" / "catalogue"
 LOCALES = ("zh-CN", "en")
-DEFAULT_THRESHOLD = 0.5  # when neither the config nor the model gives one
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -108,14 +107,16 @@ class NluSettings:
     train_data: str = ""  # empty: the training data shipped with the package
     # An override of the model's own auto-routing threshold; empty: the model's.
     threshold: float | None = Field(default=None, ge=0, le=1)
+    # Training picks the threshold that reaches this out-of-fold precision.
+    target_precision: float = Field(default=0.95, gt=0, le=1)
     rasa_url: str = Field(default="http://127.0.0.1:5005", pattern=r"^https?://\S+$")
     rasa_timeout: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        if value not in ("spacy", "rasa"):
-            raise PydanticCustomError("backend", "unknown backend '{value}' (spacy or rasa)", {"value": value})
+        if value not in ("embedded", "spacy", "rasa"):
+            raise PydanticCustomError("backend", "unknown backend '{value}' (embedded or rasa)", {"value": value})
         return value
 
     @field_validator("train_data", "model_dir", mode="before")
@@ -394,11 +395,10 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
                  accept_days=sla.accept_days if c.sla.accept_days is None else c.sla.accept_days,
                  reply_days=sla.reply_days if c.sla.reply_days is None else c.sla.reply_days)
         for c in raw.categories)
-    threshold = raw.nlu.threshold if raw.nlu.threshold is not None else DEFAULT_THRESHOLD
     common = {f.name: getattr(raw, f.name) for f in dataclasses.fields(Settings) if f.name in _File.model_fields}
     common.update(
         database=str(database), departments={d.id: d.name for d in raw.departments},
-        routing=Routing(categories=categories, threshold=float(threshold)), sla=sla, nlu=nlu, policies=policies,
+        routing=Routing(categories=categories, threshold=raw.nlu.threshold), sla=sla, nlu=nlu, policies=policies,
         bot_token=env.get(ENV_TOKEN) or None, supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=base_dir, data_dir=data_dir, source=source)
     return Settings(**common)

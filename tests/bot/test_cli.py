@@ -85,7 +85,7 @@ async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path)
         await h.register(101)
         await h.join(201, Role.HANDLER, "tax")
         await h.file(101, "发票开不出来")
-        await h.file(101, "路灯坏了")
+        await h.file(101, "园区门口的路灯坏了一周")
         assert "没有办理该事项的权限" in (await h.send(201, "/report"))[-1].text
         sent = (await h.send(SUPERVISOR, "/report 7"))[-1]
         assert sent.method == "sendDocument" and "共 2 件" in sent.text
