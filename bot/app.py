@@ -11,7 +11,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlite_utils import Database
 
 from appeals.ports import Classifier, Clock
@@ -21,10 +20,13 @@ from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
 from bot.config import Settings
 from bot.handlers import common, enterprise, errors, staff, start, team
-from bot.middlewares import ActorMiddleware, OnceMiddleware
+from bot.intake import Intake, IntakeSettings
+from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
-from bot.services import Services
+from bot.services import Offloaded, Services
+from storage.fsm import SqliteStorage
+from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org"
@@ -38,6 +40,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     notifier: Notifier
+    intake: Intake
     policy_desk: Any = None
     core: Core | None = None
     scheduler: Any = None  # set by bot.runner.serve
@@ -64,8 +67,10 @@ def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispat
     """One Dispatcher: routers from specific to general, services injected by name."""
     renderer = Renderer(services.settings)
     notifier = Notifier(bot, services, renderer)
-    dp = Dispatcher(storage=MemoryStorage(), services=services, notifier=notifier, renderer=renderer)
-    dp.update.outer_middleware(OnceMiddleware(services))
+    # conversations live in the database file, so a restart loses no draft
+    dp = Dispatcher(storage=SqliteStorage(db, services.writer), services=services, notifier=notifier,
+                    renderer=renderer)
+    dp.update.outer_middleware(PrivateOnlyMiddleware(Offloaded(Inbox(db), services.writer)))
     dp.update.outer_middleware(ActorMiddleware(services))
     dp.include_router(errors.router())
     dp.include_router(common.first())
@@ -84,4 +89,6 @@ def build_app(settings: Settings, *, token: str, classifier: Classifier | None =
     services = core.services()
     bot = build_bot(settings, token, session)
     dp, notifier, desk = build_dispatcher(services, bot, core.db)
-    return App(settings, core.db, services, bot, dp, notifier, desk, core=core)
+    intake = Intake(dp, bot, Inbox(core.db), services.writer,
+                    IntakeSettings(polling_timeout=settings.telegram.polling_timeout))
+    return App(settings, core.db, services, bot, dp, notifier, intake, desk, core=core)

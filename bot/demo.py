@@ -13,6 +13,7 @@ from appeals.lifecycle import Status
 from appeals.model import Role
 from bot.app import build_app
 from bot.config import Settings, TelegramSettings
+from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
@@ -83,7 +84,7 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
         try:
             out(f"万企诉求助手 demo · 数据库 {settings.database} · Bot API 替身 {api.base_url}")
             invite = await app.services.registration.create_invite(Role.HANDLER, "tax", "demo")
-            async with api.polling(app.dp, app.bot, polling_timeout=1):
+            async with running(app):
                 log.step("1 企业登记")
                 await say(company, "/start")
                 await press(company, await company.wait_for(contains="登记"), "开始登记")

@@ -220,3 +220,23 @@ def m_trust_001_staff_lifecycle(db: Database) -> None:
     db.execute("UPDATE users SET role_source = 'env' WHERE role = 'supervisor' AND role_source IS NULL")
     db.execute("UPDATE users SET role_source = 'granted' WHERE role IN ('handler', 'dispatcher') "
                "AND role_source IS NULL")
+
+
+@migrations()
+def m_intake_001(db: Database) -> None:
+    """Durable intake: the inbox of received updates, conversation state, chats told we work in private,
+    and one counter row per day for appeal numbers (seeded from the numbers already given)."""
+    db.table("inbox").create(
+        {"update_id": int, "chat_id": int, "raw": str, "received_at": str, "status": str, "attempts": int,
+         "error": str, "handled_at": str},
+        pk="update_id", not_null={"chat_id", "raw", "received_at", "status", "attempts"},
+        defaults={"status": "pending", "attempts": 0}, strict=True,
+    )
+    db.table("inbox").create_index(["status", "update_id"])
+    db.table("fsm").create({"key": str, "state": str, "data": str}, pk="key", not_null={"data"}, strict=True)
+    db.table("foreign_chats").create({"chat_id": int, "type": str, "told_at": str}, pk="chat_id",
+                                     not_null={"type", "told_at"}, strict=True)
+    db.table("appeal_counters").create({"day": str, "last": int}, pk="day", not_null={"last"}, strict=True)
+    db.execute(
+        "INSERT INTO appeal_counters (day, last) SELECT substr(number, 1, instr(number, '-')), "
+        "MAX(CAST(substr(number, instr(number, '-') + 1) AS INTEGER)) FROM appeals GROUP BY 1")

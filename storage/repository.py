@@ -297,8 +297,11 @@ class SqliteRepository:
         with self.db.atomic():
             day = appeal.created_at.astimezone(self.tz).strftime("%Y%m%d")
             prefix = f"{self.prefix}{day}-"
-            row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
-            number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"
+            # one counter row per day, bumped in this transaction: no scan of the day's appeals
+            last = self.db.execute(
+                "INSERT INTO appeal_counters (day, last) VALUES (?, 1) "
+                "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last", [prefix]).fetchone()[0]
+            number = f"{prefix}{int(last):04d}"
             values = self._appeal_row(appeal)
             values.update(number=number, source_update_id=source_update_id, idempotency_key=idempotency_key)
             del values["id"]
@@ -411,14 +414,6 @@ class SqliteRepository:
         """(text, category, source) of every correction, dispatch and re-dispatch after a return."""
         rows = self.db.query("SELECT text, category, source FROM feedback ORDER BY id")
         return [(r["text"], r["category"], r["source"]) for r in rows]
-
-    # ---- Telegram update de-duplication -------------------------------------------------------
-    def seen_update(self, update_id: int) -> bool:
-        return self._one("SELECT 1 AS x FROM processed_updates WHERE update_id = ?", [update_id]) is not None
-
-    def mark_update(self, update_id: int, now: datetime) -> None:
-        self.db.execute("INSERT OR IGNORE INTO processed_updates (update_id, at) VALUES (?, ?)",
-                        [update_id, _ts(now)])
 
     # ---- mapping ----------------------------------------------------------------------------------
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:

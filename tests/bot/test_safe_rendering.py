@@ -51,13 +51,13 @@ def test_there_are_templates_to_check() -> None:
 
 
 @pytest.mark.parametrize(("locale", "key"), TEMPLATES)
-@pytest.mark.parametrize("hostile", HOSTILE)
-def test_every_template_shows_hostile_values_as_text(locale: str, key: str, hostile: str) -> None:
+def test_every_template_shows_hostile_values_as_text(locale: str, key: str) -> None:
     t = translator(locale)
     template = catalogue(locale)[key]
-    html = t(key, **dict.fromkeys(_fields(template), hostile))
-    assert len(_TAG.findall(html)) == len(_TAG.findall(template)), "a value injected a tag"
-    assert hostile in telegram_text(html)  # shown exactly as typed
+    for hostile in HOSTILE:
+        html = t(key, **dict.fromkeys(_fields(template), hostile))
+        assert len(_TAG.findall(html)) == len(_TAG.findall(template)), f"{hostile!r} injected a tag"
+        assert hostile in telegram_text(html)  # shown exactly as typed
 
 
 @settings(max_examples=60, deadline=None)

@@ -184,14 +184,6 @@ def test_update_id_is_unique(repo: SqliteRepository) -> None:
     assert repo.create_appeal(new_appeal(), [event(0)], None).number == "ZQ20261125-0002"
 
 
-def test_processed_updates(repo: SqliteRepository) -> None:
-    assert not repo.seen_update(11)
-    repo.mark_update(11, NOW)
-    repo.mark_update(11, NOW)
-    assert repo.seen_update(11) and not repo.seen_update(12)
-    assert count(repo.db, "processed_updates") == 1
-
-
 # ---- round-trips ------------------------------------------------------------------------------------
 
 def test_attachments_round_trip(repo: SqliteRepository) -> None:
