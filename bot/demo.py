@@ -16,6 +16,7 @@ from bot.app import App, build_app
 from bot.config import Settings, TelegramSettings
 from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
+from bot.texts import cli_text
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
 ENTERPRISE, HANDLER, SUPERVISOR = 1001, 2001, 3001
@@ -69,14 +70,14 @@ async def serve_console(app: App, listen: str, out: Callable[[str], None], stop:
 
     host, port = split_listen(listen)
     if host != "127.0.0.1":
-        raise ValueError("the demo console listens on 127.0.0.1 only")
+        raise ValueError(cli_text("cli.demo.console_local", host=host))
     runner = await start(WebContext(app.settings, app.services, SystemClock(), tell=app.notifier.deliver), listen)
     actual = runner.addresses[0][1] if runner.addresses else port
     settings = dataclasses.replace(app.settings, web=dataclasses.replace(app.settings.web,
                                                                          listen=f"127.0.0.1:{actual}", public_url=""))
     token = await app.services.web.create_login_link(SUPERVISOR, datetime.now(UTC))
-    out(f"\n管理台：http://127.0.0.1:{actual}/console （Ctrl+C 结束）")
-    out(f"督办人员登录链接（10 分钟内有效，只能使用一次）：{login_url(settings, token)}")
+    out("\n" + cli_text("cli.demo.console", port=actual))
+    out(cli_text("cli.demo.console_link", url=login_url(settings, token)))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

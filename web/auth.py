@@ -53,7 +53,7 @@ async def sessions(request: web.Request, handler: Callable[[web.Request], Awaita
     if session is None or actor is None:
         if session is not None:
             await ctx.services.web.end_session(session_id, ctx.now())
-        response = _page(ctx, "web.login.needed", 401)
+        response = _page(ctx, "console.login.needed", 401)
         response.del_cookie(COOKIE, path="/")
         return response
     if request.method == "POST":
@@ -61,7 +61,7 @@ async def sessions(request: web.Request, handler: Callable[[web.Request], Awaita
         sent = str(form.get("csrf", ""))
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
             log.warning("console: POST %s without a valid CSRF token refused", request.path)
-            return _page(ctx, "web.login.csrf", 403)
+            return _page(ctx, "console.login.csrf", 403)
     request[ACTOR], request[CSRF], request[SESSION_ID] = actor, session.csrf, session_id
     return await handler(request)
 
@@ -87,11 +87,11 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = str((await request.post()).get("token", ""))
     spent = await ctx.services.web.use_login_link(token, ctx.now(), ctx.settings.web.session_hours) if token else None
     if spent is None:
-        return render(ctx, "message.html", {"message": ctx.t()("web.login.bad_link")}, status=403)
+        return render(ctx, "message.html", {"message": ctx.t()("console.login.bad_link")}, status=403)
     session_id, session = spent
     if await staff_actor(ctx, session.user_id) is None:
         await ctx.services.web.end_session(session_id, ctx.now())
-        return render(ctx, "message.html", {"message": ctx.t()("web.login.not_staff")}, status=403)
+        return render(ctx, "message.html", {"message": ctx.t()("console.login.not_staff")}, status=403)
     log.info("console: user %s logged in", session.user_id)
     response = see_other("/console")
     response.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", secure=_secure(request), path="/",

@@ -9,12 +9,24 @@ from datetime import UTC, datetime
 import click
 
 from bot.config import Settings, load_settings
+from bot.texts import cli_text
 
 log = logging.getLogger(__name__)
 
 
+def _fail(key: str, /, **params: object) -> click.ClickException:
+    from bot.cli import fail  # the CLI's one-line failures (bot.cli imports this module)
+
+    return fail(key, **params)
+
+
 def _settings(ctx: click.Context) -> Settings:
-    return load_settings(ctx.obj["config_path"])
+    """Through the root command's loader (validated once, CLI language from the config) when there is one."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and "settings_loader" in obj:
+        settings: Settings = obj["settings_loader"]()
+        return settings
+    return load_settings(obj.get("config_path") if isinstance(obj, dict) else None)
 
 
 @click.group("web", invoke_without_command=True)
@@ -29,9 +41,7 @@ def web_group(ctx: click.Context, listen: str | None) -> None:
     try:
         asyncio.run(serve_alone(settings, listen))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen or settings.web.listen}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _fail("cli.web.cannot_listen", listen=listen or settings.web.listen, problem=exc.strerror) from exc
 
 
 async def serve_alone(settings: Settings, listen: str | None = None, *, stop: asyncio.Event | None = None,
@@ -80,7 +90,7 @@ def web_link(ctx: click.Context, user_id: int) -> None:
         user = core.repo.get_user(user_id)
         if user is None or (user.role not in ("handler", "dispatcher", "supervisor") and user_id not in \
                 settings.supervisors):
-            raise click.ClickException(f"user {user_id} is not center staff (join with an invite code first)")
+            raise _fail("cli.web.not_staff", user=user_id)
         token = core.web.create_login_link(user_id, datetime.now(UTC))
     finally:
         core.close()
@@ -106,11 +116,11 @@ def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
     try:
         key = WebRepository(db).create_key(name.strip(), datetime.now(UTC), rate or settings.web.api_rate_per_minute)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _fail("cli.api_key.exists", name=name) from exc
     finally:
         db.close()
     click.echo(key)
-    click.echo(f"API key for {name}: shown once, keep it safe (revoke with `wanqi api-key revoke {name}`).", err=True)
+    click.echo(cli_text("cli.api_key.created", name=name), err=True)
 
 
 @api_key.command("list")
@@ -125,11 +135,12 @@ def api_key_list(ctx: click.Context) -> None:
     keys = WebRepository(db).keys()
     db.close()
     if not keys:
-        click.echo("no API keys yet: wanqi api-key create --name NAME")
+        click.echo(cli_text("cli.api_key.none"))
     for k in keys:
-        state = f"revoked {k.revoked_at[:16]}" if k.revoked_at else "active"
-        click.echo(f"{k.name}\t{k.prefix}…\t{k.rate_per_minute}/min\tcreated {k.created_at[:16]}\t"
-                   f"last used {(k.last_used_at or '-')[:16]}\t{state}")
+        state = cli_text("cli.api_key.revoked_at", at=k.revoked_at[:16]) if k.revoked_at else \
+            cli_text("cli.api_key.active")
+        click.echo(cli_text("cli.api_key.line", name=k.name, prefix=k.prefix, rate=k.rate_per_minute,
+                            created=k.created_at[:16], used=(k.last_used_at or "-")[:16], state=state))
 
 
 @api_key.command("revoke")
@@ -145,5 +156,5 @@ def api_key_revoke(ctx: click.Context, name: str) -> None:
     done = WebRepository(db).revoke_key(name, datetime.now(UTC))
     db.close()
     if not done:
-        raise click.ClickException(f"no active API key named {name!r}")
-    click.echo(f"revoked {name}")
+        raise _fail("cli.api_key.unknown", name=name)
+    click.echo(cli_text("cli.api_key.revoked", name=name))

@@ -97,8 +97,8 @@ def _clock(due: datetime | None, now: datetime, t: Any) -> str:
     seconds = (due - now).total_seconds()
     hours = abs(int(seconds // 3600)) if seconds >= 0 else abs(int(-seconds // 3600))
     days, rest = divmod(hours, 24)
-    span = t("web.clock.days_hours", days=days, hours=rest) if days else t("web.clock.hours", hours=rest)
-    return str(t("web.clock.left", span=span) if seconds >= 0 else t("web.clock.late", span=span))
+    span = t("console.clock.days_hours", days=days, hours=rest) if days else t("console.clock.hours", hours=rest)
+    return str(t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span))
 
 
 # ---- 总览 ------------------------------------------------------------------------------------------------
@@ -127,8 +127,8 @@ async def overview(request: web.Request) -> web.Response:
     views = Views(ctx)
     depts = ordered(ov.by_department, list(ctx.settings.departments))
     cats = ordered(ov.by_category, list(views.categories))
-    chart = trend_svg(ov.weekly, filed_label=t("web.overview.filed"), finished_label=t("web.overview.finished"),
-                      title=t("web.overview.trend"))
+    chart = trend_svg(ov.weekly, filed_label=t("console.overview.filed"), finished_label=t("console.overview.finished"),
+                      title=t("console.overview.trend"))
     return render(ctx, "overview.html", {
         "ov": ov, "depts": depts, "cats": cats, "v": views, "chart": Markup(chart), "preset": preset,
         "start": start, "end": end, "Light": Light,

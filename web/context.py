@@ -41,7 +41,12 @@ class WebContext:
         return self.clock.now()
 
     def t(self, actor: Actor | None = None) -> Translator:
+        """Texts for HTML pages: every interpolated value escaped (Markup)."""
         return translator(actor.lang if actor else None)
+
+    def plain(self) -> Translator:
+        """Texts for JSON (the partner API): nothing escaped; use ``.plain(key, ...)``."""
+        return translator(None, html=False)
 
     async def notify(self, notices: Iterable[Notice]) -> None:
         notices = list(notices)

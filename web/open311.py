@@ -40,7 +40,7 @@ def _iso(ctx: WebContext, value: str | None) -> str | None:
 
 
 def _department(ctx: WebContext, dept: str | None) -> str:
-    return ctx.settings.departments.get(dept or "", "") or ctx.t()("web.api.agency_center")
+    return ctx.settings.departments.get(dept or "", "") or ctx.plain().plain("console.api.agency_center")
 
 
 def _service_name(ctx: WebContext, category: str | None) -> str:
@@ -79,7 +79,7 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     try:
         params = await _params(request)
     except web.HTTPBadRequest:
-        params, response = {}, error(400, ctx.t()("web.api.bad_json"))
+        params, response = {}, error(400, ctx.plain().plain("console.api.bad_json"))
     else:
         response = web.Response()
         raw = params.get("api_key") or request.headers.get("X-Api-Key", "")
@@ -88,19 +88,19 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
         caller = f"key:{key.id}" if key else f"ip:{request.remote}"
         limit = key.rate_per_minute if key else ctx.settings.web.api_rate_per_minute
         if raw and key is None:
-            response = error(403, ctx.t()("web.api.bad_key"))
+            response = error(403, ctx.plain().plain("console.api.bad_key"))
         elif not ctx.allow(caller, limit):
-            response = error(429, ctx.t()("web.api.rate_limited"))
+            response = error(429, ctx.plain().plain("console.api.rate_limited"))
         elif request.path.endswith(".xml"):
-            response = error(400, ctx.t()("web.api.json_only"))
+            response = error(400, ctx.plain().plain("console.api.json_only"))
         else:
             request[PARAMS], request[API_KEY] = params, key
             try:
                 response = await handler(request)
             except web.HTTPNotFound:
-                response = error(404, ctx.t()("web.api.not_found"))
+                response = error(404, ctx.plain().plain("console.api.not_found"))
             except web.HTTPMethodNotAllowed:
-                response = error(405, ctx.t()("web.api.method"))
+                response = error(405, ctx.plain().plain("console.api.method"))
     await ctx.services.web.audit(ctx.now(), key.id if key else None, request.method, request.path_qs,
                                  response.status, request.remote or "", request.get(APPEAL_ID))
     return response
@@ -108,10 +108,10 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
 
 async def services_list(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    t = ctx.t()
+    t = ctx.plain().plain
     return _json([{
         "service_code": c.id, "service_name": c.name,
-        "description": t("web.api.service_description", name=c.name, department=_department(ctx, c.department_id)),
+        "description": t("console.api.service_description", name=c.name, department=_department(ctx, c.department_id)),
         "metadata": True, "type": "realtime", "keywords": "", "group": _department(ctx, c.department_id),
     } for c in ctx.settings.routing.categories])
 
@@ -120,10 +120,10 @@ async def service_definition(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     code = request.match_info["code"]
     if not ctx.settings.routing.knows(code):
-        return error(404, ctx.t()("web.api.no_service", code=code))
-    t = ctx.t()
-    attrs = [("credit_code", True, "web.api.attr_credit_code"), ("contact", False, "web.api.attr_contact"),
-             ("phone", False, "web.api.attr_phone")]
+        return error(404, ctx.plain().plain("console.api.no_service", code=code))
+    t = ctx.plain().plain
+    attrs = [("credit_code", True, "console.api.attr_credit_code"), ("contact", False, "console.api.attr_contact"),
+             ("phone", False, "console.api.attr_phone")]
     return _json({"service_code": code, "attributes": [
         {"variable": True, "code": name, "datatype": "string", "required": required, "datatype_description": "",
          "order": i, "description": t(label)}
@@ -136,7 +136,7 @@ def _row_json(ctx: WebContext, row: dict[str, Any], owner_id: int | None) -> dic
     out: dict[str, Any] = {
         "service_request_id": row["number"],
         "status": "closed" if status in TERMINAL else "open",
-        "status_notes": ctx.t()(f"status.{status.value}"),
+        "status_notes": ctx.plain().plain(f"status.{status.value}"),
         "service_name": _service_name(ctx, row["category"]),
         "service_code": row["category"] or "",
         "agency_responsible": _department(ctx, row["department_id"]),
@@ -175,21 +175,21 @@ def _date(ctx: WebContext, raw: str | None) -> datetime | None:
 async def requests_list(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     p: dict[str, str] = request[PARAMS]
-    t = ctx.t()
+    t = ctx.plain().plain
     try:
         low, high = _date(ctx, p.get("start_date")), _date(ctx, p.get("end_date"))
     except ValueError:
-        return error(400, t("web.api.bad_date"))
+        return error(400, t("console.api.bad_date"))
     statuses: list[str] | None = None
     if p.get("status"):
         wanted = {s.strip() for s in p["status"].split(",")}
         if not wanted <= {"open", "closed"}:
-            return error(400, t("web.api.bad_status"))
+            return error(400, t("console.api.bad_status"))
         statuses = sorted({s.value for s in Status if (s in TERMINAL) == ("closed" in wanted)}
                           if len(wanted) == 1 else {s.value for s in Status})
     numbers = [n.strip().upper() for n in p["service_request_id"].split(",")] if p.get("service_request_id") else None
     if p.get("service_code") and not ctx.settings.routing.knows(p["service_code"]):
-        return error(400, t("web.api.no_service", code=p["service_code"]))
+        return error(400, t("console.api.no_service", code=p["service_code"]))
     if low is None and high is None and numbers is None:
         low = ctx.now() - timedelta(days=90)  # the standard's default window
     rows = await ctx.services.web.open311_requests(numbers=numbers, category=p.get("service_code"), low=low,
@@ -203,7 +203,7 @@ async def request_one(request: web.Request) -> web.Response:
     number = request.match_info["id"].upper()
     rows = await ctx.services.web.open311_requests(numbers=[number], limit=1)
     if not rows:
-        return error(404, ctx.t()("web.api.no_request", id=number))
+        return error(404, ctx.plain().plain("console.api.no_request", id=number))
     request[APPEAL_ID] = rows[0]["id"]
     owner = await _owner(ctx, _key(request))
     return _json([_row_json(ctx, rows[0], owner)])
@@ -213,11 +213,11 @@ async def request_create(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     p: dict[str, str] = request[PARAMS]
     key = _key(request)
-    t = ctx.t()
+    t = ctx.plain().plain
     if key is None:
-        return error(403, t("web.api.key_required"))
+        return error(403, t("console.api.key_required"))
     if not p.get("attribute[credit_code]"):
-        return error(400, t("web.api.credit_code_required"))
+        return error(400, t("console.api.credit_code_required"))
     contact = " ".join(x for x in (p.get("last_name", ""), p.get("first_name", "")) if x).strip()
     media = p.get("media_url", "").strip()
     token = request.headers.get("Idempotency-Key") or p.get("idempotency_key") or uuid.uuid4().hex
@@ -239,7 +239,7 @@ async def request_create(request: web.Request) -> web.Response:
     log.info("open311: appeal %s filed by key %s (%s)", appeal.id, key.id, appeal.status)
     return _json([{
         "service_request_id": appeal.number,
-        "service_notice": t("web.api.notice", number=appeal.number, agency=_department(ctx, appeal.department_id)),
+        "service_notice": t("console.api.notice", number=appeal.number, agency=_department(ctx, appeal.department_id)),
         "account_id": None,
     }], 200 if sub.duplicate else 201)
 
@@ -250,7 +250,7 @@ def _key(request: web.Request) -> ApiKey | None:
 
 
 def _error_text(ctx: WebContext, exc: AppealError) -> str:
-    t = ctx.t()
+    t = ctx.plain().plain
     try:
         return t(exc.key, **exc.params)
     except (KeyError, IndexError):

@@ -40,7 +40,7 @@ def build_web_app(ctx: WebContext) -> web.Application:
 def split_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"web.listen must look like 127.0.0.1:8080, not {listen!r}")
+        raise ValueError(f"console.listen must look like 127.0.0.1:8080, not {listen!r}")
     return host.strip("[]"), int(port)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import escape
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -207,7 +206,7 @@ async def console_link(message: Message, actor: Actor, t: Translator, services: 
         return
     token = await services.web.create_login_link(actor.user_id, datetime.now(UTC))
     url = f"{services.settings.web.base_url()}/console/login?token={token}"
-    await message.answer(t("staff.console_link", url=escape(url)), disable_web_page_preview=True)
+    await message.answer(t("staff.console_link", url=url), disable_web_page_preview=True)
 
 
 async def report(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:

@@ -28,19 +28,19 @@ def test_api_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     assert stored == hashlib.sha256(key.encode()).hexdigest() and key not in str(db.execute(
         "SELECT * FROM api_keys").fetchall())
     code, out = _run(config, "api-key", "create", "--name", "12345-hotline")
-    assert code == 1 and "exists already" in out and "Traceback" not in out
+    assert code == 1 and "已存在" in out and "Traceback" not in out and len(out.strip().splitlines()) == 1
     code, out = _run(config, "api-key", "list")
-    assert "12345-hotline" in out and "active" in out and key not in out
+    assert "12345-hotline" in out and "有效" in out and key not in out
     assert _run(config, "api-key", "revoke", "12345-hotline")[0] == 0
-    assert "revoked" in _run(config, "api-key", "list")[1]
+    assert "已停用" in _run(config, "api-key", "list")[1]
     code, out = _run(config, "api-key", "revoke", "12345-hotline")
-    assert code == 1 and out.startswith("Error: no active API key")
+    assert code == 1 and "没有名为「12345-hotline」的有效 API 密钥" in out
 
 
 def test_web_link_is_for_staff_only(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     code, out = _run(config, "web", "link", "--user", "42")
-    assert code == 1 and "not center staff" in out
+    assert code == 1 and "不是中心工作人员" in out
     db = sqlite3.connect(tmp_path / "wanqi.db")
     db.execute("INSERT INTO users (id, name, role, active, created_at) "
                "VALUES (42, '督办', 'supervisor', 1, '2026-11-30T08:00:00+00:00')")
