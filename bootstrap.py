@@ -56,9 +56,9 @@ def build_classifier(settings: Settings) -> Classifier:
     from nlu.factory import ensure_model
 
     nlu = settings.nlu
-    if nlu.backend == "spacy":
+    if nlu.backend in ("embedded", "spacy"):
         ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
-                     departments=list(settings.departments.values()))
+                     departments=list(settings.departments.values()), target_precision=nlu.target_precision)
     return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)
 
 

@@ -34,10 +34,19 @@ class Entity:
 
 @dataclass(frozen=True, slots=True)
 class ParseResult:
-    """What a classifier returns: categories best first with calibrated confidences, and entities."""
+    """What a classifier returns: categories best first with calibrated confidences, and entities.
+
+    ``is_appeal`` is False for dialogue (``act``: greeting, thanks, handoff, test, help, off_topic, ack, bye,
+    empty); ``candidates`` lists the categories of a message that clearly covers several problems (else
+    empty); ``threshold`` is the model's own auto-route threshold, when the backend has one.
+    """
 
     ranking: tuple[CategoryScore, ...]
     entities: tuple[Entity, ...] = field(default=())
+    is_appeal: bool = True
+    act: str = "appeal"
+    candidates: tuple[str, ...] = field(default=())
+    threshold: float | None = None
 
     @property
     def top(self) -> CategoryScore | None:

@@ -16,7 +16,7 @@ from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterp
 from appeals.notices import Audience, Notice, notices_for
 from appeals.ports import CategoryScore, Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
 from appeals.registration import check_credit_code
-from appeals.routing import RouteDecision, Routing
+from appeals.routing import Intake, RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
 
 log = logging.getLogger(__name__)
@@ -100,16 +100,39 @@ class AppealService:
         self.clock = clock
 
     # ---- intake -------------------------------------------------------------------------
+    def _classify(self, text: str) -> ParseResult:
+        try:
+            return self.classifier.parse(text)
+        except ClassifierUnavailable:
+            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
+            return ParseResult(ranking=())
+
+    def intake(self, actor: Actor, text: str | None) -> tuple[Intake, ParseResult]:
+        """What to do with a message before filing it (nothing is written): dialogue, ask for more,
+        confirm several topics, or file. Without a classifier everything is filed."""
+        if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
+            raise NotAllowed("only a registered enterprise may file an appeal")
+        text = check_text(text)  # empty, emoji-only and too long texts are refused as before
+        result = self._classify(text)
+        return self.routing.triage(text, result), result
+
     def submit(
         self, actor: Actor, text: str | None, attachments: Iterable[Attachment] = (),
-        source_update_id: int | None = None,
+        source_update_id: int | None = None, *, parsed: ParseResult | None = None,
+        topics: tuple[str, ...] = (), chosen: str | None = None,
     ) -> Submission:
-        """File an appeal for the actor's enterprise, classify it and route it; committed before return."""
+        """File an appeal for the actor's enterprise, classify it and route it; committed before return.
+
+        ``parsed`` reuses a classification made by :meth:`intake`; ``topics`` (several categories the
+        enterprise filed together) sends the appeal to the dispatcher with the categories noted; ``chosen`` is
+        the category the enterprise picked among several, routed as such.
+        """
         if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
             raise NotAllowed("only a registered enterprise may file an appeal")
         if source_update_id is not None and (seen := self.repo.find_by_update(source_update_id)):
             return Submission(seen, self._decision_of(seen), (), duplicate=True)
-        return self._file(actor, actor.enterprise_id, text, attachments, source_update_id=source_update_id)
+        return self._file(actor, actor.enterprise_id, text, attachments, source_update_id=source_update_id,
+                          parsed=parsed, topics=topics, category=chosen)
 
     def file_on_behalf(
         self, actor: Actor, *, credit_code: str | None, text: str | None, channel: str,
@@ -142,21 +165,21 @@ class AppealService:
     def _file(
         self, actor: Actor, enterprise_id: int, text: str | None, attachments: Iterable[Attachment], *,
         source_update_id: int | None = None, idempotency_key: str | None = None, channel: str = "telegram",
-        category: str | None = None,
+        category: str | None = None, parsed: ParseResult | None = None, topics: tuple[str, ...] = (),
     ) -> Submission:
         text = check_text(text)
-        if category is not None:
+        if parsed is not None:
+            result = parsed
+        elif category is not None:
             result = ParseResult(ranking=(CategoryScore(category, 1.0),))
         else:
-            try:
-                result = self.classifier.parse(text)
-            except ClassifierUnavailable:
-                log.warning("classifier unavailable: appeal goes to the dispatcher queue")
-                result = ParseResult(ranking=())
+            result = self._classify(text)
         decision = self.routing.decide(result)
         if category is not None:  # chosen by a person: dispatched whatever the model's threshold
             dept = self.routing.category(category).department_id
             decision = RouteDecision(category, 1.0, dept, decision.suggestions)
+        elif topics:  # several problems in one appeal: the dispatcher splits or routes it
+            decision = dataclasses.replace(decision, department_id=None)
         now = self.clock.now()
         appeal = Appeal(
             id=0, number="", enterprise_id=enterprise_id, user_id=actor.user_id, text=text,
@@ -164,8 +187,8 @@ class AppealService:
             confidence=decision.confidence, ranking=result.ranking, entities=result.entities,
             attachments=tuple(attachments), channel=channel,
         )
-        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, "" if channel == "telegram"
-                              else channel)]
+        note = " ".join(topics) if topics else ("" if channel == "telegram" else channel)
+        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, note)]
         if decision.department_id:
             # routed by the NLU, not by the person filing: history must tell it from a correction
             appeal, ev = self._dispatched(appeal, SYSTEM if category is None else actor, decision.category or "",

@@ -6,9 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Dispatcher
 from sqlite_utils import Database
 
 from appeals.reference import INDUSTRIES
@@ -22,6 +21,9 @@ from policies.render import Translate
 from policies.service import PolicyService, ProfileError, utc_now
 from storage.db import Writer
 from storage.policies_repo import PolicyRepository
+
+if TYPE_CHECKING:  # the CLI imports this module; aiogram costs seconds and is not needed there
+    from aiogram import Bot, Dispatcher
 
 logger = logging.getLogger(__name__)
 
