@@ -16,6 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -23,8 +25,6 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.types import User
-
-from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 
 from bot.app import App, build_app
 from bot.commands import set_default_menu

@@ -23,22 +23,28 @@ from tests.bot.harness import SUPERVISOR, TOKEN, credit_code
 from tests.support import ROOT, write_config
 
 ENTERPRISE_BASE, HANDLER_BASE, DISPATCHER = 100_000, 200_000, 300_000
-MODEL_DIR = ROOT / "models" / "appeals"
 
 
 def real_model() -> Path:
-    """The project's trained model (trained here once if this checkout has none yet)."""
-    from nlu.factory import ensure_model
+    """The project's trained model (trained here once if this checkout has none yet), as `wanqi run` loads it."""
+    from bootstrap import build_classifier
 
     settings = load_settings(ROOT / "config.yml", env={})
-    return ensure_model(MODEL_DIR, ROOT / "nlu" / "data" / "train", departments=list(settings.departments.values()))
+    build_classifier(settings)
+    return settings.path(settings.nlu.model_dir)
 
 
 def appeal_texts() -> list[str]:
-    """Real appeal texts: the held-out NLU test set, written apart from the training data."""
+    """Real appeal texts the bot files at once: the held-out NLU test set (written apart from the training
+    data), without the ones the real model takes as dialogue, too vague, or several topics to confirm."""
+    from appeals.routing import Step
+    from bootstrap import build_classifier
     from nlu.data_io import load_examples
 
-    return [e.text for e in load_examples(ROOT / "nlu" / "data" / "test") if e.label != "other"]
+    settings = load_settings(ROOT / "config.yml", env={})
+    classifier = build_classifier(settings)
+    texts = [e.text for e in load_examples(ROOT / "nlu" / "data" / "test")]
+    return [t for t in texts if settings.routing.triage(t, classifier.parse(t)).step is Step.FILE]
 
 
 def seed(tmp_path: Path, enterprises: int) -> Path:
