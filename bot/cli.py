@@ -158,6 +158,15 @@ def _folder_of(target: Path) -> None:
         raise fail("cli.error.no_folder", path=target.parent)
 
 
+def write_xlsx(out: Path, data: bytes) -> None:
+    """Write an example workbook (the name must end in .xlsx, the folder must exist) and say so."""
+    if out.suffix.lower() != ".xlsx":
+        raise fail("cli.error.not_xlsx", path=out)
+    _folder_of(out)
+    out.write_bytes(data)
+    click.echo(cli_text("cli.template.written", path=out))
+
+
 @main.command()
 @click.argument("folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing config.yml.")
@@ -489,4 +498,17 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
     click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
+
+
+@main.commands["nlu"].command("template")  # type: ignore[attr-defined]
+@click.argument("out", required=False, default="nlu-template.xlsx",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def nlu_template(ctx: click.Context, out: Path) -> None:
+    """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
+    from bot.templates import nlu_template as build
+
+    write_xlsx(out, build(translator(cli_locale()), _settings(ctx)))
+
+
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
