@@ -508,7 +508,7 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
     """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
     from bot.templates import nlu_template as build
 
-    write_xlsx(out, build(translator(cli_locale()), _settings(ctx)))
+    write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
 
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
