@@ -95,21 +95,42 @@ class LinearTextModel:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     report: dict[str, Any] = field(default_factory=dict)
 
-    def scores(self, norm: str) -> np.ndarray:
-        """Raw decision scores for one normalised text."""
+    def lookup(self, norm: str) -> list[np.ndarray]:
+        """Vocabulary ids of the n-grams of a normalised text, one array per n-gram length (index = start
+        position, -1 = not in the vocabulary), so spans of the text can be scored without looking up again."""
         get = self.vocab.get
-        idx = [j for g in ngrams(norm, self.features.char_min, self.features.char_max) if (j := get(g)) is not None]
-        if not idx:
+        out = []
+        for n in range(self.features.char_min, self.features.char_max + 1):
+            count = max(len(norm) - n + 1, 0)
+            out.append(np.fromiter((get(norm[i:i + n], -1) for i in range(count)), dtype=np.int64, count=count))
+        return out
+
+    def span_scores(self, ids: list[np.ndarray], start: int = 0, end: int | None = None) -> np.ndarray:
+        """Raw decision scores of the text between ``start`` and ``end`` from :meth:`lookup`'s ids."""
+        parts = []
+        for k, row in enumerate(ids):
+            stop = len(row) if end is None else max(end - (self.features.char_min + k) + 1, start)
+            parts.append(row[start:stop])
+        found = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        found = found[found >= 0]
+        if not len(found):
             return np.asarray(self.intercept, dtype=np.float64)
-        cols, tf = np.unique(np.asarray(idx, dtype=np.int64), return_counts=True)
+        cols, tf = np.unique(found, return_counts=True)
         vals = (1.0 + np.log(tf)) if self.sublinear_tf else tf.astype(np.float64)
         vals = vals * self.idf[cols]
         vals /= np.linalg.norm(vals)
         return np.asarray(vals @ self.weights[cols] + self.intercept, dtype=np.float64)
 
+    def proba_of_scores(self, scores: np.ndarray, n_chars: int) -> np.ndarray:
+        return shrink(softmax(scores / self.temperature), n_chars, self.short_prior)
+
+    def scores(self, norm: str) -> np.ndarray:
+        """Raw decision scores for one normalised text."""
+        return self.span_scores(self.lookup(norm))
+
     def predict_proba(self, norm: str) -> np.ndarray:
         """Calibrated class probabilities for one normalised text (order of ``labels``)."""
-        return shrink(softmax(self.scores(norm) / self.temperature), evidence(norm), self.short_prior)
+        return self.proba_of_scores(self.scores(norm), evidence(norm))
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         path = Path(path)
@@ -183,6 +204,37 @@ def _view(counts: Any, vocab: dict[str, int], char_max: int) -> tuple[Any, dict[
     return counts[:, keep], {t: new_index[j] for t, j in vocab.items() if j in new_index}
 
 
+_SENTENCE_END = re.compile(r"[。!?;\n\r]+|\.(?!\d)")
+
+
+def shared_sentence_groups(norms: Sequence[str], min_chars: int = 10, max_docs: int = 5) -> np.ndarray | None:
+    """Group ids joining texts that share a sentence (a repeated complaint, an example reused in a longer
+    message), so cross-validation never scores a text against a near-copy of itself. Sentences found in
+    more than ``max_docs`` texts are boilerplate and join nothing. None when every text is on its own."""
+    where: dict[str, list[int]] = {}
+    for i, norm in enumerate(norms):
+        for sentence in set(_SENTENCE_END.split(norm)):
+            if len(sentence.strip()) >= min_chars:
+                where.setdefault(sentence.strip(), []).append(i)
+    parent = list(range(len(norms)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    joined = False
+    for docs in where.values():
+        if 2 <= len(docs) <= max_docs:
+            for other in docs[1:]:
+                a, b = root(docs[0]), root(other)
+                if a != b:
+                    parent[b] = a
+                    joined = True
+    return np.array([root(i) for i in range(len(norms))]) if joined else None
+
+
 def _preference(g: tuple[int, bool, float]) -> tuple[bool, bool, float]:
     """Among configurations that score the same: char 1-3 (the reference's features), raw tf, C nearest 1."""
     return (g[0] == 3, not g[1], -abs(math.log(g[2])))
@@ -194,7 +246,7 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     CV, the temperature and the auto-route threshold on the out-of-fold scores of the chosen one."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.metrics import f1_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     from nlu.evaluate import coverage_at_precision
 
@@ -224,10 +276,14 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     grid = [(m, sub, c) for (m, sub) in xs for c in config.c_grid]
     cv_f1: dict[tuple[int, bool, float], float] = {}
     fold_f1: dict[tuple[int, bool, float], list[float]] = {g: [] for g in grid}
+    grouped = False
     if folds >= 2:
         oof = {g: np.zeros((len(y), len(classes))) for g in grid}
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-        for tr, va in splitter.split(np.zeros(len(y)), y):
+        groups = shared_sentence_groups(norms)
+        grouped = groups is not None
+        splitter = (StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed) if groups is None
+                    else StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.seed))
+        for tr, va in splitter.split(np.zeros(len(y)), y, groups):
             for g in grid:
                 x = xs[g[:2]]
                 oof[g][va] = _decision(_svm(g[2], config).fit(x[tr], y[tr]), x[va], len(classes))
@@ -262,7 +318,8 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
         threshold=threshold, sublinear_tf=sublinear, short_prior=config.short_prior,
         features=FeatureConfig(features.char_min, char_max, features.min_df, features.max_features),
         report={"char_ngrams": f"{features.char_min}-{char_max}", "sublinear_tf": sublinear, "C": best_c,
-                "folds": folds, "temperature": round(temperature, 4), "best_cv_macro_f1": cv_f1.get(best),
+                "folds": folds, "grouped_cv": grouped, "temperature": round(temperature, 4),
+                "best_cv_macro_f1": cv_f1.get(best),
                 "cv_fold_std": float(np.std(fold_f1[best])) if fold_f1[best] else None,
                 "cv_macro_f1": {name(g): round(f, 4) for g, f in cv_f1.items()},
                 "target_precision": config.target_precision, "oof_auto_route_coverage": round(coverage, 4),
