@@ -58,10 +58,11 @@ _ALL = re.compile(f"(?:{_alternation([p for ps in PHRASES.values() for p in ps] 
 _BY_ACT = [(act, re.compile(_alternation(ps))) for act, ps in PHRASES.items()]
 
 
-def rule_act(text: str) -> str | None:
+def rule_act(text: str, norm: str | None = None) -> str | None:
     """The dialogue act of a message made only of known phrases and particles, ``empty`` for a message
-    without letters or digits (emoji, punctuation), else None (the rules have no opinion)."""
-    core = _NOT_WORD.sub("", normalize(text))
+    without letters or digits (emoji, punctuation), else None (the rules have no opinion). ``norm``: the
+    text already normalised."""
+    core = _NOT_WORD.sub("", normalize(text) if norm is None else norm)
     if not core:
         return EMPTY
     if len(core) > RULE_MAX_CHARS or not _ALL.fullmatch(core):  # (the length cap also bounds backtracking)
@@ -88,12 +89,12 @@ class DialogueGate:
         path = Path(model_dir) / GATE_DIR
         return cls(LinearTextModel.load(path) if path.is_dir() else None)
 
-    def act(self, text: str) -> str:
-        """``appeal`` or one of ``ACTS``."""
-        found = rule_act(text)
+    def act(self, text: str, norm: str | None = None) -> str:
+        """``appeal`` or one of ``ACTS`` (``norm``: the text already normalised)."""
+        norm = normalize(text) if norm is None else norm
+        found = rule_act(text, norm)
         if found is not None:
             return found
-        norm = normalize(text)
         if self.model is None or evidence(norm) > MODEL_MAX_CHARS:
             return APPEAL
         scores = self.model.scores(norm)

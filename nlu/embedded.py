@@ -79,7 +79,7 @@ class EmbeddedClassifier:
         probs = self.model.proba_of_scores(self.model.span_scores(ids), evidence(norm))
         order = np.argsort(-probs, kind="stable")
         ranking = tuple(CategoryScore(self.labels[i], round(float(probs[i]), 6)) for i in order)
-        act = self.gate.act(text)
+        act = self.gate.act(text, norm)
         return ParseResult(ranking=ranking, entities=tuple(self.extractor.extract(text)), is_appeal=act == APPEAL,
                            act=act, candidates=self._candidates(norm, ids, ranking) if act == APPEAL else (),
                            threshold=self.model.threshold)
@@ -92,11 +92,11 @@ class EmbeddedClassifier:
             return ()
         found: set[str] = set()
         floor = max(SEGMENT_MIN_CONFIDENCE, self.model.threshold)
-        for start, end in spans:
-            probs = self.model.proba_of_scores(self.model.span_scores(ids, start, end), evidence(norm[start:end]))
-            best = int(probs.argmax())
-            if probs[best] >= floor:
-                found.add(self.labels[best])
+        chars = np.array([evidence(norm[start:end]) for start, end in spans])
+        probs = self.model.proba_of_scores(self.model.spans_scores(ids, spans), chars)
+        for best, p in zip(probs.argmax(axis=1), probs.max(axis=1), strict=True):
+            if p >= floor:
+                found.add(self.labels[int(best)])
         if len(found) < 2:
             return ()
         return tuple(s.category for s in ranking if s.category in found)

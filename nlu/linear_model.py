@@ -23,7 +23,7 @@ from nlu.normalize import normalize
 
 MODEL_FILE = "model.npz"
 META_FILE = "model.json"
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass
@@ -79,12 +79,25 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
+_BITS = 21  # a Unicode code point + 1 fits in 21 bits, so an n-gram of up to 3 characters is one uint64
+
+
+def gram_key(term: str) -> int:
+    """The integer key of an n-gram (n <= 3): its code points + 1, 21 bits each."""
+    key = 0
+    for ch in term:
+        key = (key << _BITS) | (ord(ch) + 1)
+    return key
+
+
 @dataclass
 class LinearTextModel:
-    """A trained model: vocabulary, idf, weights (features x classes), bias, temperature and threshold."""
+    """A trained model: sorted n-gram keys (the vocabulary), idf and weights (features x classes) in the same
+    order, bias, temperature and threshold. Looking a text up is one ``searchsorted``: no Python dict of
+    hundreds of thousands of strings to build at load time or hold in memory."""
 
     labels: list[str]
-    vocab: dict[str, int]
+    keys: np.ndarray         # uint64, sorted
     idf: np.ndarray
     weights: np.ndarray      # features x classes, float32, rows gathered per text
     intercept: np.ndarray
@@ -95,15 +108,34 @@ class LinearTextModel:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     report: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_vocabulary(cls, vocab: dict[str, int], idf: np.ndarray, weights: np.ndarray,
+                        **kwargs: Any) -> LinearTextModel:
+        """A model from a term -> column vocabulary (as scikit-learn gives it), rows re-ordered by key."""
+        terms = sorted(vocab, key=gram_key)
+        cols = np.fromiter((vocab[t] for t in terms), dtype=np.int64, count=len(terms))
+        keys = np.fromiter((gram_key(t) for t in terms), dtype=np.uint64, count=len(terms))
+        return cls(keys=keys, idf=np.asarray(idf, dtype=np.float64)[cols],
+                   weights=np.ascontiguousarray(np.asarray(weights)[cols], dtype=np.float32), **kwargs)
+
     def lookup(self, norm: str) -> list[np.ndarray]:
-        """Vocabulary ids of the n-grams of a normalised text, one array per n-gram length (index = start
+        """Vocabulary rows of the n-grams of a normalised text, one array per n-gram length (index = start
         position, -1 = not in the vocabulary), so spans of the text can be scored without looking up again."""
-        get = self.vocab.get
-        out = []
-        for n in range(self.features.char_min, self.features.char_max + 1):
-            count = max(len(norm) - n + 1, 0)
-            out.append(np.fromiter((get(norm[i:i + n], -1) for i in range(count)), dtype=np.int64, count=count))
-        return out
+        codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+        lengths = range(self.features.char_min, self.features.char_max + 1)
+        counts = [max(len(codes) - n + 1, 0) for n in lengths]
+        parts = []
+        for n, count in zip(lengths, counts, strict=True):
+            key = codes[:count].copy()
+            for k in range(1, n):
+                key = (key << np.uint64(_BITS)) | codes[k:k + count]
+            parts.append(key)
+        keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        if not len(self.keys) or not len(keys):
+            return [np.full(c, -1, dtype=np.int64) for c in counts]
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        rows = np.where(self.keys[pos] == keys, pos, -1)
+        return np.split(rows, np.cumsum(counts)[:-1])
 
     def span_scores(self, ids: list[np.ndarray], start: int = 0, end: int | None = None) -> np.ndarray:
         """Raw decision scores of the text between ``start`` and ``end`` from :meth:`lookup`'s ids."""
@@ -121,7 +153,37 @@ class LinearTextModel:
         vals /= np.linalg.norm(vals)
         return np.asarray(vals @ self.weights[cols] + self.intercept, dtype=np.float64)
 
-    def proba_of_scores(self, scores: np.ndarray, n_chars: int) -> np.ndarray:
+    def spans_scores(self, ids: list[np.ndarray], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Raw decision scores of several non-overlapping spans (start, end) at once (spans x classes)."""
+        out = np.tile(np.asarray(self.intercept, dtype=np.float64), (len(spans), 1))
+        if not spans:
+            return out
+        starts = np.array([a for a, _ in spans])
+        ends = np.array([b for _, b in spans])
+        rows_all, span_all = [], []
+        for k, row in enumerate(ids):
+            n = self.features.char_min + k
+            pos = np.arange(len(row))
+            which = np.searchsorted(starts, pos, side="right") - 1
+            inside = (which >= 0) & (row >= 0)
+            inside[inside] &= pos[inside] + n <= ends[which[inside]]
+            rows_all.append(row[inside])
+            span_all.append(which[inside])
+        rows = np.concatenate(rows_all)
+        which = np.concatenate(span_all)
+        if not len(rows):
+            return out
+        size = np.int64(len(self.keys))
+        combined, tf = np.unique(which * size + rows, return_counts=True)
+        which, rows = combined // size, combined % size
+        vals = (1.0 + np.log(tf)) if self.sublinear_tf else tf.astype(np.float64)
+        vals = vals * self.idf[rows]
+        vals /= np.sqrt(np.bincount(which, vals * vals, minlength=len(spans)))[which]
+        first = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+        out[which[first]] += np.add.reduceat(vals[:, None] * self.weights[rows], first, axis=0)
+        return out
+
+    def proba_of_scores(self, scores: np.ndarray, n_chars: int | np.ndarray) -> np.ndarray:
         return shrink(softmax(scores / self.temperature), n_chars, self.short_prior)
 
     def scores(self, norm: str) -> np.ndarray:
@@ -135,10 +197,7 @@ class LinearTextModel:
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        vocab = [""] * len(self.vocab)
-        for term, j in self.vocab.items():
-            vocab[j] = term
-        np.savez(path / MODEL_FILE, vocab=np.asarray(vocab, dtype=str), idf=self.idf.astype(np.float32),
+        np.savez(path / MODEL_FILE, keys=self.keys.astype(np.uint64), idf=self.idf.astype(np.float32),
                  weights=self.weights.astype(np.float32), intercept=self.intercept.astype(np.float32))
         meta = {"format": FORMAT, "labels": self.labels, "temperature": self.temperature,
                 "threshold": self.threshold, "sublinear_tf": self.sublinear_tf, "short_prior": self.short_prior,
@@ -152,13 +211,11 @@ class LinearTextModel:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: model format {meta.get('format')}, expected {FORMAT}: train it again")
         with np.load(path / MODEL_FILE, allow_pickle=False) as data:
-            vocab = data["vocab"].tolist()
-            return cls(labels=list(meta["labels"]), vocab=dict(zip(vocab, range(len(vocab)), strict=True)),
-                       idf=data["idf"].astype(np.float64), weights=np.ascontiguousarray(data["weights"]),
-                       intercept=data["intercept"].astype(np.float64), temperature=float(meta["temperature"]),
-                       threshold=float(meta["threshold"]), sublinear_tf=bool(meta["sublinear_tf"]),
-                       short_prior=float(meta.get("short_prior", 0.0)), features=FeatureConfig(**meta["features"]),
-                       report=dict(meta.get("report") or {}))
+            return cls(labels=list(meta["labels"]), keys=data["keys"], idf=data["idf"].astype(np.float64),
+                       weights=np.ascontiguousarray(data["weights"]), intercept=data["intercept"].astype(np.float64),
+                       temperature=float(meta["temperature"]), threshold=float(meta["threshold"]),
+                       sublinear_tf=bool(meta["sublinear_tf"]), short_prior=float(meta.get("short_prior", 0.0)),
+                       features=FeatureConfig(**meta["features"]), report=dict(meta.get("report") or {}))
 
 
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
@@ -253,6 +310,8 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     features = features or FeatureConfig()
     config = config or TrainConfig()
     step = progress or (lambda _msg: None)
+    if features.char_max > 3:
+        raise ValueError("n-grams of up to 3 characters (each is one 64-bit key)")
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError("training needs at least two labels")
@@ -312,9 +371,9 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     def name(g: tuple[int, bool, float]) -> str:
         return f"char{features.char_min}-{g[0]} {'sublinear' if g[1] else 'raw'} C={g[2]}"
 
-    return LinearTextModel(
-        labels=classes, vocab=views[char_max][1], idf=np.asarray(weights[(char_max, sublinear)].idf_),
-        weights=np.ascontiguousarray(coef.T, dtype=np.float32), intercept=intercept, temperature=temperature,
+    return LinearTextModel.from_vocabulary(
+        views[char_max][1], np.asarray(weights[(char_max, sublinear)].idf_), coef.T,
+        labels=classes, intercept=intercept, temperature=temperature,
         threshold=threshold, sublinear_tf=sublinear, short_prior=config.short_prior,
         features=FeatureConfig(features.char_min, char_max, features.min_df, features.max_features),
         report={"char_ngrams": f"{features.char_min}-{char_max}", "sublinear_tf": sublinear, "C": best_c,
