@@ -49,6 +49,7 @@ from aiogram.types import Message
 
 from storage.db import Writer
 from storage.deliveries import FINAL, DeliveryStore
+from storage.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -359,7 +360,9 @@ class Broadcaster:
                 await self._journal("mark_queued", key, f"5xx: {error.message}")
                 delay, uncertain, reason = self._backoff(attempt), False, "5xx"
             except (TelegramNetworkError, TimeoutError) as error:
-                delay, uncertain, reason = self._backoff(attempt), True, f"network: {error}"
+                # the text of a redirect or connection error holds the request URL, and so the token
+                reason = f"network: {redact(str(error), self.bot.token)}"
+                delay, uncertain = self._backoff(attempt), True
             except TelegramAPIError as error:
                 await self._journal("mark_failed", key, error.message)
                 logger.warning("delivery %s to chat %s failed: %s", key, chat_id, error.message)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from html import escape
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import escape
 from sqlite_utils import Database
 
 from appeals.reference import INDUSTRIES

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from storage.redact import redact
+
 QUEUED, SENDING, SENT, FAILED, BLOCKED = "queued", "sending", "sent", "failed", "blocked"
 FINAL = frozenset({SENT, FAILED, BLOCKED})
 _MARKS = frozenset({"mark_sending", "retry_sending", "mark_sent", "mark_queued", "mark_failed", "mark_blocked"})
@@ -172,5 +174,5 @@ class DeliveryStore:
         with self._tx():
             self.db.execute(
                 "UPDATE deliveries SET status = ?, error = ?, attempts = attempts + ?, updated_at = ? WHERE key = ?",
-                [status, error, attempts_inc, _now(), key],
+                [status, redact(error) if error is not None else None, attempts_inc, _now(), key],
             )
