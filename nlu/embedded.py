@@ -18,7 +18,7 @@ from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from nlu.data_io import Example
 from nlu.dialogue import APPEAL, DialogueGate, train_gate
 from nlu.entities import EntityExtractor, department_aliases
-from nlu.linear_model import META_FILE, MODEL_FILE, FeatureConfig, LinearTextModel, TrainConfig, evidence, train
+from nlu.linear_model import FORMAT, META_FILE, MODEL_FILE, FeatureConfig, LinearTextModel, TrainConfig, evidence, train
 from nlu.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,15 @@ _SENTENCE = re.compile(r"[^。!?;\n\r]+")  # sentences of a normalised text (ful
 
 
 def has_model(model_dir: str | Path) -> bool:
-    """Whether ``model_dir`` holds a saved embedded model."""
-    return (Path(model_dir) / MODEL_FILE).is_file() and (Path(model_dir) / META_FILE).is_file()
+    """Whether ``model_dir`` holds a saved embedded model of the current format (an older one is retrained
+    on first use)."""
+    path = Path(model_dir)
+    if not (path / MODEL_FILE).is_file() or not (path / META_FILE).is_file():
+        return False
+    try:
+        return bool(json.loads((path / META_FILE).read_text(encoding="utf-8")).get("format") == FORMAT)
+    except (OSError, ValueError):
+        return False
 
 
 def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int = 0, departments: Sequence[str] = (),
