@@ -240,3 +240,11 @@ def m_intake_001(db: Database) -> None:
     db.execute(
         "INSERT INTO appeal_counters (day, last) SELECT substr(number, 1, instr(number, '-')), "
         "MAX(CAST(substr(number, instr(number, '-') + 1) AS INTEGER)) FROM appeals GROUP BY 1")
+
+
+@migrations()
+def m_web_002(db: Database) -> None:
+    """The figures' period scan reads one covering index instead of 10^5 table rows."""
+    db.table("appeals").create_index(
+        ["created_at", "department_id", "category", "status", "accept_due", "accepted_at", "reply_due",
+         "replied_at", "closed_at", "rating", "reopen_count", "return_count"], index_name="idx_appeals_figures")
