@@ -245,9 +245,9 @@ async def hotspots(request: web.Request) -> web.Response:
     q = request.query
     days = int(q["days"]) if q.get("days", "").isdigit() and 1 <= int(q["days"]) <= 365 else 30
     try:
-        threshold = min(0.95, max(0.1, float(q.get("threshold", "0.35"))))
+        threshold = min(0.95, max(0.1, float(q.get("threshold", "0.3"))))
     except ValueError:
-        threshold = 0.35
+        threshold = 0.3
     today = ctx.now().astimezone(ctx.tz).date()
     low = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=ctx.tz).astimezone(UTC)
     rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), department_scope(actor))
