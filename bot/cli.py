@@ -583,5 +583,6 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
 
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
+main.add_command(__import__("bot.inbox_cli", fromlist=["inbox"]).inbox)  # wanqi inbox ...
 main.add_command(web_group)  # wanqi web [link]
 main.add_command(api_key)  # wanqi api-key create|list|revoke

@@ -264,10 +264,12 @@ def _view(counts: Any, vocab: dict[str, int], char_max: int) -> tuple[Any, dict[
 _SENTENCE_END = re.compile(r"[。!?;\n\r]+|\.(?!\d)")
 
 
-def shared_sentence_groups(norms: Sequence[str], min_chars: int = 10, max_docs: int = 5) -> np.ndarray | None:
+def shared_sentence_groups(norms: Sequence[str], min_chars: int = 10, max_docs: int = 5,
+                           max_share: float = 0.1) -> np.ndarray | None:
     """Group ids joining texts that share a sentence (a repeated complaint, an example reused in a longer
     message), so cross-validation never scores a text against a near-copy of itself. Sentences found in
-    more than ``max_docs`` texts are boilerplate and join nothing. None when every text is on its own."""
+    more than ``max_docs`` texts are boilerplate and join nothing. None when every text is on its own, or
+    when one group would hold more than ``max_share`` of the texts."""
     where: dict[str, list[int]] = {}
     for i, norm in enumerate(norms):
         for sentence in set(_SENTENCE_END.split(norm)):
@@ -289,7 +291,12 @@ def shared_sentence_groups(norms: Sequence[str], min_chars: int = 10, max_docs: 
                 if a != b:
                     parent[b] = a
                     joined = True
-    return np.array([root(i) for i in range(len(norms))]) if joined else None
+    if not joined:
+        return None
+    groups = np.array([root(i) for i in range(len(norms))])
+    if np.bincount(groups).max() > max_share * len(norms):
+        return None  # chained boilerplate: one group would swallow a fold; plain stratified folds instead
+    return groups
 
 
 def _preference(g: tuple[int, bool, float]) -> tuple[bool, bool, float]:
