@@ -7,6 +7,11 @@ The bot (``bot.app``), the CLI and the web console all start here::
     await services.appeals.accept(actor, appeal_id)  # commits the step, its event and its outbox rows
     core.close()
 
+Every service writes its notices to the outbox in the transaction of the step; the delivery worker
+of the process holding the "primary" lease sends them (``wanqi run``), so any entry point that calls
+a service gets the notifications for free. ``core.on_commit`` callbacks (the worker's wake-up) run
+after each offloaded service call.
+
 Nothing here knows Telegram: the aiogram Bot and Dispatcher are built in ``bot.app``.
 """
 
@@ -27,6 +32,7 @@ from appeals.service import AppealService
 from bot.config import Settings
 from storage.db import Writer, open_db
 from storage.leases import Leases
+from storage.outbox import Outbox
 from storage.repository import SqliteRepository
 
 log = logging.getLogger(__name__)
@@ -93,6 +99,7 @@ class Services:
     repo: Offloaded[SqliteRepository]  # for middlewares; handlers go through the services
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
+    outbox: Offloaded[Outbox]
 
 
 @dataclass
@@ -106,6 +113,7 @@ class Core:
     repo: SqliteRepository
     appeals: AppealService
     registration: RegistrationService
+    outbox: Outbox
     leases: Leases
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
@@ -113,7 +121,8 @@ class Core:
         """The async facade over these objects (one per process is enough)."""
         return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
                         Offloaded(self.appeals, self.writer, self._committed),
-                        Offloaded(self.registration, self.writer, self._committed))
+                        Offloaded(self.registration, self.writer, self._committed),
+                        Offloaded(self.outbox, self.writer, self._committed))
 
     def _committed(self) -> None:
         for callback in self.on_commit:
@@ -148,8 +157,9 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     tz = ZoneInfo(settings.center.timezone)
     repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
+    outbox = Outbox(db)
     appeals = AppealService(repo, classifier or build_classifier(settings), settings.routing, settings.sla,
-                            OfficialCalendar(), tz, clock)
-    registration = RegistrationService(repo, clock, settings.supervisors)
+                            OfficialCalendar(), tz, clock, outbox)
+    registration = RegistrationService(repo, clock, settings.supervisors, outbox)
     registration.seed_supervisors()
-    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db))
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, outbox, Leases(db))

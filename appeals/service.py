@@ -13,10 +13,11 @@ from appeals.calendar import WorkCalendar
 from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
-from appeals.notices import Audience, Notice, notices_for
-from appeals.ports import Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
+from appeals.notices import Audience, Notice, notices_for, recipients
+from appeals.ports import Classifier, ClassifierUnavailable, Clock, Outbox, Outgoing, ParseResult, Repository
 from appeals.routing import RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
+from appeals.snapshot import dump_view
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,13 @@ def check_text(text: str | None) -> str:
 
 
 class AppealService:
+    """The appeal use cases. With an ``outbox``, every step writes its notices (one row per reader)
+    in the same transaction as the change and its history row: whoever calls a service, the people
+    concerned are told, and a crash can lose neither the step nor its notices."""
+
     def __init__(
         self, repo: Repository, classifier: Classifier, routing: Routing, sla: SlaPolicy,
-        calendar: WorkCalendar, tz: tzinfo, clock: Clock,
+        calendar: WorkCalendar, tz: tzinfo, clock: Clock, outbox: Outbox | None = None,
     ) -> None:
         self.repo = repo
         self.classifier = classifier
@@ -93,6 +98,7 @@ class AppealService:
         self.calendar = calendar
         self.tz = tz
         self.clock = clock
+        self.outbox = outbox
 
     # ---- intake -------------------------------------------------------------------------
     def submit(
@@ -123,10 +129,12 @@ class AppealService:
             # routed by the NLU, not by the person filing: history must tell it from a correction
             appeal, ev = self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto")
             events.append(ev)
-        saved = self.repo.create_appeal(appeal, events, source_update_id)
+        with self.repo.transaction():
+            saved = self.repo.create_appeal(appeal, events, source_update_id)
+            notices = tuple(notices_for(saved, Action.DISPATCH if decision.department_id else None))
+            self._tell(saved, (Notice(Audience.FILER, "filed", saved.id), *notices), automatic=decision.automatic)
         log.info("appeal %s filed: %s", saved.id, saved.status)
-        return Submission(saved, decision, tuple(notices_for(saved, Action.DISPATCH if decision.department_id
-                                                               else None)))
+        return Submission(saved, decision, notices)
 
     def _decision_of(self, appeal: Appeal) -> RouteDecision:
         return RouteDecision(appeal.category, appeal.confidence or 0.0,
@@ -164,8 +172,13 @@ class AppealService:
         new, event = self._dispatched(appeal, actor, category, now)
         source = "correction" if actor.role is Role.ENTERPRISE else ("return" if was_returned else "dispatch")
         feedback = (source, category) if category != predicted or was_returned else None
-        saved = self.repo.save(new, event, feedback)
-        return Outcome(saved, event, tuple(notices_for(saved, Action.DISPATCH)))
+        with self.repo.transaction():
+            saved = self.repo.save(new, event, feedback)
+            notices = notices_for(saved, Action.DISPATCH)
+            if actor.role is not Role.ENTERPRISE:  # the center routed it: the enterprise hears where it went
+                notices.append(Notice(Audience.ENTERPRISE, "routed", saved.id))
+            self._tell(saved, notices)
+        return Outcome(saved, event, tuple(notices))
 
     # ---- the department's work ------------------------------------------------------------
     def accept(self, actor: Actor, appeal_id: int) -> Outcome:
@@ -251,8 +264,10 @@ class AppealService:
         now = self.clock.now()
         kind = "note" if internal else "message"
         event = self._event(actor, appeal.id, kind, appeal.status, appeal.status, now, text, internal)
-        self.repo.add_event(event)
         audience = () if internal else notices_for(appeal, None, message_from=actor.role)
+        with self.repo.transaction():
+            self.repo.add_event(event)
+            self._tell(appeal, audience)
         return Outcome(appeal, event, tuple(audience))
 
     def add_files(self, actor: Actor, appeal_id: int, attachments: Iterable[Attachment]) -> Outcome:
@@ -265,10 +280,13 @@ class AppealService:
             raise InvalidInput("error.appeal_finished", number=appeal.number)
         now = self.clock.now()
         event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
-        self.repo.add_attachments(appeal.id, files, now, event)
-        saved = self.repo.get_appeal(appeal.id) or appeal
         target = Audience.DEPARTMENT if appeal.department_id else Audience.DISPATCHERS
-        return Outcome(saved, event, (Notice(target, "files", appeal.id),))
+        notices = (Notice(target, "files", appeal.id),)
+        with self.repo.transaction():
+            self.repo.add_attachments(appeal.id, files, now, event)
+            saved = self.repo.get_appeal(appeal.id) or appeal
+            self._tell(saved, notices)
+        return Outcome(saved, event, notices)
 
     # ---- reading ------------------------------------------------------------------------------
     def view(self, actor: Actor, ref: int | str) -> AppealView:
@@ -335,8 +353,12 @@ class AppealService:
             now = self.clock.now()
             action = "escalate" if level is Light.RED else "remind"
             event = self._event(SYSTEM, appeal.id, action, appeal.status, appeal.status, now, level.value, True)
-            saved = self.repo.save(dataclasses.replace(appeal, alert_level=level.value), event)
-            alerts.append(SlaAlert(saved, level, tuple(notices_for(saved, None, alert=level))))
+            # the level is recorded with its alerts' outbox rows: an alert counts as sent once committed
+            with self.repo.transaction():
+                saved = self.repo.save(dataclasses.replace(appeal, alert_level=level.value), event)
+                notices = tuple(notices_for(saved, None, alert=level))
+                self._tell(saved, notices)
+            alerts.append(SlaAlert(saved, level, notices))
         return alerts
 
     def auto_close(self) -> list[Outcome]:
@@ -393,9 +415,50 @@ class AppealService:
         now = self.clock.now()
         new = dataclasses.replace(appeal, status=new_status, **changes)  # type: ignore[arg-type]
         event = self._event(actor, appeal.id, action, appeal.status, new_status, now, note)
-        saved = self.repo.save(new, event)
+        with self.repo.transaction():
+            saved = self.repo.save(new, event)
+            notices = tuple(notices_for(saved, action))
+            self._tell(saved, notices)
         log.info("appeal %s: %s -> %s (%s)", saved.id, appeal.status, new_status, action)
-        return Outcome(saved, event, tuple(notices_for(saved, action)))
+        return Outcome(saved, event, notices)
+
+    def _tell(self, appeal: Appeal, notices: Iterable[Notice], **extra: object) -> None:
+        """Write one outbox row per notice and reader (inside the caller's transaction).
+
+        The payload is the appeal as it is now, with its history (staff see internal notes, the
+        enterprise does not); cards and 补充材料 notices are followed by their files, one row each.
+        """
+        notices = list(notices)
+        if self.outbox is None or not notices:
+            return
+        event_id = self.repo.last_event_id()
+        enterprise = self.repo.get_enterprise(appeal.enterprise_id)
+        assert enterprise is not None
+        events = tuple(self.repo.events(appeal.id))
+        full = AppealView(appeal, enterprise, events, self.light(appeal))
+        views = {True: dump_view(full),
+                 False: dump_view(dataclasses.replace(full, events=tuple(e for e in events if not e.internal)))}
+        langs: dict[int, str] = {}
+        out: list[Outgoing] = []
+        for notice in notices:
+            staff = notice.audience not in (Audience.FILER, Audience.ENTERPRISE)
+            payload = {"audience": notice.audience.value, "view": views[staff], **extra}
+            files: tuple[Attachment, ...] = ()
+            if notice.kind == "card":
+                files = appeal.attachments
+            elif notice.kind == "files":
+                added = next((int(e.note or 0) for e in reversed(events) if e.action == "files"), 0)
+                files = appeal.attachments[-added:] if added else ()
+            for user_id in recipients(notice.audience, appeal, self.repo):
+                if user_id not in langs:
+                    user = self.repo.get_user(user_id)
+                    langs[user_id] = user.lang if user else "zh-CN"
+                lang = langs[user_id]
+                out.append(Outgoing(user_id, notice.kind, payload, lang, appeal.id, event_id))
+                out += [Outgoing(user_id, "attachment", {"type": f.kind, "file_id": f.file_id,
+                                                         "caption": appeal.number}, lang, appeal.id, event_id)
+                        for f in files]
+        self.outbox.add(out)
 
     @staticmethod
     def _event(

@@ -20,6 +20,7 @@ from bootstrap import SystemClock as SystemClock  # re-exported for older caller
 from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
 from bot.config import Settings
+from bot.delivery import DeliveryReport, DeliveryWorker
 from bot.handlers import common, enterprise, errors, staff, start
 from bot.middlewares import ActorMiddleware, OnceMiddleware
 from bot.notifier import Notifier
@@ -40,7 +41,13 @@ class App:
     notifier: Notifier
     policy_desk: Any = None
     core: Core | None = None
+    delivery: DeliveryWorker | None = None
     scheduler: Any = None  # set by bot.runner.serve
+
+    async def drain(self) -> DeliveryReport:
+        """Send everything the outbox holds now (tests, demo, CLI tools without a running bot)."""
+        assert self.delivery is not None
+        return await self.delivery.drain()
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -60,17 +67,31 @@ def build_services(settings: Settings, db: Database, classifier: Classifier, clo
     return build_core(settings, classifier=classifier, clock=clock, db=db, sync_catalogue=False).services()
 
 
-def build_dispatcher(services: Services, bot: Bot, db: Database) -> tuple[Dispatcher, Notifier, Any]:
+def build_delivery(bot: Bot, services: Services, notifier: Notifier) -> DeliveryWorker:
+    """The outbox's one delivery worker for this process (it runs only while the process holds the lease)."""
+    push = services.settings.push
+    outbox = services.outbox.target
+
+    async def report_bug(row: dict[str, Any], error: str) -> None:
+        await services.outbox.report_bug(str(row["kind"]), error)
+
+    return DeliveryWorker(bot, outbox, services.writer, notifier.calls, messages_per_second=push.messages_per_second,
+                          per_chat_interval=push.per_chat_interval, max_attempts=push.max_retries,
+                          backoff_max=push.backoff_max, on_bug=report_bug)
+
+
+def build_dispatcher(services: Services, bot: Bot, db: Database, notifier: Notifier | None = None,
+                     wake: Any = None) -> tuple[Dispatcher, Notifier, Any]:
     """One Dispatcher: routers from specific to general, services injected by name."""
-    renderer = Renderer(services.settings)
-    notifier = Notifier(bot, services, renderer)
+    renderer = notifier.render if notifier is not None else Renderer(services.settings)
+    notifier = notifier or Notifier(services.settings, renderer)
     dp = Dispatcher(storage=MemoryStorage(), services=services, notifier=notifier, renderer=renderer)
     dp.update.outer_middleware(OnceMiddleware(services))
     dp.update.outer_middleware(ActorMiddleware(services))
     dp.include_router(errors.router())
     dp.include_router(common.first())
     dp.include_router(start.router())
-    desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, bot=bot)
+    desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, wake=wake)
     dp.include_router(staff.router())
     dp.include_router(enterprise.router())
     dp.include_router(common.last())
@@ -82,5 +103,8 @@ def build_app(settings: Settings, *, token: str, classifier: Classifier | None =
     core = build_core(settings, classifier=classifier, clock=clock)
     services = core.services()
     bot = build_bot(settings, token, session)
-    dp, notifier, desk = build_dispatcher(services, bot, core.db)
-    return App(settings, core.db, services, bot, dp, notifier, desk, core=core)
+    notifier = Notifier(settings, Renderer(settings))
+    delivery = build_delivery(bot, services, notifier)
+    core.on_commit.append(delivery.wake)
+    dp, notifier, desk = build_dispatcher(services, bot, core.db, notifier, wake=delivery.wake)
+    return App(settings, core.db, services, bot, dp, notifier, desk, core=core, delivery=delivery)

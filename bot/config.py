@@ -53,9 +53,20 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class PushSettings:
+    """The delivery worker's limits (every outgoing message goes through it)."""
+
     messages_per_second: float = 30
     per_chat_interval: float = 1.0
-    max_retries: int = 5
+    max_retries: int = 30  # attempts on 429/5xx/network errors before a message is marked failed
+    backoff_max: float = 60.0  # seconds: the retry back-off doubles from 0.5 s up to this
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Scheduled jobs: a run missed while the bot was down is made up at start-up within the grace."""
+
+    daily_digest_cron: str = "30 8 * * mon-fri"
+    missed_run_grace_hours: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Settings:
     nlu: NluSettings
     policies: PolicySettings
     push: PushSettings
+    jobs: JobSettings = field(default_factory=JobSettings)
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
@@ -129,6 +141,7 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         nlu=nlu,
         policies=_section(PolicySettings, data.get("policies")),
         push=_section(PushSettings, data.get("push")),
+        jobs=_section(JobSettings, data.get("jobs")),
         bot_token=env.get(ENV_TOKEN) or None,
         supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=path.resolve().parent,

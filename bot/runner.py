@@ -1,35 +1,119 @@
-"""`wanqi run`: production long polling with the scheduler, on the configured Bot API server."""
+"""`wanqi run`: production long polling, the delivery worker and the scheduler, in the lease holder only.
+
+One process per database holds the "primary" lease (storage/leases.py) and runs everything that
+must not run twice: polling, the outbox's delivery worker, the SLA scan and the digests. A second
+`wanqi run` on the same database (a deploy overlap) logs one line and waits as standby; it takes
+over when the first one stops (it releases the lease) or dies (the lease expires after ``LEASE_TTL``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 from bot.app import App, build_app
 from bot.commands import set_default_menu
 from bot.config import Settings
-from bot.scheduler import build_scheduler
+from bot.scheduler import build_scheduler, catch_up
+from storage.leases import PRIMARY, new_holder_id
 
 log = logging.getLogger(__name__)
+LEASE_TTL = 30.0  # seconds; renewed every third of it
 
 
-async def serve(app: App, *, handle_signals: bool = True) -> None:
-    """Poll until stopped: default menus and the scheduler start with the dispatcher and stop with it."""
-    scheduler = app.scheduler = build_scheduler(app.services, app.notifier, bot=app.bot, db=app.db,
-                                                desk=app.policy_desk)
+class Primary:
+    """This process's claim on the "primary" lease: wait for it, keep it, give it back."""
+
+    def __init__(self, app: App, ttl: float = LEASE_TTL) -> None:
+        assert app.core is not None
+        self.app, self.leases, self.ttl = app, app.core.leases, ttl
+        self.holder = new_holder_id()
+        self.lost = asyncio.Event()
+
+    async def _acquire(self) -> bool:
+        ok: bool = await self.app.services.writer.run(self.leases.acquire, PRIMARY, self.holder, self.ttl, time.time())
+        return ok
+
+    async def wait(self) -> None:
+        """Return once this process holds the lease (one log line if it has to wait)."""
+        if await self._acquire():
+            return
+        other = await self.app.services.writer.run(self.leases.holder, PRIMARY, time.time())
+        log.warning("standby: %s is the primary for this database; waiting to take over", other)
+        while not await self._acquire():
+            await asyncio.sleep(self.ttl / 3)
+        log.info("took over as primary (%s)", self.holder)
+
+    async def keep(self) -> None:
+        """Renew until cancelled; set ``lost`` if another process took the lease meanwhile."""
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            if not await self._acquire():
+                log.error("lost the primary lease: stopping the background work of this process")
+                self.lost.set()
+                return
+
+    async def release(self) -> None:
+        await self.app.services.writer.run(self.leases.release, PRIMARY, self.holder)
+
+
+@contextlib.asynccontextmanager
+async def background(app: App, primary: Primary) -> AsyncIterator[None]:
+    """The lease holder's work: the delivery worker, the scheduler (with missed runs made up), the lease."""
+    assert app.delivery is not None and app.policy_desk is not None
+    scheduler, cron = build_scheduler(app.services, app.notifier.render, app.policy_desk, db=app.db,
+                                      holder=primary.holder)
+    app.scheduler = scheduler
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(app.delivery.run(), name="delivery"),
+             asyncio.create_task(primary.keep(), name="lease")]
+    scheduler.start()
+    tasks.append(asyncio.create_task(catch_up(cron), name="catch-up"))
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+        app.delivery.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(tasks[0]), app.delivery.request_timeout + 10)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def serve(app: App, *, handle_signals: bool = True, lease_ttl: float = LEASE_TTL) -> None:
+    """Wait for the lease, then poll until stopped, with the worker and the scheduler running alongside."""
+    primary = Primary(app, lease_ttl)
+    await primary.wait()
+    stack = contextlib.AsyncExitStack()
 
     async def on_startup() -> None:
         await set_default_menu(app.bot)
-        scheduler.start()
+        await stack.enter_async_context(background(app, primary))
         log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                  app.settings.nlu.backend)
 
     async def on_shutdown() -> None:
-        scheduler.shutdown(wait=False)
+        await stack.aclose()
+
+    async def step_down() -> None:
+        await primary.lost.wait()
+        await app.dp.stop_polling()
 
     app.dp.startup.register(on_startup)
     app.dp.shutdown.register(on_shutdown)
-    await app.dp.start_polling(app.bot, polling_timeout=app.settings.telegram.polling_timeout,
-                               handle_signals=handle_signals, close_bot_session=False)
+    watcher = asyncio.create_task(step_down())
+    try:
+        await app.dp.start_polling(app.bot, polling_timeout=app.settings.telegram.polling_timeout,
+                                   handle_signals=handle_signals, close_bot_session=False)
+    finally:
+        watcher.cancel()
+        await stack.aclose()
+        if not primary.lost.is_set():
+            await primary.release()
 
 
 async def run_polling(settings: Settings) -> None:

@@ -102,6 +102,15 @@ class _Injection:
     status: int
     retry_after: int | None
     times: int
+    html: bool = False  # answer with a proxy's HTML error page instead of Telegram's JSON
+
+
+class _HtmlPage(Exception):
+    """A reverse proxy's error page (e.g. nginx's 502), which the Bot API client cannot decode."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class StandinUser:
@@ -378,12 +387,14 @@ class BotAPIStandin:
         self._blocked.discard(chat_id)
 
     def fail_next(
-        self, chat_id: int | None, status: int, *, retry_after: int | None = None, times: int = 1
+        self, chat_id: int | None, status: int, *, retry_after: int | None = None, times: int = 1,
+        html: bool = False,
     ) -> None:
-        """Fail the next ``times`` calls to ``chat_id`` (any call but getUpdates if None) with ``status``."""
+        """Fail the next ``times`` calls to ``chat_id`` (any call but getUpdates if None) with ``status``;
+        ``html=True`` answers with an HTML error page (a proxy's 502) instead of Telegram's JSON."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._injections.append(_Injection(chat_id, status, retry_after, times))
+        self._injections.append(_Injection(chat_id, status, retry_after, times, html))
 
     # -- HTTP ------------------------------------------------------------------------------------
 
@@ -401,6 +412,11 @@ class BotAPIStandin:
             result = await handler(params, token) if method.lower() == "getupdates" else handler(params, token)
         except APIError as error:
             return web.json_response(error.body(), status=error.status)
+        except _HtmlPage as page:
+            return web.Response(status=page.status, content_type="text/html",
+                                text=f"<html><head><title>{page.status} Bad Gateway</title></head><body>"
+                                     f"<center><h1>{page.status} Bad Gateway</h1></center><hr>"
+                                     "<center>nginx</center></body></html>")
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -429,6 +445,8 @@ class BotAPIStandin:
                 injection.times -= 1
                 if injection.times <= 0:
                     self._injections.remove(injection)
+                if injection.html:
+                    raise _HtmlPage(injection.status)
                 raise _injected(injection)
 
     # -- method implementations ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from appeals.model import Role
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from bot.app import App, build_app
 from bot.callbacks import AppealCb
-from bot.config import Settings, load_settings
+from bot.config import PushSettings, Settings, load_settings
 from tests.support import ROOT
 
 TOKEN = "42:TEST-TOKEN"
@@ -128,6 +128,13 @@ class Harness:
         uid = update_id if update_id is not None else next(self.update_ids)
         update = Update.model_validate({"update_id": uid, **payload}, context={"bot": self.app.bot})
         await self.app.dp.feed_update(self.app.bot, update)
+        await self.drain()
+        return self.session.sent[start:]
+
+    async def drain(self) -> list[Sent]:
+        """Let the delivery worker send everything the outbox holds (what `wanqi run` does continuously)."""
+        start = len(self.session.sent)
+        await self.app.drain()
         return self.session.sent[start:]
 
     @staticmethod
@@ -193,6 +200,9 @@ class Harness:
 
 def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     settings = load_settings(ROOT / "config.yml", env={})
+    # no Telegram behind the recording session: no rate limits to keep, quick retries
+    changes.setdefault("push", PushSettings(messages_per_second=1000, per_chat_interval=0.0, max_retries=5,
+                                            backoff_max=0.05))
     return dataclasses.replace(settings, database=str(tmp_path / "wanqi-test.db"),
                                supervisors=frozenset({SUPERVISOR}), **changes)
 
