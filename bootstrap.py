@@ -26,11 +26,14 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from appeals.calendar import OfficialCalendar
+from appeals.metrics import FigureService
 from appeals.ports import Classifier, Clock, ParseResult
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
+from appeals.staff import StaffService
 from bot.config import Settings
 from storage.db import Writer, open_db
+from storage.figures import SqliteFigureSource
 from storage.leases import Leases
 from storage.outbox import Outbox
 from storage.repository import SqliteRepository
@@ -59,9 +62,9 @@ def build_classifier(settings: Settings) -> Classifier:
     from nlu.factory import ensure_model
 
     nlu = settings.nlu
-    if nlu.backend == "spacy":
+    if nlu.backend in ("embedded", "spacy"):
         ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
-                     departments=list(settings.departments.values()))
+                     departments=list(settings.departments.values()), target_precision=nlu.target_precision)
     return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)
 
 
@@ -99,6 +102,8 @@ class Services:
     repo: Offloaded[SqliteRepository]  # for middlewares; handlers go through the services
     appeals: Offloaded[AppealService]
     registration: Offloaded[RegistrationService]
+    figures: Offloaded[FigureService]
+    staff: Offloaded[StaffService]
     outbox: Offloaded[Outbox]
 
 
@@ -113,8 +118,9 @@ class Core:
     repo: SqliteRepository
     appeals: AppealService
     registration: RegistrationService
-    outbox: Outbox
     leases: Leases
+    figures: FigureService
+    outbox: Outbox
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
     def services(self) -> Services:
@@ -122,6 +128,8 @@ class Core:
         return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
                         Offloaded(self.appeals, self.writer, self._committed),
                         Offloaded(self.registration, self.writer, self._committed),
+                        Offloaded(self.figures, self.writer),
+                        Offloaded(self.registration.staff, self.writer, self._committed),
                         Offloaded(self.outbox, self.writer, self._committed))
 
     def _committed(self) -> None:
@@ -148,8 +156,12 @@ def load_catalogue_into(db: Database, settings: Settings, now: datetime | None =
 
 
 def build_core(settings: Settings, *, classifier: Classifier | None = None, clock: Clock | None = None,
-               db: Database | None = None, sync_catalogue: bool = True) -> Core:
-    """Open (and migrate) the database and build the services; ``classifier`` defaults to the configured one."""
+               db: Database | None = None, sync_catalogue: bool = True, seed_supervisors: bool = True) -> Core:
+    """Open (and migrate) the database and build the services; ``classifier`` defaults to the configured one.
+
+    ``seed_supervisors`` applies WANQI_SUPERVISORS (grants, and withdraws the role from ids taken out of
+    it): the bot and the console do; one-off tools do not, so a shell without the variable demotes nobody.
+    """
     db = db if db is not None else open_db(settings.path(settings.database))
     if sync_catalogue:
         load_catalogue_into(db, settings)
@@ -157,9 +169,12 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     tz = ZoneInfo(settings.center.timezone)
     repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
+    calendar = OfficialCalendar()
     outbox = Outbox(db)
     appeals = AppealService(repo, classifier or build_classifier(settings), settings.routing, settings.sla,
-                            OfficialCalendar(), tz, clock, outbox)
-    registration = RegistrationService(repo, clock, settings.supervisors, outbox)
-    registration.seed_supervisors()
-    return Core(settings, db, Writer(), clock, repo, appeals, registration, outbox, Leases(db))
+                            calendar, tz, clock, outbox)
+    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days, outbox)
+    if seed_supervisors:
+        registration.seed_supervisors()
+    figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures, outbox)

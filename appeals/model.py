@@ -16,6 +16,7 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     SUPERVISOR = "supervisor"
     SYSTEM = "system"
+    PARTNER = "partner"  # a partner system filing through the Open311 API with its key
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Enterprise:
     tags: tuple[str, ...] = ()
     founded_year: int | None = None
     business: str = ""
+    verified: bool = True  # False: created by a partner or dispatcher filing for an unknown credit code
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,9 @@ class Appeal:
     closed_at: datetime | None = None
     alert_level: str | None = None  # the last SLA alert sent: yellow | red
     attachments: tuple[Attachment, ...] = field(default=())
+    accepted_at: datetime | None = None  # 签收 of the current round (cleared on re-dispatch and 重办)
+    return_count: int = 0  # how often a department returned it (退回率)
+    channel: str = "telegram"  # the door it came through: telegram | open311 | console
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from appeals import credit_code
 from appeals.errors import InvalidInput, NotAllowed, NotFound
-from appeals.model import Actor, Enterprise, Role
+from appeals.model import SYSTEM, Actor, Enterprise, Role
 from appeals.ports import Clock, Outbox, Outgoing, Repository
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
+from appeals.staff import StaffRepository, StaffService
 
 log = logging.getLogger(__name__)
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
-STAFF_ROLES = (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)
+
+
+class RegistrationRepository(Repository, StaffRepository, Protocol):
+    """People, enterprises and staff: what registration and joining need from storage."""
 
 
 def check_name(name: str | None) -> str:
@@ -58,11 +62,11 @@ class Registration:
 
 
 class RegistrationService:
-    def __init__(self, repo: Repository, clock: Clock, supervisors: frozenset[int] = frozenset(),
-                 outbox: Outbox | None = None) -> None:
+    def __init__(self, repo: RegistrationRepository, clock: Clock, supervisors: frozenset[int] = frozenset(),
+                 invite_days: int = 7, outbox: Outbox | None = None) -> None:
         self.repo = repo
         self.clock = clock
-        self.supervisors = supervisors
+        self.staff = StaffService(repo, clock, supervisors, invite_days)
         self.outbox = outbox  # claim requests and decisions are told through it, in the claim's transaction
 
     def _tell(self, user_ids: list[int], kind: str, payload: dict[str, object]) -> None:
@@ -72,12 +76,12 @@ class RegistrationService:
         self.outbox.add(Outgoing(uid, kind, dict(payload), user.lang if user else "zh-CN") for uid, user in users)
 
     def actor(self, user_id: int, name: str = "", lang: str = "zh-CN") -> Actor:
-        """Who this Telegram user is for the domain; first supervisors come from the environment."""
+        """Who this Telegram user is for the domain, read afresh on every update.
+
+        The role is the one recorded now: a member removed a moment ago resolves to no role at all.
+        """
         user = self.repo.ensure_user(user_id, name, lang, self.clock.now())
         role = Role(user.role) if user.role else None
-        if user_id in self.supervisors and role is not Role.SUPERVISOR:
-            self.repo.set_user(user_id, role=Role.SUPERVISOR.value, enterprise_id=None)
-            role = Role.SUPERVISOR
         return Actor(user_id=user_id, role=role, enterprise_id=user.enterprise_id,
                      department_id=user.department_id, lang=user.lang, name=user.name)
 
@@ -90,9 +94,8 @@ class RegistrationService:
         return self.repo.get_enterprise(actor.enterprise_id) if actor.enterprise_id is not None else None
 
     def seed_supervisors(self) -> None:
-        """The first supervisors (WANQI_SUPERVISORS) get their role before they ever write to the bot."""
-        for user_id in sorted(self.supervisors):
-            self.actor(user_id)
+        """At start: WANQI_SUPERVISORS ids become supervisors, ids taken out of it lose the role."""
+        self.staff.bootstrap()
 
     def set_lang(self, actor: Actor, lang: str) -> None:
         self.repo.set_user(actor.user_id, lang=lang)
@@ -152,14 +155,8 @@ class RegistrationService:
         return int(str(claim["user_id"])), enterprise
 
     def create_invite(self, role: Role, department_id: str | None, created_by: str) -> str:
-        """A one-time code a staff member sends as ``/join CODE``."""
-        if role not in STAFF_ROLES:
-            raise InvalidInput("error.bad_role")
-        if role is Role.HANDLER and not department_id:
-            raise InvalidInput("error.department_required")
-        code = secrets.token_urlsafe(9)
-        self.repo.create_invite(code, role.value, department_id, created_by, self.clock.now())
-        return code
+        """A one-time code a staff member sends as ``/join CODE`` (expires; see :class:`StaffService`)."""
+        return self.staff.create_invite(SYSTEM, role, department_id, via=created_by).code
 
     def join(self, actor: Actor, code: str) -> Actor:
         """Use an invite code: the user becomes staff of the invite's role and department."""

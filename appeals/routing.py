@@ -1,8 +1,11 @@
-"""Routing: category -> department from config, and the auto-dispatch confidence threshold."""
+"""Routing: what to do with a message (answer as dialogue, ask for more, confirm topics, or file it),
+category -> department from config, and the auto-dispatch confidence threshold."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from appeals.errors import NotFound
 from appeals.ports import CategoryScore, ParseResult
@@ -29,11 +32,55 @@ class RouteDecision:
         return self.department_id is not None
 
 
+class Step(StrEnum):
+    """What the bot does with a message before anything is filed."""
+
+    DIALOGUE = "dialogue"   # greeting, thanks, 转人工, test, off-topic: answered, never filed
+    CLARIFY = "clarify"     # too short or undecided between categories: ask for a sentence more (or file as is)
+    CONFIRM = "confirm"     # several problems in one message: the enterprise picks, or files once for all
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    step: Step
+    act: str                             # the classifier's dialogue act ("appeal" for an appeal)
+    candidates: tuple[str, ...] = ()     # for CONFIRM: known categories with a department, best first
+
+
+DEFAULT_THRESHOLD = 0.5  # only for backends without a threshold of their own (the Rasa server)
+_MEANINGFUL = re.compile(r"\w")
+
+
 @dataclass(frozen=True, slots=True)
 class Routing:
     categories: tuple[Category, ...]
-    threshold: float = 0.5
+    threshold: float | None = None   # None: the model's own (stored with it), config.yml may override
     suggestions: int = 3
+    min_chars: int = 6       # fewer meaningful characters: ask for a sentence more
+    min_margin: float = 0.1  # below the threshold, top-two closer than this: ask for a sentence more
+
+    def threshold_for(self, result: ParseResult) -> float:
+        """The auto-route threshold: the configured override, else the model's own, else 0.5."""
+        if self.threshold is not None:
+            return self.threshold
+        return result.threshold if result.threshold is not None else DEFAULT_THRESHOLD
+
+    def triage(self, text: str, result: ParseResult) -> Intake:
+        """Dialogue is answered; very short or undecided texts get one more question; a message with several
+        confident topics is confirmed by the enterprise; everything else is filed."""
+        if not result.is_appeal:
+            return Intake(Step.DIALOGUE, result.act)
+        candidates = tuple(c for c in result.candidates if self.knows(c) and self.category(c).department_id)
+        if len(candidates) >= 2:
+            return Intake(Step.CONFIRM, result.act, candidates)
+        if len(_MEANINGFUL.findall(text)) < self.min_chars:
+            return Intake(Step.CLARIFY, result.act)
+        ranking = result.ranking
+        if len(ranking) >= 2 and ranking[0].confidence < self.threshold_for(result) \
+                and ranking[0].confidence - ranking[1].confidence < self.min_margin:
+            return Intake(Step.CLARIFY, result.act)
+        return Intake(Step.FILE, result.act)
 
     def category(self, category_id: str) -> Category:
         for c in self.categories:
@@ -52,5 +99,5 @@ class Routing:
         if top is None:
             return RouteDecision(None, 0.0, None, suggestions)
         department = self.category(top.category).department_id
-        confident = top.confidence >= self.threshold and department is not None
+        confident = top.confidence >= self.threshold_for(result) and department is not None
         return RouteDecision(top.category, top.confidence, department if confident else None, suggestions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -14,8 +14,18 @@ from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
 from appeals.notices import Audience, Notice, notices_for, recipients
-from appeals.ports import Classifier, ClassifierUnavailable, Clock, Outbox, Outgoing, ParseResult, Repository
-from appeals.routing import RouteDecision, Routing
+from appeals.ports import (
+    CategoryScore,
+    Classifier,
+    ClassifierUnavailable,
+    Clock,
+    Outbox,
+    Outgoing,
+    ParseResult,
+    Repository,
+)
+from appeals.registration import check_credit_code
+from appeals.routing import Intake, RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
 from appeals.snapshot import dump_view
 
@@ -31,9 +41,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         Action.ACCEPT, Action.RETURN, Action.REPLY, Action.CLOSE, Action.REQUEST_EXTENSION,
     }),
     Role.DISPATCHER: frozenset({Action.DISPATCH}),
-    Role.SUPERVISOR: frozenset(Action),
+    # 好差评 is the enterprise's own voice: nobody rates on its behalf.
+    Role.SUPERVISOR: frozenset(Action) - {Action.RATE_GOOD, Action.RATE_POOR},
     Role.SYSTEM: frozenset({Action.DISPATCH, Action.CLOSE}),
+    Role.PARTNER: frozenset(),
 }
+# Who may file on an enterprise's behalf (a partner system through its key, or center staff in the console).
+ON_BEHALF = frozenset({Role.PARTNER, Role.DISPATCHER, Role.SUPERVISOR})
 RATINGS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 POOR = frozenset({1, 2})
 
@@ -101,39 +115,107 @@ class AppealService:
         self.outbox = outbox
 
     # ---- intake -------------------------------------------------------------------------
+    def _classify(self, text: str) -> ParseResult:
+        try:
+            return self.classifier.parse(text)
+        except ClassifierUnavailable:
+            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
+            return ParseResult(ranking=())
+
+    def intake(self, actor: Actor, text: str | None) -> tuple[Intake, ParseResult]:
+        """What to do with a message before filing it (nothing is written): dialogue, ask for more,
+        confirm several topics, or file. Without a classifier everything is filed."""
+        if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
+            raise NotAllowed("only a registered enterprise may file an appeal")
+        text = check_text(text)  # empty, emoji-only and too long texts are refused as before
+        result = self._classify(text)
+        return self.routing.triage(text, result), result
+
     def submit(
         self, actor: Actor, text: str | None, attachments: Iterable[Attachment] = (),
-        source_update_id: int | None = None,
+        source_update_id: int | None = None, *, parsed: ParseResult | None = None,
+        topics: tuple[str, ...] = (), chosen: str | None = None,
     ) -> Submission:
-        """File an appeal for the actor's enterprise, classify it and route it; committed before return."""
+        """File an appeal for the actor's enterprise, classify it and route it; committed before return.
+
+        ``parsed`` reuses a classification made by :meth:`intake`; ``topics`` (several categories the
+        enterprise filed together) sends the appeal to the dispatcher with the categories noted; ``chosen`` is
+        the category the enterprise picked among several, routed as such.
+        """
         if actor.role is not Role.ENTERPRISE or actor.enterprise_id is None:
             raise NotAllowed("only a registered enterprise may file an appeal")
         if source_update_id is not None and (seen := self.repo.find_by_update(source_update_id)):
             return Submission(seen, self._decision_of(seen), (), duplicate=True)
+        return self._file(actor, actor.enterprise_id, text, attachments, source_update_id=source_update_id,
+                          parsed=parsed, topics=topics, category=chosen)
+
+    def file_on_behalf(
+        self, actor: Actor, *, credit_code: str | None, text: str | None, channel: str,
+        idempotency_key: str | None = None, enterprise_name: str = "", contact: str = "", phone: str = "",
+        category: str | None = None, attachments: Iterable[Attachment] = (),
+    ) -> Submission:
+        """File for an enterprise found by its credit code (a partner system, or staff taking a call).
+
+        An unknown code creates an unverified enterprise record the center confirms later. ``category``
+        given skips the NLU; ``idempotency_key`` makes a retried request return the first appeal.
+        Raises NotAllowed for other roles and InvalidInput for a bad code, text or category.
+        """
+        if actor.role not in ON_BEHALF:
+            raise NotAllowed("only partners and center staff file on an enterprise's behalf")
+        if idempotency_key is not None and (seen := self.repo.find_by_key(idempotency_key)):
+            return Submission(seen, self._decision_of(seen), (), duplicate=True)
+        code = check_credit_code(credit_code)
         text = check_text(text)
-        try:
-            result = self.classifier.parse(text)
-        except ClassifierUnavailable:
-            log.warning("classifier unavailable: appeal goes to the dispatcher queue")
-            result = ParseResult(ranking=())
+        if category is not None and not self.routing.knows(category):
+            raise InvalidInput("error.unknown_category", category=category)
+        enterprise = self.repo.find_enterprise(code)
+        if enterprise is None:
+            name = (enterprise_name or "").strip()[:100] or f"未核实企业 {code}"
+            enterprise = self.repo.create_unverified_enterprise(
+                {"name": name, "credit_code": code, "contact": contact[:50], "phone": phone[:30]}, self.clock.now())
+            log.info("unverified enterprise %s created by %s", enterprise.id, channel)
+        return self._file(actor, enterprise.id, text, attachments, idempotency_key=idempotency_key,
+                          channel=channel, category=category)
+
+    def _file(
+        self, actor: Actor, enterprise_id: int, text: str | None, attachments: Iterable[Attachment], *,
+        source_update_id: int | None = None, idempotency_key: str | None = None, channel: str = "telegram",
+        category: str | None = None, parsed: ParseResult | None = None, topics: tuple[str, ...] = (),
+    ) -> Submission:
+        text = check_text(text)
+        if parsed is not None:
+            result = parsed
+        elif category is not None:
+            result = ParseResult(ranking=(CategoryScore(category, 1.0),))
+        else:
+            result = self._classify(text)
         decision = self.routing.decide(result)
+        if category is not None:  # chosen by a person: dispatched whatever the model's threshold
+            dept = self.routing.category(category).department_id
+            decision = RouteDecision(category, 1.0, dept, decision.suggestions)
+        elif topics:  # several problems in one appeal: the dispatcher splits or routes it
+            decision = dataclasses.replace(decision, department_id=None)
         now = self.clock.now()
         appeal = Appeal(
-            id=0, number="", enterprise_id=actor.enterprise_id, user_id=actor.user_id, text=text,
+            id=0, number="", enterprise_id=enterprise_id, user_id=actor.user_id, text=text,
             status=Status.SUBMITTED, created_at=now, category=decision.category,
             confidence=decision.confidence, ranking=result.ranking, entities=result.entities,
-            attachments=tuple(attachments),
+            attachments=tuple(attachments), channel=channel,
         )
-        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now)]
+        note = " ".join(topics) if topics else ("" if channel == "telegram" else channel)
+        events = [self._event(actor, 0, "submit", None, Status.SUBMITTED, now, note)]
         if decision.department_id:
             # routed by the NLU, not by the person filing: history must tell it from a correction
-            appeal, ev = self._dispatched(appeal, SYSTEM, decision.category or "", now, note="auto")
+            appeal, ev = self._dispatched(appeal, SYSTEM if category is None else actor, decision.category or "",
+                                          now, note="auto" if category is None else "")
             events.append(ev)
         with self.repo.transaction():
-            saved = self.repo.create_appeal(appeal, events, source_update_id)
+            saved = self.repo.create_appeal(appeal, events, source_update_id, idempotency_key)
             notices = tuple(notices_for(saved, Action.DISPATCH if decision.department_id else None))
-            self._tell(saved, (Notice(Audience.FILER, "filed", saved.id), *notices), automatic=decision.automatic)
-        log.info("appeal %s filed: %s", saved.id, saved.status)
+            # the filer in the chat gets the acknowledgement; other channels answer their caller themselves
+            ack = (Notice(Audience.FILER, "filed", saved.id),) if channel == "telegram" else ()
+            self._tell(saved, (*ack, *notices), automatic=decision.automatic)
+        log.info("appeal %s filed via %s: %s", saved.id, channel, saved.status)
         return Submission(saved, decision, notices)
 
     def _decision_of(self, appeal: Appeal) -> RouteDecision:
@@ -152,7 +234,7 @@ class AppealService:
             department_id=cat.department_id, dispatched_at=now,
             accept_due=add_working_days(now, cat.accept_days, self.calendar, self.tz),
             reply_due=add_working_days(now, cat.reply_days, self.calendar, self.tz),
-            alert_level=None,
+            alert_level=None, accepted_at=None,
             # fresh deadlines for the (new) department: an extension of an earlier round no longer applies
             extension_status=None, extension_days=None, extension_reason=None,
         )
@@ -162,6 +244,11 @@ class AppealService:
     def dispatch(self, actor: Actor, appeal_id: int, category: str) -> Outcome:
         """A dispatcher routes (or re-routes) an appeal; the enterprise may correct the category before 签收."""
         appeal = self._get(actor, appeal_id, Action.DISPATCH)
+        if not self.routing.knows(category):
+            raise InvalidInput("error.bad_category")
+        if appeal.status is Status.DISPATCHED and category == appeal.category:
+            # nothing would change but the deadlines (and a red light would vanish): refused
+            raise InvalidInput("error.same_category", category=self.routing.category(category).name)
         if actor.role is Role.ENTERPRISE and appeal.status not in (Status.SUBMITTED, Status.DISPATCHED):
             raise InvalidInput("error.too_late_to_correct")
         if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER:
@@ -183,13 +270,15 @@ class AppealService:
     # ---- the department's work ------------------------------------------------------------
     def accept(self, actor: Actor, appeal_id: int) -> Outcome:
         # The light now runs against the reply deadline: its reminders start afresh.
-        return self._move(actor, appeal_id, Action.ACCEPT, alert_level=None)
+        return self._move(actor, appeal_id, Action.ACCEPT, alert_level=None, accepted_at=self.clock.now())
 
     def return_(self, actor: Actor, appeal_id: int, reason: str | None) -> Outcome:
         reason = (reason or "").strip()
         if len(_MEANINGFUL.findall(reason)) < 2:
             raise InvalidInput("error.reason_required")
-        return self._move(actor, appeal_id, Action.RETURN, note=reason[:1000])
+        appeal = self._get(actor, appeal_id, Action.RETURN)
+        return self._move(actor, appeal_id, Action.RETURN, note=reason[:1000], accepted_at=None,
+                          return_count=appeal.return_count + 1)
 
     def reply(self, actor: Actor, appeal_id: int, text: str | None) -> Outcome:
         text = check_text(text)
@@ -222,11 +311,27 @@ class AppealService:
             changes["reply_due"] = add_working_days(appeal.reply_due, appeal.extension_days or 0,
                                                     self.calendar, self.tz)
             changes["alert_level"] = None
-        return self._move(actor, appeal_id, action, "", **changes)
+        return self._move(actor, appeal_id, action, "", None, **changes)
 
     # ---- the enterprise's side ------------------------------------------------------------
-    def withdraw(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.WITHDRAW, closed_at=self.clock.now())
+    def withdraw(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
+        """撤回 by the enterprise, or by a supervisor with a recorded reason the enterprise is told."""
+        note = ""
+        if actor.is_staff:
+            self._get(actor, appeal_id, Action.WITHDRAW)  # not found / not allowed come before the reason
+            note = (reason or "").strip()[:1000]
+            if len(_MEANINGFUL.findall(note)) < 2:
+                raise InvalidInput("error.withdraw_reason_required")
+
+        def adjust(event: AppealEvent, notices: list[Notice]) -> list[Notice]:
+            told = list(notices)
+            if event.from_status == Status.RETURNED:  # its old department had already let it go
+                told = [n for n in told if n.audience is not Audience.DEPARTMENT]
+            if actor.is_staff:
+                told.append(Notice(Audience.ENTERPRISE, "withdrawn_by_center", appeal_id))
+            return told
+
+        return self._move(actor, appeal_id, Action.WITHDRAW, note=note, adjust=adjust, closed_at=self.clock.now())
 
     def rate(self, actor: Actor, appeal_id: int, score: int) -> Outcome:
         """好差评: 5/4/3 close the appeal, 2/1 reopen it for 重办 and tell supervisors."""
@@ -239,6 +344,8 @@ class AppealService:
         if appeal.status is Status.CLOSED and rated_this_reply:
             raise InvalidInput("error.already_rated")
         now = self.clock.now()
+        if appeal.rating_due is not None and now > appeal.rating_due:
+            raise InvalidInput("error.rating_window_over", number=appeal.number)
         if score in POOR:
             cat = self.routing.category(appeal.category) if appeal.category else None
             days = cat.reply_days if cat else self.sla.reply_days
@@ -247,7 +354,7 @@ class AppealService:
                 actor, appeal_id, Action.RATE_POOR, note=RATINGS[score], rating=score, rated_at=now,
                 reopen_count=appeal.reopen_count + 1, closed_at=None, replied_at=None, rating_due=None,
                 dispatched_at=now, accept_due=add_working_days(now, accept_days, self.calendar, self.tz),
-                reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None,
+                reply_due=add_working_days(now, days, self.calendar, self.tz), alert_level=None, accepted_at=None,
                 extension_status=None, extension_days=None, extension_reason=None,
             )
         return self._move(actor, appeal_id, Action.RATE_GOOD, note=RATINGS[score], rating=score,
@@ -280,7 +387,9 @@ class AppealService:
             raise InvalidInput("error.appeal_finished", number=appeal.number)
         now = self.clock.now()
         event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
-        target = Audience.DEPARTMENT if appeal.department_id else Audience.DISPATCHERS
+        # a returned appeal is back with the dispatchers: the department that returned it gets nothing more
+        target = Audience.DEPARTMENT if appeal.department_id and appeal.status not in TRIAGE \
+            else Audience.DISPATCHERS
         notices = (Notice(target, "files", appeal.id),)
         with self.repo.transaction():
             self.repo.add_attachments(appeal.id, files, now, event)
@@ -396,7 +505,9 @@ class AppealService:
         if actor.role is Role.ENTERPRISE:
             return actor.enterprise_id is not None and appeal.enterprise_id == actor.enterprise_id
         if actor.role is Role.HANDLER:
-            return actor.department_id is not None and appeal.department_id == actor.department_id
+            # once returned, the appeal belongs to the dispatchers until it is dispatched again
+            return actor.department_id is not None and appeal.department_id == actor.department_id \
+                and appeal.status is not Status.RETURNED
         return False
 
     def _get(self, actor: Actor, appeal_id: int, action: Action) -> Appeal:
@@ -409,7 +520,13 @@ class AppealService:
                 raise NotAllowed("only the filer or the enterprise's owner may withdraw")
         return appeal
 
-    def _move(self, actor: Actor, appeal_id: int, action: Action, note: str = "", **changes: object) -> Outcome:
+    def _move(
+        self, actor: Actor, appeal_id: int, action: Action, note: str = "",
+        adjust: Callable[[AppealEvent, list[Notice]], list[Notice]] | None = None, **changes: object,
+    ) -> Outcome:
+        """Apply one lifecycle step; the change, its event and its notices commit together.
+
+        ``adjust`` may change who is told, before anything is written."""
         appeal = self._get(actor, appeal_id, action)
         new_status = next_status(appeal.status, action)  # raises before anything is written
         now = self.clock.now()
@@ -417,10 +534,24 @@ class AppealService:
         event = self._event(actor, appeal.id, action, appeal.status, new_status, now, note)
         with self.repo.transaction():
             saved = self.repo.save(new, event)
-            notices = tuple(notices_for(saved, action))
+            told = notices_for(saved, action)
+            notices = tuple(adjust(event, told) if adjust is not None else told)
             self._tell(saved, notices)
         log.info("appeal %s: %s -> %s (%s)", saved.id, appeal.status, new_status, action)
         return Outcome(saved, event, notices)
+
+    def announce(self, notices: Iterable[Notice]) -> int:
+        """Queue notices outside a lifecycle step (e.g. the handover of a removed handler's appeals),
+        each appeal's in one transaction with the appeal as it is now; returns the appeals told."""
+        by_appeal: dict[int, list[Notice]] = {}
+        for notice in notices:
+            by_appeal.setdefault(notice.appeal_id, []).append(notice)
+        for appeal_id, told in by_appeal.items():
+            with self.repo.transaction():
+                appeal = self.repo.get_appeal(appeal_id)
+                if appeal is not None:
+                    self._tell(appeal, told)
+        return len(by_appeal)
 
     def _tell(self, appeal: Appeal, notices: Iterable[Notice], **extra: object) -> None:
         """Write one outbox row per notice and reader (inside the caller's transaction).

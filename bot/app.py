@@ -11,7 +11,6 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
 from sqlite_utils import Database
 
 from appeals.ports import Classifier, Clock
@@ -21,11 +20,14 @@ from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
 from bot.config import Settings
 from bot.delivery import DeliveryReport, DeliveryWorker
-from bot.handlers import common, enterprise, errors, staff, start
-from bot.middlewares import ActorMiddleware, OnceMiddleware
+from bot.handlers import common, enterprise, errors, staff, start, team
+from bot.intake import Intake, IntakeSettings
+from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
-from bot.services import Services
+from bot.services import Offloaded, Services
+from storage.fsm import SqliteStorage
+from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org"
@@ -39,6 +41,7 @@ class App:
     bot: Bot
     dp: Dispatcher
     notifier: Notifier
+    intake: Intake
     policy_desk: Any = None
     core: Core | None = None
     delivery: DeliveryWorker | None = None
@@ -84,15 +87,18 @@ def build_dispatcher(services: Services, bot: Bot, db: Database, notifier: Notif
                      wake: Any = None) -> tuple[Dispatcher, Notifier, Any]:
     """One Dispatcher: routers from specific to general, services injected by name."""
     renderer = notifier.render if notifier is not None else Renderer(services.settings)
-    notifier = notifier or Notifier(services.settings, renderer)
-    dp = Dispatcher(storage=MemoryStorage(), services=services, notifier=notifier, renderer=renderer)
-    dp.update.outer_middleware(OnceMiddleware(services))
+    notifier = notifier or Notifier(services.settings, renderer, bot, services)
+    # conversations live in the database file, so a restart loses no draft
+    dp = Dispatcher(storage=SqliteStorage(db, services.writer), services=services, notifier=notifier,
+                    renderer=renderer)
+    dp.update.outer_middleware(PrivateOnlyMiddleware(Offloaded(Inbox(db), services.writer)))
     dp.update.outer_middleware(ActorMiddleware(services))
     dp.include_router(errors.router())
     dp.include_router(common.first())
     dp.include_router(start.router())
     desk = policy_wiring.install(dp, db=db, writer=services.writer, settings=services.settings, wake=wake)
     dp.include_router(staff.router())
+    dp.include_router(team.router())
     dp.include_router(enterprise.router())
     dp.include_router(common.last())
     return dp, notifier, desk
@@ -103,8 +109,10 @@ def build_app(settings: Settings, *, token: str, classifier: Classifier | None =
     core = build_core(settings, classifier=classifier, clock=clock)
     services = core.services()
     bot = build_bot(settings, token, session)
-    notifier = Notifier(settings, Renderer(settings))
+    notifier = Notifier(settings, Renderer(settings), bot, services)
     delivery = build_delivery(bot, services, notifier)
     core.on_commit.append(delivery.wake)
     dp, notifier, desk = build_dispatcher(services, bot, core.db, notifier, wake=delivery.wake)
-    return App(settings, core.db, services, bot, dp, notifier, desk, core=core, delivery=delivery)
+    intake = Intake(dp, bot, Inbox(core.db), services.writer,
+                    IntakeSettings(polling_timeout=settings.telegram.polling_timeout))
+    return App(settings, core.db, services, bot, dp, notifier, intake, desk, core=core, delivery=delivery)

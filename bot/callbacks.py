@@ -48,3 +48,11 @@ class TopicCb(CallbackData, prefix="pt"):
 
 class BroadcastCb(CallbackData, prefix="pb"):
     act: str  # go | no
+
+
+class IntakeCb(CallbackData, prefix="in"):
+    """A choice about the message being filed (kept in the FSM draft): ``file`` it as it is, file it under
+    the category ``arg`` (``cat``), or file it once for all its topics (``all``)."""
+
+    act: str
+    arg: str = ""

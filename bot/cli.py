@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from appeals.model import Role
+from appeals.staff import StaffService
 from bot.config import Settings, load_settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
+
+if TYPE_CHECKING:
+    from bot.render import Renderer
 
 
 @click.group()
@@ -60,31 +65,173 @@ def staff() -> None:
     """Center staff accounts."""
 
 
+def _staff_service(ctx: click.Context) -> tuple[StaffService, Settings]:
+    """The staff service over the configured database, acting as the command line (audited as cli:LOGIN)."""
+    from bootstrap import NoClassifier, build_core
+
+    settings = _settings(ctx)
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    return core.registration.staff, settings
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        return "unknown"
+
+
+def _domain_error(exc: Exception) -> click.ClickException:
+    """A domain refusal as one line in the catalogue's words."""
+    from appeals.errors import AppealError
+    from bot.texts import translator
+
+    assert isinstance(exc, AppealError)
+    return click.ClickException(translator(None)(exc.key, **exc.params))
+
+
+def _cli_renderer(settings: Settings) -> Renderer:
+    from bot.render import Renderer
+
+    return Renderer(settings)
+
+
 @staff.command("invite")
 @click.option("--role", type=click.Choice(["handler", "dispatcher", "supervisor"]), required=True)
 @click.option("--department", default=None, help="Department id from config.yml (required for handlers).")
-@click.option("--count", default=1, show_default=True, help="How many one-time codes to create.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="How many one-time codes to create.")
 @click.pass_context
 def staff_invite(ctx: click.Context, role: str, department: str | None, count: int) -> None:
-    """Create one-time invite codes; the person sends `/join CODE` to the bot."""
+    """Create one-time invite codes (they expire); the person sends `/join CODE` to the bot."""
     from appeals.errors import AppealError
-    from bootstrap import NoClassifier, build_core
+    from appeals.model import SYSTEM
     from bot.texts import translator
 
-    settings = _settings(ctx)
+    service, settings = _staff_service(ctx)
     if department is not None and department not in settings.departments:
         known = ", ".join(settings.departments)
         raise click.BadParameter(f"unknown department {department!r}; known: {known}", param_hint="--department")
-    service = build_core(settings, classifier=NoClassifier(), sync_catalogue=False).registration
     try:
         for _ in range(count):
-            code = service.create_invite(Role(role), department, "cli")
-            click.echo(f"/join {code}")
+            click.echo(f"/join {service.create_invite(SYSTEM, Role(role), department, via=_login()).code}")
     except AppealError as exc:
-        raise click.ClickException(translator(None)(exc.key, **exc.params)) from exc
+        raise _domain_error(exc) from exc
+    t = translator(None)
     name = settings.departments.get(department or "", "")
-    where = f"（{name}）" if name else ""
-    click.echo(f"以上 {count} 个邀请码用于以「{role}」身份加入{where}，每个只能使用一次。", err=True)
+    click.echo(t("team.cli_invites_note", count=count, role=t(f"role.{role}"),
+                 department=f"（{name}）" if name else "", days=settings.staff.invite_days), err=True)
+
+
+@staff.command("list")
+@click.pass_context
+def staff_list(ctx: click.Context) -> None:
+    """Every staff member: id, name, role, department, active, joined (removed ones last)."""
+    from appeals.model import SYSTEM
+    from bot.handlers.team import members_text
+    from bot.texts import translator
+
+    service, settings = _staff_service(ctx)
+    click.echo(members_text(translator(None), _cli_renderer(settings), service.members(SYSTEM)))
+
+
+@staff.command("remove")
+@click.argument("user_id")
+@click.pass_context
+def staff_remove(ctx: click.Context, user_id: str) -> None:
+    """Remove a member at once: their next button press or command is refused."""
+    from appeals.errors import AppealError
+    from appeals.inputs import parse_id
+    from appeals.model import SYSTEM
+    from bot.texts import translator
+
+    service, settings = _staff_service(ctx)
+    t = translator(None)
+    try:
+        removal = service.remove(SYSTEM, parse_id(user_id), via=_login())
+    except AppealError as exc:
+        raise _domain_error(exc) from exc
+    member, work = removal.member, removal.open_work
+    numbers = "、".join(a.number for a in work)
+    note = t("team.removed_work", count=len(work), numbers=numbers) if work else ""
+    click.echo(t("team.removed_done", id=member.id, role=t(f"role.{member.role}"), work=note))
+    if member.id in settings.supervisors:
+        click.echo(t("team.cli_removed_bootstrap", id=member.id), err=True)
+
+
+@staff.command("set-role")
+@click.argument("user_id")
+@click.option("--role", type=click.Choice(["handler", "dispatcher", "supervisor"]), required=True)
+@click.option("--department", default=None, help="Department id from config.yml (handlers only).")
+@click.pass_context
+def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str | None) -> None:
+    """Give a user who has written to the bot a staff role (recorded as granted, survives restarts)."""
+    from appeals.errors import AppealError
+    from appeals.inputs import parse_id
+    from appeals.model import SYSTEM
+    from bot.texts import translator
+
+    service, settings = _staff_service(ctx)
+    t = translator(None)
+    try:
+        member = service.set_role(SYSTEM, parse_id(user_id), Role(role), department, via=_login())
+    except AppealError as exc:
+        raise _domain_error(exc) from exc
+    dept = f" · {settings.departments.get(member.department_id, '')}" if member.department_id else ""
+    click.echo(t("team.role_done", id=member.id, role=t(f"role.{member.role}"), department=dept))
+
+
+@staff.command("invites")
+@click.pass_context
+def staff_invites(ctx: click.Context) -> None:
+    """Invite codes with their state (open, used, revoked, expired)."""
+    from datetime import UTC, datetime
+
+    from appeals.model import SYSTEM
+    from bot.handlers.team import invites_text
+    from bot.texts import translator
+
+    service, settings = _staff_service(ctx)
+    click.echo(invites_text(translator(None), _cli_renderer(settings), service.invites(SYSTEM), datetime.now(UTC)))
+
+
+@staff.command("revoke")
+@click.argument("code")
+@click.pass_context
+def staff_revoke(ctx: click.Context, code: str) -> None:
+    """Revoke an unused invite code."""
+    from appeals.errors import AppealError
+    from appeals.model import SYSTEM
+    from bot.texts import translator
+
+    service, _ = _staff_service(ctx)
+    try:
+        service.revoke_invite(SYSTEM, code, via=_login())
+    except AppealError as exc:
+        raise _domain_error(exc) from exc
+    click.echo(translator(None)("team.revoked_done"))
+
+
+@staff.command("log")
+@click.argument("user_id", required=False)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_context
+def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
+    """The staff change log (who, when, what), newest first."""
+    from appeals.errors import AppealError
+    from appeals.inputs import parse_id
+    from appeals.model import SYSTEM
+    from bot.handlers.team import log_text
+    from bot.texts import translator
+
+    service, settings = _staff_service(ctx)
+    try:
+        entries = service.log(SYSTEM, parse_id(user_id) if user_id else None, limit)
+    except AppealError as exc:
+        raise _domain_error(exc) from exc
+    click.echo(log_text(translator(None), _cli_renderer(settings), entries))
 
 
 @main.command()
@@ -94,18 +241,23 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
 def report(ctx: click.Context, days: int, out: Path) -> None:
     """The supervisors' Excel report: per-department figures and every appeal."""
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from appeals.model import SYSTEM
     from bootstrap import NoClassifier, build_core
-    from bot.report import build_report
+    from bot.report import build_report, figures_line
     from bot.texts import translator
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False)
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
     now = datetime.now(UTC)
+    t = translator(None)
     appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
-    out.write_bytes(build_report(appeals, names, settings, translator(None), now))
+    end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
+    overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+    out.write_bytes(build_report(appeals, names, settings, t, now, overview))
     core.close()
+    click.echo(figures_line(t, overview))
     click.echo(f"{len(appeals)} appeals written to {out}")
 
 

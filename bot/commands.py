@@ -18,7 +18,7 @@ MENUS: dict[Role | None, tuple[str, ...]] = {
     Role.ENTERPRISE: ("new", "my", "policies", "profile", "subscribe", "lang", "help", "cancel"),
     Role.HANDLER: ("queue", "view", "lang", "help", "cancel"),
     Role.DISPATCHER: ("queue", "view", "lang", "help", "cancel"),
-    Role.SUPERVISOR: ("queue", "view", "report", "broadcast", "lang", "help", "cancel"),
+    Role.SUPERVISOR: ("queue", "view", "report", "broadcast", "staff", "lang", "help", "cancel"),
 }
 
 

@@ -38,7 +38,8 @@ class NluSettings:
     backend: str = "spacy"
     model_dir: str = "models/appeals"
     train_data: str = "nlu/data/train"
-    threshold: float = 0.5
+    threshold: float | None = None   # None: the model's own (chosen at training, stored with it)
+    target_precision: float = 0.95   # training picks the threshold that reaches this out-of-fold precision
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 5.0
 
@@ -70,6 +71,11 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    invite_days: int = 7  # an unused invite code expires after this many days
+
+
+@dataclass(frozen=True)
 class Settings:
     center: CenterSettings
     database: str
@@ -84,6 +90,7 @@ class Settings:
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")
+    staff: StaffSettings = field(default_factory=StaffSettings)
 
     def path(self, value: str) -> Path:
         """A path from the settings, relative to the config file's folder unless absolute."""
@@ -136,7 +143,8 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         database=env.get(ENV_DATABASE) or data.get("database", "wanqi.db"),
         telegram=telegram,
         departments=departments,
-        routing=Routing(categories=categories, threshold=float(nlu.threshold)),
+        routing=Routing(categories=categories,
+                        threshold=None if nlu.threshold is None else float(nlu.threshold)),
         sla=sla,
         nlu=nlu,
         policies=_section(PolicySettings, data.get("policies")),
@@ -145,4 +153,5 @@ def load_settings(path: str | Path = "config.yml", env: dict[str, str] | None = 
         bot_token=env.get(ENV_TOKEN) or None,
         supervisors=parse_supervisors(env.get(ENV_SUPERVISORS)),
         base_dir=path.resolve().parent,
+        staff=_section(StaffSettings, data.get("staff")),
     )

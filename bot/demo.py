@@ -3,7 +3,6 @@ local Bot API stand-in on 127.0.0.1 by a scripted journey. No token, no network.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import tempfile
@@ -14,6 +13,7 @@ from appeals.lifecycle import Status
 from appeals.model import Role
 from bot.app import build_app
 from bot.config import Settings, TelegramSettings
+from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
@@ -83,12 +83,10 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
             exact = [data for text, data in message.buttons if text == label and data]
             await (user.press(message, exact[0]) if exact else user.press_button(message, label))
 
-        assert app.delivery is not None
-        worker = asyncio.create_task(app.delivery.run())  # what `wanqi run` runs beside polling
         try:
             out(f"万企诉求助手 demo · 数据库 {settings.database} · Bot API 替身 {api.base_url}")
             invite = await app.services.registration.create_invite(Role.HANDLER, "tax", "demo")
-            async with api.polling(app.dp, app.bot, polling_timeout=1):
+            async with running(app):
                 log.step("1 企业登记")
                 await say(company, "/start")
                 await press(company, await company.wait_for(contains="登记"), "开始登记")
@@ -152,8 +150,6 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
                 log.step("7 企业查看 /my")
                 await say(company, "/my")
                 await company.wait_for(contains="最近")
-            app.delivery.stop()
-            await worker
             log.flush()
             first = await app.services.repo.get_appeal(appeal.id)
             again = await app.services.repo.get_appeal(second.id)
@@ -163,6 +159,4 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
             out("demo 完成 ✅" if ok else "demo 未按预期结束 ❌")
             return 0 if ok else 1
         finally:
-            worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
             await app.close()

@@ -10,7 +10,7 @@ from appeals.model import Appeal
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from appeals.routing import Routing
 from appeals.service import RATINGS
-from bot.callbacks import AppealCb, BroadcastCb, ClaimCb, LangCb, PolicyCb, ProfileCb, RegCb, TopicCb
+from bot.callbacks import AppealCb, BroadcastCb, ClaimCb, IntakeCb, LangCb, PolicyCb, ProfileCb, RegCb, TopicCb
 from bot.texts import Translator
 from policies.model import TAGS, TOPICS
 
@@ -22,7 +22,7 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMark
     return builder.as_markup()
 
 
-def _b(text: str, cb: AppealCb | RegCb | ClaimCb | LangCb) -> InlineKeyboardButton:
+def _b(text: str, cb: AppealCb | RegCb | ClaimCb | LangCb | IntakeCb) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=cb.pack())
 
 
@@ -62,6 +62,16 @@ def ratings(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
 
 def fix_category(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
     return _rows([_b(t("appeal.fix_category"), AppealCb(act="fix", id=appeal_id))], 1)
+
+
+def file_as_is(t: Translator) -> InlineKeyboardMarkup:
+    return _rows([_b(t("dialogue.file_as_is"), IntakeCb(act="file"))], 1)
+
+
+def topics(t: Translator, candidates: tuple[str, ...], names: dict[str, str]) -> InlineKeyboardMarkup:
+    """One button per candidate category, then "file once for all"."""
+    buttons = [_b(names.get(c, c), IntakeCb(act="cat", arg=c)) for c in candidates]
+    return _rows([*buttons, _b(t("dialogue.file_all"), IntakeCb(act="all"))], 1)
 
 
 def categories(routing: Routing, names: dict[str, str], appeal_id: int, act: str) -> InlineKeyboardMarkup:

@@ -1,4 +1,4 @@
-"""Update-level middlewares: drop redelivered updates, and map the Telegram user to a domain Actor."""
+"""Update-level middlewares: private chats only, and the Telegram user mapped to a domain Actor."""
 
 from __future__ import annotations
 
@@ -8,29 +8,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject, Update, User
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, TelegramObject, Update, User
 
-from bot.services import Services
+from bot.services import Offloaded, Services
 from bot.texts import locale_for, translator
+from storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-class OnceMiddleware(BaseMiddleware):
-    """An update that arrives twice (same update_id) has effect once; failed updates stay retryable."""
+class PrivateOnlyMiddleware(BaseMiddleware):
+    """Groups, supergroups and channels: nothing is filed or shown; the chat is told once to write privately."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, inbox: Offloaded[Inbox]) -> None:
+        self.inbox = inbox
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        chat: Chat | None = data.get("event_chat")
+        if chat is None or chat.type == ChatType.PRIVATE:
+            return await handler(event, data)
         assert isinstance(event, Update)
-        if await self.services.repo.seen_update(event.update_id):
-            log.info("update %s already processed: skipped", event.update_id)
-            return None
-        result = await handler(event, data)
-        await self.services.repo.mark_update(event.update_id, datetime.now(UTC))
-        return result
+        user: User | None = data.get("event_from_user")
+        t = translator(locale_for(user.language_code if user else None))
+        if event.callback_query is not None:
+            await event.callback_query.answer(t("common.private_only"), show_alert=True)
+        if await self.inbox.tell_once(chat.id, str(chat.type), datetime.now(UTC)):
+            try:
+                await data["bot"].send_message(chat.id, t("common.private_only"))
+            except TelegramAPIError as exc:
+                log.info("could not answer in %s chat %s: %s", chat.type, chat.id, type(exc).__name__)
+        log.info("update %s from a %s chat: ignored", event.update_id, chat.type)
+        return None
 
 
 class ActorMiddleware(BaseMiddleware):

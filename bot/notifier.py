@@ -7,12 +7,15 @@ reads the database, so a message shows the appeal as it was when its event was c
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 
-from appeals.notices import Audience
+from appeals.model import AppealEvent
+from appeals.notices import Audience, Notice
 from appeals.service import AppealView
 from appeals.snapshot import load_view
 from bot import keyboards
@@ -20,6 +23,9 @@ from bot.config import Settings
 from bot.delivery import Call
 from bot.render import Renderer, split_message
 from bot.texts import Translator, translator
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +37,34 @@ def _last_note(view: AppealView, action: str) -> str:
     return ""
 
 
+def _last_event(view: AppealView, action: str) -> AppealEvent | None:
+    return next((ev for ev in reversed(view.events) if ev.action == action), None)
+
+
 class Notifier:
     """Outbox row -> Bot API calls: appeal notices, acknowledgements, texts, files."""
 
-    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer, bot: Bot | None = None,
+                 services: Services | None = None) -> None:
         self.settings = settings
         self.render_ = renderer
+        self.bot = bot  # for direct answers only (send)
+        self.services = services
+
+    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """A direct answer to the person acting now, split at Telegram's limit (buttons on the last part).
+
+        Only for replies in the conversation; telling anyone of a committed change goes through the outbox.
+        """
+        assert self.bot is not None
+        parts = split_message(text)
+        for i, part in enumerate(parts):
+            await self.bot.send_message(chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
+
+    async def deliver(self, notices: Iterable[Notice]) -> None:
+        """Queue notices about appeals (e.g. a handover) in the outbox, rendered from the appeals as they are now."""
+        assert self.services is not None
+        await self.services.appeals.announce(list(notices))
 
     @property
     def render(self) -> Renderer:  # the name handlers and jobs know
@@ -104,7 +132,14 @@ class Notifier:
             return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=escape(view.enterprise.name),
                      **common), None
         if kind == "withdrawn":
+            withdrawal = _last_event(view, "withdraw")
+            if withdrawal is not None and withdrawal.actor_role != "enterprise":
+                return t("staff.withdrawn_by_center", reason=escape(withdrawal.note), **common), None
             return t("staff.withdrawn", **common), None
+        if kind == "withdrawn_by_center":
+            return t("appeal.withdrawn_by_center", reason=escape(_last_note(view, "withdraw")), **common), None
+        if kind == "handover":
+            return t("team.handover", **common), keyboards.handler_actions(t, a)
         if kind == "extension_request":
             return (t("staff.extension_request", days=a.extension_days, reason=escape(a.extension_reason or ""),
                       due=r.when(a.reply_due), **common), keyboards.extension_decision(t, a.id))

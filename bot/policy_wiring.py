@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Dispatcher
 from sqlite_utils import Database
 
 from appeals.ports import Outgoing
@@ -25,6 +24,9 @@ from policies.service import PolicyService, ProfileError, utc_now
 from storage.db import Writer
 from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
+
+if TYPE_CHECKING:  # the CLI imports this module; aiogram costs seconds and is not needed there
+    from aiogram import Dispatcher
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,15 @@ from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from appeals.lifecycle import OPEN, Status
+from appeals.metrics import Figures, Overview, days_text, ordered, percent
 from appeals.model import Appeal
 from appeals.service import POOR, RATINGS
+from appeals.sla import Light
 from bot.config import Settings
 from bot.texts import Translator
 
@@ -29,9 +32,70 @@ def _overdue(appeal: Appeal, now: datetime) -> bool:
     return False
 
 
+FIGURE_HEADER = ["受理量", "按时签收率", "按时办结率", "满意率", "差评数", "重办率", "退回率", "平均办理工作日",
+                 "P90 办理工作日"]
+
+
+def figure_cells(fig: Figures) -> list[object]:
+    """One row of figures, as the console shows them (rates as numbers formatted as percentages)."""
+    def rate(v: float | None) -> object:
+        return round(v, 4) if v is not None else ""
+
+    return [fig.filed, rate(fig.accept_rate), rate(fig.ontime_rate), rate(fig.satisfaction), fig.poor,
+            rate(fig.reopen_rate), rate(fig.return_rate), round(fig.avg_days, 1) if fig.avg_days is not None else "",
+            fig.p90_days if fig.p90_days is not None else ""]
+
+
+def figures_line(t: Translator, ov: Overview) -> str:
+    """The headline figures in one line (the `/report` caption and `wanqi report`)."""
+    f = ov.total
+    return t("staff.report_figures", filed=f.filed, accept=percent(f.accept_rate), ontime=percent(f.ontime_rate),
+             satisfaction=percent(f.satisfaction), poor=f.poor, reopen=percent(f.reopen_rate),
+             returned=percent(f.return_rate), avg=days_text(f.avg_days),
+             p90=f.p90_days if f.p90_days is not None else "—", red=ov.lights.get(Light.RED, 0),
+             yellow=ov.lights.get(Light.YELLOW, 0))
+
+
+def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings) -> None:
+    """三率统计 by department and by category, and the weekly trend with a chart (appeals.metrics)."""
+    depts = {**settings.departments, None: "待分拨（中心）"}
+    cats = {c.id: c.name for c in settings.routing.categories}
+    for title, label, groups, names, order in (
+        ("部门指标", "承办部门", ov.by_department, depts, list(settings.departments)),
+        ("分类指标", "诉求分类", ov.by_category, cats, list(cats)),
+    ):
+        sheet = wb.create_sheet(title)
+        sheet.append([label, *FIGURE_HEADER])
+        for key, fig in ordered(groups, order):
+            sheet.append([names.get(key, key or "未分类"), *figure_cells(fig)])
+        sheet.append(["合计", *figure_cells(ov.total)])
+        for row in sheet.iter_rows(min_row=2, min_col=3, max_col=8):
+            for cell in row:
+                if cell.column in (3, 4, 5, 7, 8):
+                    cell.number_format = "0.0%"
+    trend = wb.create_sheet("周趋势")
+    trend.append(["周（周一）", "受理量", "办结量", "满意率"])
+    for point in ov.weekly:
+        trend.append([point.week.isoformat(), point.filed, point.finished,
+                      round(point.satisfaction, 4) if point.satisfaction is not None else ""])
+    chart = BarChart()
+    chart.title = "每周受理与办结"
+    chart.y_axis.title = "件"
+    data = Reference(trend, min_col=2, max_col=3, min_row=1, max_row=len(ov.weekly) + 1)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=len(ov.weekly) + 1))
+    chart.width, chart.height = 24, 10
+    trend.add_chart(chart, "F2")
+    lights = wb.create_sheet("红黄牌")
+    lights.append(["亮灯", "在办件数"])
+    for level, label in ((Light.RED, "红灯（超期）"), (Light.YELLOW, "黄灯（临期）"), (Light.GREEN, "绿灯")):
+        lights.append([label, ov.lights.get(level, 0)])
+
+
 def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
-                 now: datetime) -> bytes:
-    """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal)."""
+                 now: datetime, overview: Overview | None = None) -> bytes:
+    """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
+    plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
     tz = ZoneInfo(settings.center.timezone)
 
     def when(value: datetime | None) -> str:
@@ -65,11 +129,13 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
             when(a.reply_due), "是" if _overdue(a, now) else "", RATINGS.get(a.rating or 0, ""), a.reopen_count,
             a.text[:60],
         ])
+    if overview is not None:
+        add_figure_sheets(wb, overview, settings)
     counts = Counter(a.status for a in appeals)
     summary.append([])
     summary.append([f"统计时间 {when(now)}，共 {len(appeals)} 件；"
                     + "，".join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items())])
-    for sheet in (summary, detail):
+    for sheet in wb.worksheets:
         for cell in sheet[1]:
             cell.font, cell.fill = HEADER, FILL
             cell.alignment = Alignment(horizontal="center")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -53,7 +54,7 @@ class Primary:
         while True:
             await asyncio.sleep(self.ttl / 3)
             if not await self._acquire():
-                log.error("lost the primary lease: stopping the background work of this process")
+                log.error("lost the primary lease: stopping this process's polling and sending")
                 self.lost.set()
                 return
 
@@ -63,13 +64,14 @@ class Primary:
 
 @contextlib.asynccontextmanager
 async def background(app: App, primary: Primary) -> AsyncIterator[None]:
-    """The lease holder's work: the delivery worker, the scheduler (with missed runs made up), the lease."""
+    """The lease holder's work beside polling: the delivery worker, the scheduler (missed runs made up),
+    the lease renewal. On exit the worker finishes the sends in flight, so none is left uncertain."""
     assert app.delivery is not None and app.policy_desk is not None
     scheduler, cron = build_scheduler(app.services, app.notifier.render, app.policy_desk, db=app.db,
                                       holder=primary.holder)
     app.scheduler = scheduler
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(app.delivery.run(), name="delivery"),
-             asyncio.create_task(primary.keep(), name="lease")]
+                                      asyncio.create_task(primary.keep(), name="lease")]
     scheduler.start()
     tasks.append(asyncio.create_task(catch_up(cron), name="catch-up"))
     try:
@@ -84,36 +86,64 @@ async def background(app: App, primary: Primary) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def serve(app: App, *, handle_signals: bool = True, lease_ttl: float = LEASE_TTL) -> None:
-    """Wait for the lease, then poll until stopped, with the worker and the scheduler running alongside."""
+async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | None = None,
+                lease_ttl: float = LEASE_TTL) -> None:
+    """Wait for the lease, then poll until stopped (SIGINT/SIGTERM, ``stop``, or the lease lost), with the
+    delivery worker and the scheduler alongside.
+
+    Updates are committed to the inbox before Telegram is told they arrived (bot/intake.py); those a
+    previous run stored but did not finish are handled first.
+    """
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     primary = Primary(app, lease_ttl)
-    await primary.wait()
-    stack = contextlib.AsyncExitStack()
-
-    async def on_startup() -> None:
-        await set_default_menu(app.bot)
-        await stack.enter_async_context(background(app, primary))
-        log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
-                 app.settings.nlu.backend)
-
-    async def on_shutdown() -> None:
-        await stack.aclose()
+    waiting = asyncio.create_task(primary.wait())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not waiting.done():  # stopped while standing by
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        return
+    workflow = {"dispatcher": app.dp, "bots": (app.bot,), **app.dp.workflow_data}
+    await app.dp.emit_startup(bot=app.bot, **workflow)
 
     async def step_down() -> None:
         await primary.lost.wait()
-        await app.dp.stop_polling()
+        stop.set()
 
-    app.dp.startup.register(on_startup)
-    app.dp.shutdown.register(on_shutdown)
     watcher = asyncio.create_task(step_down())
     try:
-        await app.dp.start_polling(app.bot, polling_timeout=app.settings.telegram.polling_timeout,
-                                   handle_signals=handle_signals, close_bot_session=False)
+        await set_default_menu(app.bot)
+        async with background(app, primary):
+            log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
+                     app.settings.nlu.backend)
+            try:
+                await app.intake.recover()
+                await app.intake.poll(stop)
+            finally:
+                await app.intake.stop()
     finally:
         watcher.cancel()
-        await stack.aclose()
+        await app.dp.emit_shutdown(bot=app.bot, **workflow)
         if not primary.lost.is_set():
             await primary.release()
+        log.info("Wanqi stopped: %s", app.intake.counts_text())
+
+
+@contextlib.asynccontextmanager
+async def running(app: App) -> AsyncIterator[None]:
+    """``serve(app)`` for the body of the ``async with`` (the demo and tests), then a clean stop."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, handle_signals=False, stop=stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
 
 
 async def run_polling(settings: Settings) -> None:

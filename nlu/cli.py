@@ -68,7 +68,7 @@ def _classifier(ctx: click.Context, backend: str | None, model: str | None, rasa
 _text_column = click.option("--text-column", default="text", show_default=True, help="CSV/Excel text column.")
 _label_column = click.option("--label-column", default="label", show_default=True,
                              help="CSV/Excel label column.")
-_backend = click.option("--backend", type=click.Choice(["spacy", "rasa"]), default=None,
+_backend = click.option("--backend", type=click.Choice(["embedded", "spacy", "rasa"]), default=None,
                         help="NLU backend (default: nlu.backend of config.yml).")
 
 
@@ -107,32 +107,51 @@ def train(ctx: click.Context, data: str | None, out: str | None, backend: str | 
                 raise click.ClickException(str(exc)) from exc
         click.echo(f"Rasa 模型已保存: {model_file}")
         return
-    from nlu.spacy_backend import train_model
+    path = _train_embedded(ctx, examples, out, seed)
+    click.echo(f"模型已保存 model saved: {path}")
+
+
+def _train_embedded(ctx: click.Context, examples: list[Any], out: str | Path, seed: int) -> Path:
+    from nlu.embedded import train_model
+    from nlu.linear_model import META_FILE
 
     start = time.perf_counter()
+    target = float(_nlu_setting(ctx, "target_precision", 0.95))
     try:
-        path = train_model(examples, out, seed=seed, departments=_department_names(ctx))
+        path = train_model(examples, out, seed=seed, departments=_department_names(ctx), target_precision=target)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    meta = json.loads((path / "meta.json").read_text(encoding="utf-8")).get("wanqi", {})
-    cv = meta.get("best_cv_macro_f1")
-    cv_text = f", 交叉验证 cross-validated macro-F1 {cv:.4f}" if cv is not None else ""
-    tf = "sublinear" if meta.get("sublinear_tf") else "raw"
-    click.echo(f"模型已保存: {path} ({time.perf_counter() - start:.1f} s, char {meta.get('char_ngrams')}-grams, "
-               f"{tf} tf, C={meta.get('C')}{cv_text})")
+    meta = json.loads((Path(path) / META_FILE).read_text(encoding="utf-8"))
+    r = meta.get("report", {})
+    cv = r.get("best_cv_macro_f1")
+    cv_text = f", {r.get('folds')}-fold CV macro-F1 {cv:.4f} ± {r.get('cv_fold_std') or 0:.4f}" if cv else ""
+    click.echo(f"训练完成 trained in {time.perf_counter() - start:.1f} s: char {r.get('char_ngrams')}-grams, "
+               f"{'sublinear' if r.get('sublinear_tf') else 'raw'} tf, C={r.get('C')}{cv_text}", err=True)
+    click.echo(f"自动分拨阈值 threshold {meta['threshold']:.4f} (out-of-fold: {r.get('oof_auto_route_coverage', 0):.1%}"
+               f" auto-routed at precision {r.get('oof_auto_route_precision', 0):.1%}, target {target:.2f})", err=True)
+    return Path(path)
+
+
+def _threshold(ctx: click.Context, given: float | None) -> float | None:
+    """--threshold, else nlu.threshold of config.yml, else None (the model's own)."""
+    if given is not None:
+        return given
+    configured = _nlu_setting(ctx, "threshold", None)
+    return None if configured is None else float(configured)
 
 
 @nlu.command()
 @click.option("--model", default=None, help="Model directory (default: nlu.model_dir of config.yml).")
 @click.option("--data", default=DEFAULT_TEST, show_default=True, help="Held-out Rasa YAML or CSV/Excel.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--target-precision", default=0.95, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Auto-route threshold (default: nlu.threshold of config.yml, else the model's own).")
 @_backend
 @click.option("--rasa-url", default=None, help="Rasa server URL (default: nlu.rasa_url of config.yml).")
 @_text_column
 @_label_column
 @click.pass_context
-def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, target_precision: float,
+def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, threshold: float | None,
              backend: str | None, rasa_url: str | None, text_column: str, label_column: str) -> None:
     """评估模型 Score a model on held-out examples."""
     from nlu.evaluate import evaluate as run_evaluation
@@ -142,7 +161,11 @@ def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, ta
     start = time.perf_counter()
     classifier = _classifier(ctx, backend, model, rasa_url)
     load_s = time.perf_counter() - start
-    result = run_evaluation(classifier, examples, target_precision, progress=not as_json)
+    try:
+        result = run_evaluation(classifier, examples, _threshold(ctx, threshold),
+                                float(_nlu_setting(ctx, "target_precision", 0.95)), progress=not as_json)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     result["load_s"] = round(load_s, 3)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
@@ -157,10 +180,13 @@ def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, ta
 @_backend
 @click.option("--rasa-url", default=None)
 @click.option("--top", default=5, show_default=True, type=int, help="How many categories to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def parse(ctx: click.Context, text: str, model: str | None, backend: str | None, rasa_url: str | None,
-          top: int) -> None:
+          top: int, as_json: bool) -> None:
     """试用模型 Classify one text and show its entities."""
+    from dataclasses import asdict
+
     from appeals.ports import ClassifierUnavailable
 
     classifier = _classifier(ctx, backend, model, rasa_url)
@@ -168,7 +194,24 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
         result = classifier.parse(text)
     except ClassifierUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+    threshold = _threshold(ctx, None)
+    threshold = threshold if threshold is not None else (result.threshold if result.threshold is not None else 0.5)
+    top_score = result.top
+    auto = bool(result.is_appeal and not result.candidates and top_score and top_score.confidence >= threshold)
+    if as_json:
+        click.echo(json.dumps({
+            "category": top_score.category if top_score else None,
+            "confidence": top_score.confidence if top_score else 0.0,
+            "ranking": [asdict(s) for s in result.ranking[:top]], "entities": [asdict(e) for e in result.entities],
+            "is_appeal": result.is_appeal, "act": result.act, "candidates": list(result.candidates),
+            "auto_route": auto, "threshold": round(threshold, 4)}, ensure_ascii=False))
+        return
     names = _category_names(ctx)
+    if not result.is_appeal:
+        click.echo(f"不是诉求 not an appeal: {result.act}")
+    click.echo(f"自动分拨 auto-route: {'是 yes' if auto else '否 no'} (threshold {threshold:.4f})")
+    if result.candidates:
+        click.echo("多个问题 several topics: " + ", ".join(result.candidates))
     click.echo("类别 categories:")
     for score in result.ranking[:top]:
         click.echo(f"  {score.confidence:6.3f}  {score.category:<14} {names.get(score.category, '')}")

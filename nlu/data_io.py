@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -115,6 +116,8 @@ def load_rasa_yaml(path: Path) -> list[Example]:
 
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
     for encoding in ENCODINGS:
         try:
             return data.decode(encoding)
@@ -123,13 +126,32 @@ def _read_text(path: Path) -> str:
     raise DataError(f"{path}: unknown text encoding (tried {', '.join(ENCODINGS)})")
 
 
+def _delimiter(text: str, suffix: str) -> str:
+    """The field delimiter, from the header line only (the first line before any quoted field can start)."""
+    if suffix == ".tsv":
+        return "\t"
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _rows_csv(path: Path) -> list[list[str]]:
+    """Rows of a CSV as Excel writes it (RFC 4180: quoted fields, doubled quotes, line breaks inside
+    quotes); only the delimiter is guessed. ``csv.Sniffer`` is not used: it guesses ``doublequote`` and
+    ``quotechar`` from a sample and splits rows wrongly on real data."""
     text = _read_text(path)
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-    return [row for row in csv.reader(io.StringIO(text, newline=""), dialect) if row]
+    delimiter = _delimiter(text, path.suffix.lower())
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=delimiter)
+    return [row for row in reader if any(cell.strip() for cell in row)]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a label column of numbers: 3, not 3.0
+    return str(value)
 
 
 def _rows_excel(path: Path) -> list[list[str]]:
@@ -138,7 +160,7 @@ def _rows_excel(path: Path) -> list[list[str]]:
     workbook = load_workbook(path, read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
-        return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
+        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)
                 if any(v is not None for v in row)]
     finally:
         workbook.close()

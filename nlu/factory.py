@@ -12,16 +12,16 @@ from appeals.ports import Classifier, ClassifierUnavailable
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("spacy", "rasa")
+BACKENDS = ("embedded", "spacy", "rasa")  # "spacy": the embedded backend's earlier name, still accepted
 
 
 def build_classifier(backend: str, model_dir: str | Path, rasa_url: str = "http://127.0.0.1:5005",
                      timeout: float = 5.0) -> Classifier:
-    """The classifier for ``backend``: the embedded spaCy model in ``model_dir`` or the Rasa server."""
-    if backend == "spacy":
-        from nlu.spacy_backend import SpacyClassifier
+    """The classifier for ``backend``: the embedded model in ``model_dir`` or the Rasa server."""
+    if backend in ("embedded", "spacy"):
+        from nlu.embedded import EmbeddedClassifier
 
-        return SpacyClassifier(model_dir)
+        return EmbeddedClassifier(model_dir)
     if backend == "rasa":
         from nlu.rasa_client import RasaClassifier
 
@@ -30,18 +30,20 @@ def build_classifier(backend: str, model_dir: str | Path, rasa_url: str = "http:
 
 
 def has_model(model_dir: str | Path) -> bool:
-    """Whether ``model_dir`` holds a saved embedded pipeline."""
-    return (Path(model_dir) / "config.cfg").is_file()
+    """Whether ``model_dir`` holds a saved embedded model."""
+    from nlu.embedded import has_model as embedded_model
+
+    return embedded_model(model_dir)
 
 
 def ensure_model(model_dir: str | Path, train_data: str | Path, *, seed: int = 0,
-                 departments: Sequence[str] = ()) -> Path:
+                 departments: Sequence[str] = (), target_precision: float = 0.95) -> Path:
     """The embedded model directory, training it from ``train_data`` first if it is missing."""
     model_dir = Path(model_dir)
     if has_model(model_dir):
         return model_dir
     from nlu.data_io import load_examples
-    from nlu.spacy_backend import train_model
+    from nlu.embedded import train_model
 
     examples = load_examples(train_data)
     if not examples:
@@ -50,7 +52,7 @@ def ensure_model(model_dir: str | Path, train_data: str | Path, *, seed: int = 0
                 model_dir, train_data, len(examples))
     tmp = model_dir.with_name(f"{model_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    train_model(examples, tmp, seed=seed, departments=departments, progress=False)
+    train_model(examples, tmp, seed=seed, departments=departments, target_precision=target_precision)
     if has_model(model_dir):  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
     else:

@@ -1,33 +1,37 @@
-"""The appeal text model: TF-IDF over character n-grams (and optionally words), a linear SVM, and
-softmax calibration with a temperature fitted on out-of-fold scores. The tf scheme (raw or
-sublinear) and C are chosen per data set by stratified cross-validation on the training data.
+"""The appeal text model: TF-IDF over character n-grams of the normalised text, a linear SVM, and softmax
+calibration with a temperature fitted on out-of-fold scores.
 
-Training uses scikit-learn; prediction is plain numpy over the stored vocabulary, idf and weights,
-so a saved model loads fast and needs no pickles.
+Training (scikit-learn) picks the n-gram length, the tf scheme and C by stratified 5-fold cross-validation
+on the training data, then the auto-route threshold from the same out-of-fold scores for a target precision,
+and stores it with the model. Serving is a plain numpy forward pass over the stored vocabulary, idf and
+float32 weights (``model.npz`` + ``model.json``): no scikit-learn, scipy, spaCy or jieba at load time.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-_HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-_DIGIT_FOLD = str.maketrans("0123456789", "0000000000")
+from nlu.normalize import normalize
+
+MODEL_FILE = "model.npz"
+META_FILE = "model.json"
+FORMAT = 2
 
 
 @dataclass
 class FeatureConfig:
-    """Which features the model sees."""
+    """Which features the model sees: character n-grams of the normalised text."""
 
     char_min: int = 1
     char_max: int = 3
-    words: bool = False          # add segmenter words (w:...) as features
-    fold_digits: bool = False    # True maps every digit to 0 (measured: no gain)
     min_df: int = 1
     max_features: int | None = 400_000
 
@@ -36,92 +40,104 @@ class FeatureConfig:
 class TrainConfig:
     """How the model is fitted; the grids are searched by cross-validation on the training data."""
 
-    c_grid: tuple[float, ...] = (1.0, 3.0, 10.0)      # C=0.3 measured worst in every run: dropped
+    c_grid: tuple[float, ...] = (0.5, 1.0, 3.0)
     char_max_grid: tuple[int, ...] = (2, 3)            # longest character n-gram, up to FeatureConfig's
-    sublinear_grid: tuple[bool, ...] = (False, True)  # raw or 1 + log(tf)
-    folds: int = 5
-    large_n: int = 1000          # above this many examples, at most 3 folds
+    large_n: int = 1000          # from this many examples on only char_max is tried (long texts: 1-3 wins)
+    sublinear_grid: tuple[bool, ...] = (False, True)   # raw or 1 + log(tf)
+    folds: int = 5                                      # fold spread (~0.016) exceeds config differences
+    tolerance: float = 0.004     # configs within this much of the best CV macro-F1 count as equal
     class_weight: str | None = "balanced"
+    target_precision: float = 0.95   # the stored threshold auto-routes at this out-of-fold precision
+    short_prior: float = 4.0     # pseudo-characters of "no evidence": short texts get modest confidences
     seed: int = 0
-    n_jobs: int = 1              # >1 runs CV fits in threads: faster, but liblinear's shared RNG then
-                                 # makes the result vary from run to run
 
 
-def normalize(text: str, fold_digits: bool) -> str:
-    """Half-width, lower case, collapsed spaces, digits folded to 0 when asked."""
-    text = " ".join(text.translate(_HALF_WIDTH).lower().split())
-    return text.translate(_DIGIT_FOLD) if fold_digits else text
+def ngrams(norm: str, char_min: int, char_max: int) -> list[str]:
+    """Character n-grams of an already normalised text."""
+    return [norm[i:i + n] for n in range(char_min, char_max + 1) for i in range(len(norm) - n + 1)]
 
 
-def analyze(text: str, words: Sequence[str], cfg: FeatureConfig) -> list[str]:
-    """The features of one text: character n-grams, then ``w:``-prefixed words."""
-    norm = normalize(text, cfg.fold_digits)
-    feats = [norm[i:i + n] for n in range(cfg.char_min, cfg.char_max + 1) for i in range(len(norm) - n + 1)]
-    if cfg.words:
-        feats.extend("w:" + normalize(w, cfg.fold_digits) for w in words if w.strip())
-    return feats
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
-@dataclass
-class LinearTextModel:
-    """A trained model: vocabulary, idf, weights (classes x features), bias and temperature."""
+def evidence(norm: str) -> int:
+    """How many meaningful characters (letters, digits, CJK) a normalised text has."""
+    return len(_NOT_WORD.sub("", norm))
 
-    labels: list[str]
-    vocab: dict[str, int]
-    idf: np.ndarray
-    coef: np.ndarray
-    intercept: np.ndarray
-    temperature: float
-    sublinear_tf: bool = False
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    report: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._coef_t = np.ascontiguousarray(self.coef.T)  # features x classes: rows gather fast
-        self.coef = self._coef_t.T  # a view, so the weights are held once
-
-    def scores(self, feats: Iterable[str]) -> np.ndarray:
-        """Raw decision scores for one text's features."""
-        counts = Counter(j for f in feats if (j := self.vocab.get(f)) is not None)
-        if not counts:
-            return self.intercept.copy()
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        if self.sublinear_tf:
-            tf = 1.0 + np.log(tf)
-        vals = tf * self.idf[idx]
-        vals /= np.linalg.norm(vals)
-        return np.asarray(vals @ self._coef_t[idx] + self.intercept)
-
-    def predict_proba(self, feats: Iterable[str]) -> np.ndarray:
-        """Calibrated class probabilities for one text's features (order of ``labels``)."""
-        return softmax(self.scores(feats) / self.temperature)
-
-    def to_bytes_dict(self) -> dict[str, Any]:
-        """A msgpack-friendly dict (strings, lists and numpy arrays)."""
-        vocab_list = [""] * len(self.vocab)
-        for term, j in self.vocab.items():
-            vocab_list[j] = term
-        return {"labels": self.labels, "vocab": vocab_list, "idf": self.idf.astype(np.float32),
-                "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float32),
-                "temperature": self.temperature, "sublinear_tf": self.sublinear_tf,
-                "features": asdict(self.features), "report": self.report}
-
-    @classmethod
-    def from_bytes_dict(cls, data: dict[str, Any]) -> LinearTextModel:
-        return cls(labels=list(data["labels"]), vocab={t: j for j, t in enumerate(data["vocab"])},
-                   idf=np.asarray(data["idf"], dtype=np.float64),
-                   coef=np.asarray(data["coef"], dtype=np.float32),
-                   intercept=np.asarray(data["intercept"], dtype=np.float64),
-                   temperature=float(data["temperature"]), sublinear_tf=bool(data.get("sublinear_tf")),
-                   features=FeatureConfig(**data["features"]),
-                   report=dict(data.get("report") or {}))
+def shrink(probs: np.ndarray, n_chars: int | np.ndarray, prior: float) -> np.ndarray:
+    """Mix calibrated probabilities with the uniform distribution by ``n / (n + prior)``: a one-word
+    text never gets confidence 1.000, a 200-character message is almost unchanged."""
+    n = np.asarray(n_chars, dtype=np.float64)
+    alpha = (n / (n + prior))[..., None] if n.ndim else n / (n + prior)
+    return np.asarray(alpha * probs + (1 - alpha) / probs.shape[-1])
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
     """Softmax along the last axis."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return np.asarray(e / e.sum(axis=-1, keepdims=True))
+
+
+@dataclass
+class LinearTextModel:
+    """A trained model: vocabulary, idf, weights (features x classes), bias, temperature and threshold."""
+
+    labels: list[str]
+    vocab: dict[str, int]
+    idf: np.ndarray
+    weights: np.ndarray      # features x classes, float32, rows gathered per text
+    intercept: np.ndarray
+    temperature: float
+    threshold: float = 0.5
+    sublinear_tf: bool = False
+    short_prior: float = 4.0
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, norm: str) -> np.ndarray:
+        """Raw decision scores for one normalised text."""
+        get = self.vocab.get
+        idx = [j for g in ngrams(norm, self.features.char_min, self.features.char_max) if (j := get(g)) is not None]
+        if not idx:
+            return np.asarray(self.intercept, dtype=np.float64)
+        cols, tf = np.unique(np.asarray(idx, dtype=np.int64), return_counts=True)
+        vals = (1.0 + np.log(tf)) if self.sublinear_tf else tf.astype(np.float64)
+        vals = vals * self.idf[cols]
+        vals /= np.linalg.norm(vals)
+        return np.asarray(vals @ self.weights[cols] + self.intercept, dtype=np.float64)
+
+    def predict_proba(self, norm: str) -> np.ndarray:
+        """Calibrated class probabilities for one normalised text (order of ``labels``)."""
+        return shrink(softmax(self.scores(norm) / self.temperature), evidence(norm), self.short_prior)
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        vocab = [""] * len(self.vocab)
+        for term, j in self.vocab.items():
+            vocab[j] = term
+        np.savez(path / MODEL_FILE, vocab=np.asarray(vocab, dtype=str), idf=self.idf.astype(np.float32),
+                 weights=self.weights.astype(np.float32), intercept=self.intercept.astype(np.float32))
+        meta = {"format": FORMAT, "labels": self.labels, "temperature": self.temperature,
+                "threshold": self.threshold, "sublinear_tf": self.sublinear_tf, "short_prior": self.short_prior,
+                "features": asdict(self.features), "report": self.report, **(extra or {})}
+        (path / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> LinearTextModel:
+        path = Path(path)
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: model format {meta.get('format')}, expected {FORMAT}: train it again")
+        with np.load(path / MODEL_FILE, allow_pickle=False) as data:
+            vocab = data["vocab"].tolist()
+            return cls(labels=list(meta["labels"]), vocab=dict(zip(vocab, range(len(vocab)), strict=True)),
+                       idf=data["idf"].astype(np.float64), weights=np.ascontiguousarray(data["weights"]),
+                       intercept=data["intercept"].astype(np.float64), temperature=float(meta["temperature"]),
+                       threshold=float(meta["threshold"]), sublinear_tf=bool(meta["sublinear_tf"]),
+                       short_prior=float(meta.get("short_prior", 0.0)), features=FeatureConfig(**meta["features"]),
+                       report=dict(meta.get("report") or {}))
 
 
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
@@ -145,7 +161,7 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
 def _svm(c: float, cfg: TrainConfig) -> Any:
     from sklearn.svm import LinearSVC
 
-    return LinearSVC(C=c, class_weight=cfg.class_weight, random_state=cfg.seed, max_iter=5000)
+    return LinearSVC(C=c, class_weight=cfg.class_weight, random_state=cfg.seed, max_iter=5000, dual=True)
 
 
 def _decision(model: Any, x: Any, n_classes: int) -> np.ndarray:
@@ -154,27 +170,33 @@ def _decision(model: Any, x: Any, n_classes: int) -> np.ndarray:
 
 
 def cv_folds(labels: Sequence[str], config: TrainConfig) -> int:
-    """How many CV folds training uses (fewer for large data sets, at most the smallest class size)."""
-    n_folds = config.folds if len(labels) <= config.large_n else min(config.folds, 3)
-    return min(n_folds, min(Counter(labels).values()))
+    """How many CV folds training uses: ``config.folds``, at most the smallest class size."""
+    from collections import Counter
+
+    return min(config.folds, min(Counter(labels).values()))
 
 
 def _view(counts: Any, vocab: dict[str, int], char_max: int) -> tuple[Any, dict[str, int]]:
-    """The count columns of n-grams up to ``char_max`` characters (words kept), re-indexed."""
-    keep = sorted(j for t, j in vocab.items() if t.startswith("w:") or len(t) <= char_max)
+    """The count columns of n-grams up to ``char_max`` characters, re-indexed."""
+    keep = sorted(j for t, j in vocab.items() if len(t) <= char_max)
     new_index = {j: i for i, j in enumerate(keep)}
     return counts[:, keep], {t: new_index[j] for t, j in vocab.items() if j in new_index}
 
 
-def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureConfig | None = None,
-          config: TrainConfig | None = None,
-          progress: Callable[[str], None] | None = None) -> LinearTextModel:
-    """Fit the model on analyzed documents (n-grams up to ``features.char_max``); picks the n-gram
-    length, the tf scheme and C by stratified CV, then the temperature on the out-of-fold scores."""
-    from joblib import Parallel, delayed
+def _preference(g: tuple[int, bool, float]) -> tuple[bool, bool, float]:
+    """Among configurations that score the same: char 1-3 (the reference's features), raw tf, C nearest 1."""
+    return (g[0] == 3, not g[1], -abs(math.log(g[2])))
+
+
+def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig | None = None,
+          config: TrainConfig | None = None, progress: Callable[[str], None] | None = None) -> LinearTextModel:
+    """Fit the model on raw texts (normalised here). Picks n-gram length, tf scheme and C by stratified
+    CV, the temperature and the auto-route threshold on the out-of-fold scores of the chosen one."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.metrics import f1_score
     from sklearn.model_selection import StratifiedKFold
+
+    from nlu.evaluate import coverage_at_precision
 
     features = features or FeatureConfig()
     config = config or TrainConfig()
@@ -183,39 +205,46 @@ def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureCon
     if len(classes) < 2:
         raise ValueError("training needs at least two labels")
     y = np.array([classes.index(lb) for lb in labels])
-    counter = CountVectorizer(analyzer=_identity, min_df=features.min_df, max_features=features.max_features,
-                              dtype=np.float64)
-    all_counts = counter.fit_transform(docs)
-    char_maxes = sorted({m for m in config.char_max_grid if features.char_min <= m < features.char_max}
-                        | {features.char_max})
-    views = {m: _view(all_counts, counter.vocabulary_, m) for m in char_maxes}
+    norms = [normalize(t) for t in texts]
+    n_chars = np.array([evidence(t) for t in norms])
+    counter = CountVectorizer(analyzer=lambda t: ngrams(t, features.char_min, features.char_max),
+                              min_df=features.min_df, max_features=features.max_features, dtype=np.float64)
+    all_counts = counter.fit_transform(norms)
+    vocabulary = dict(counter.vocabulary_)
+    del counter  # its stop_words_ set holds every n-gram cut by max_features
+    shorter = () if len(y) >= config.large_n else config.char_max_grid
+    char_maxes = sorted({m for m in shorter if features.char_min <= m < features.char_max} | {features.char_max})
+    views = {m: _view(all_counts, vocabulary, m) for m in char_maxes}
+    del all_counts, vocabulary
     weights = {(m, sub): TfidfTransformer(sublinear_tf=sub).fit(views[m][0])
                for m in char_maxes for sub in config.sublinear_grid}
     xs = {key: w.transform(views[key[0]][0]) for key, w in weights.items()}
     step("vectorized")
     folds = cv_folds(labels, config)
     grid = [(m, sub, c) for (m, sub) in xs for c in config.c_grid]
-    oof = {g: np.zeros((len(y), len(classes))) for g in grid}
     cv_f1: dict[tuple[int, bool, float], float] = {}
+    fold_f1: dict[tuple[int, bool, float], list[float]] = {g: [] for g in grid}
     if folds >= 2:
+        oof = {g: np.zeros((len(y), len(classes))) for g in grid}
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-
-        def fit_one(g: tuple[int, bool, float], tr: np.ndarray, va: np.ndarray) -> np.ndarray:
-            x = xs[g[:2]]
-            return _decision(_svm(g[2], config).fit(x[tr], y[tr]), x[va], len(classes))
-
-        with Parallel(n_jobs=config.n_jobs, prefer="threads") as parallel:
-            for tr, va in splitter.split(all_counts, y):
-                for g, d in zip(grid, parallel(delayed(fit_one)(g, tr, va) for g in grid), strict=True):
-                    oof[g][va] = d
-                step("fold")
+        for tr, va in splitter.split(np.zeros(len(y)), y):
+            for g in grid:
+                x = xs[g[:2]]
+                oof[g][va] = _decision(_svm(g[2], config).fit(x[tr], y[tr]), x[va], len(classes))
+                fold_f1[g].append(float(f1_score(y[va], oof[g][va].argmax(1), average="macro")))
+            step("fold")
         cv_f1 = {g: float(f1_score(y, oof[g].argmax(1), average="macro")) for g in grid}
-        # ties go to the shorter n-grams, raw tf and C nearest 1 (the simpler model)
-        best = max(grid, key=lambda g: (round(cv_f1[g], 4), -g[0], not g[1], -abs(math.log(g[2]))))
+        top = max(cv_f1.values())
+        best = max((g for g in grid if cv_f1[g] >= top - config.tolerance), key=_preference)
         temperature = fit_temperature(oof[best], y)
+        probs = shrink(softmax(oof[best] / temperature), n_chars, config.short_prior)
+        correct = probs.argmax(1) == y
+        coverage, threshold, precision = coverage_at_precision(probs.max(1).tolist(), correct.tolist(),
+                                                               config.target_precision)
+        del oof
     else:
         best = (features.char_max, config.sublinear_grid[0], 1.0 if 1.0 in config.c_grid else config.c_grid[0])
-        temperature = 1.0
+        temperature, coverage, threshold, precision = 1.0, 0.0, 0.5, 0.0
     char_max, sublinear, best_c = best
     final = _svm(best_c, config).fit(xs[(char_max, sublinear)], y)
     step("fitted")
@@ -223,16 +252,19 @@ def train(docs: Sequence[list[str]], labels: Sequence[str], features: FeatureCon
     intercept = np.asarray(final.intercept_, dtype=np.float64)
     if len(classes) == 2 and coef.shape[0] == 1:
         coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
+
+    def name(g: tuple[int, bool, float]) -> str:
+        return f"char{features.char_min}-{g[0]} {'sublinear' if g[1] else 'raw'} C={g[2]}"
+
     return LinearTextModel(
         labels=classes, vocab=views[char_max][1], idf=np.asarray(weights[(char_max, sublinear)].idf_),
-        coef=coef, intercept=intercept, temperature=temperature, sublinear_tf=sublinear,
-        features=replace(features, char_max=char_max),
+        weights=np.ascontiguousarray(coef.T, dtype=np.float32), intercept=intercept, temperature=temperature,
+        threshold=threshold, sublinear_tf=sublinear, short_prior=config.short_prior,
+        features=FeatureConfig(features.char_min, char_max, features.min_df, features.max_features),
         report={"char_ngrams": f"{features.char_min}-{char_max}", "sublinear_tf": sublinear, "C": best_c,
-                "folds": folds, "temperature": temperature, "best_cv_macro_f1": cv_f1.get(best),
-                "cv_macro_f1": {f"char{features.char_min}-{m} {'sublinear' if sub else 'raw'} C={c}": f
-                                for (m, sub, c), f in cv_f1.items()},
+                "folds": folds, "temperature": round(temperature, 4), "best_cv_macro_f1": cv_f1.get(best),
+                "cv_fold_std": float(np.std(fold_f1[best])) if fold_f1[best] else None,
+                "cv_macro_f1": {name(g): round(f, 4) for g, f in cv_f1.items()},
+                "target_precision": config.target_precision, "oof_auto_route_coverage": round(coverage, 4),
+                "oof_auto_route_precision": round(precision, 4),
                 "n_train": len(y), "n_features": len(views[char_max][1])})
-
-
-def _identity(doc: list[str]) -> list[str]:
-    return doc

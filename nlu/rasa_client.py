@@ -276,7 +276,11 @@ class RasaClassifier:
         """Ranked categories from Rasa, entities from the rules merged with Rasa's."""
         data = self._post({"text": text})
         rules = tuple(self._find(text))
-        return ParseResult(ranking=self._ranking(data), entities=self._merge(text, rules, data))
+        from nlu.dialogue import APPEAL, rule_act
+
+        act = rule_act(text) or APPEAL  # the phrase rules of the dialogue gate; the server knows only appeals
+        return ParseResult(ranking=self._ranking(data), entities=self._merge(text, rules, data),
+                           is_appeal=act == APPEAL, act=act)
 
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")

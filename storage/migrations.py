@@ -142,6 +142,107 @@ def m_leases_001(db: Database) -> None:
 
 
 @migrations()
+def m_web_001(db: Database) -> None:
+    """Channel-neutral appeals and the web doors: 签收 time and return count for the figures, the channel
+    and an idempotency key on appeals, identities per channel, partner API keys and their audit, console
+    login links and sessions."""
+    appeals = db.table("appeals")
+    appeals.add_column("accepted_at", str)
+    appeals.add_column("return_count", int, not_null_default=0)
+    appeals.add_column("channel", str, not_null_default="telegram")
+    appeals.add_column("idempotency_key", str)
+    appeals.add_column("api_key_id", int)
+    db.execute(
+        "UPDATE appeals SET accepted_at = (SELECT MAX(e.at) FROM appeal_events e WHERE e.appeal_id = appeals.id "
+        "AND e.action = 'accept') WHERE status IN ('accepted', 'replied', 'closed')")
+    db.execute(
+        "UPDATE appeals SET return_count = (SELECT COUNT(*) FROM appeal_events e WHERE e.appeal_id = appeals.id "
+        "AND e.action = 'return')")
+    db.execute("UPDATE appeals SET idempotency_key = 'telegram:' || source_update_id "
+               "WHERE source_update_id IS NOT NULL")
+    appeals.create_index(["idempotency_key"], unique=True)
+    appeals.create_index(["created_at"])
+    appeals.create_index(["status"])
+    db.table("enterprises").add_column("verified", int, not_null_default=1)
+    db.table("user_identities").create(
+        {"channel": str, "external_id": str, "user_id": int, "created_at": str},
+        pk=("channel", "external_id"), not_null={"user_id", "created_at"},
+        foreign_keys=[("user_id", "users", "id")], strict=True,
+    )
+    db.table("user_identities").create_index(["user_id"])
+    db.execute("INSERT INTO user_identities (channel, external_id, user_id, created_at) "
+               "SELECT 'telegram', CAST(id AS TEXT), id, created_at FROM users WHERE id > 0")
+    db.table("api_keys").create(
+        {"id": int, "name": str, "key_hash": str, "prefix": str, "rate_per_minute": int, "created_at": str,
+         "revoked_at": str, "last_used_at": str},
+        pk="id", not_null={"name", "key_hash", "prefix", "rate_per_minute", "created_at"}, strict=True,
+    )
+    db.table("api_keys").create_index(["name"], unique=True)
+    db.table("api_keys").create_index(["key_hash"], unique=True)
+    db.table("api_audit").create(
+        {"id": int, "at": str, "key_id": int, "method": str, "path": str, "status": int, "remote": str,
+         "appeal_id": int},
+        pk="id", not_null={"at", "method", "path", "status"}, strict=True,
+    )
+    db.table("login_links").create(
+        {"token_hash": str, "user_id": int, "created_at": str, "expires_at": str, "used_at": str},
+        pk="token_hash", not_null={"user_id", "created_at", "expires_at"},
+        foreign_keys=[("user_id", "users", "id")], strict=True,
+    )
+    db.table("web_sessions").create(
+        {"id_hash": str, "user_id": int, "csrf": str, "created_at": str, "expires_at": str, "ended_at": str},
+        pk="id_hash", not_null={"user_id", "csrf", "created_at", "expires_at"},
+        foreign_keys=[("user_id", "users", "id")], strict=True,
+    )
+
+
+@migrations()
+def m_trust_001_staff_lifecycle(db: Database) -> None:
+    """Staff removal, where a role came from, expiring and revocable invites, and the staff audit log."""
+    from datetime import datetime, timedelta
+
+    db.table("users").add_column("role_source", str)  # env | invite | granted
+    db.table("users").add_column("removed_at", str)
+    db.table("invites").add_column("expires_at", str)
+    db.table("invites").add_column("revoked_at", str)
+    db.table("staff_audit").create(
+        {"id": int, "at": str, "by": str, "user_id": int, "action": str, "detail": str},
+        pk="id", not_null={"at", "by", "action"}, strict=True,
+    )
+    db.table("staff_audit").create_index(["user_id"])
+    # Codes made before expiry existed lapse seven days after they were made (a ten-year-old code must not work).
+    for row in list(db.query("SELECT code, created_at FROM invites WHERE expires_at IS NULL")):
+        expires = datetime.fromisoformat(row["created_at"]) + timedelta(days=7)
+        db.execute("UPDATE invites SET expires_at = ? WHERE code = ?", [expires.isoformat(), row["code"]])
+    db.execute("UPDATE users SET role_source = 'invite' WHERE role IN ('handler', 'dispatcher', 'supervisor') "
+               "AND id IN (SELECT used_by FROM invites WHERE used_by IS NOT NULL)")
+    # Supervisors who never used an invite were seeded from WANQI_SUPERVISORS.
+    db.execute("UPDATE users SET role_source = 'env' WHERE role = 'supervisor' AND role_source IS NULL")
+    db.execute("UPDATE users SET role_source = 'granted' WHERE role IN ('handler', 'dispatcher') "
+               "AND role_source IS NULL")
+
+
+@migrations()
+def m_intake_001(db: Database) -> None:
+    """Durable intake: the inbox of received updates, conversation state, chats told we work in private,
+    and one counter row per day for appeal numbers (seeded from the numbers already given)."""
+    db.table("inbox").create(
+        {"update_id": int, "chat_id": int, "raw": str, "received_at": str, "status": str, "attempts": int,
+         "error": str, "handled_at": str},
+        pk="update_id", not_null={"chat_id", "raw", "received_at", "status", "attempts"},
+        defaults={"status": "pending", "attempts": 0}, strict=True,
+    )
+    db.table("inbox").create_index(["status", "update_id"])
+    db.table("fsm").create({"key": str, "state": str, "data": str}, pk="key", not_null={"data"}, strict=True)
+    db.table("foreign_chats").create({"chat_id": int, "type": str, "told_at": str}, pk="chat_id",
+                                     not_null={"type", "told_at"}, strict=True)
+    db.table("appeal_counters").create({"day": str, "last": int}, pk="day", not_null={"last"}, strict=True)
+    db.execute(
+        "INSERT INTO appeal_counters (day, last) SELECT substr(number, 1, instr(number, '-')), "
+        "MAX(CAST(substr(number, instr(number, '-') + 1) AS INTEGER)) FROM appeals GROUP BY 1")
+
+
+@migrations()
 def m_outbox_001(db: Database) -> None:
     """One outbox for every outgoing message (it takes over the weekly push's deliveries rows), and the
     last run of each scheduled job (so a job missed while down runs once at start-up, never twice)."""

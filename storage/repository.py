@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from appeals.lifecycle import Status
 from appeals.model import Appeal, AppealEvent, Attachment, Enterprise
 from appeals.ports import CategoryScore, Entity, UserRecord
+from appeals.staff import SOURCE_INVITE, AuditEntry, Invite, StaffMember
 
 CENTER_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -63,9 +64,14 @@ class SqliteRepository:
         return self._user(row) if row else None
 
     def ensure_user(self, user_id: int, name: str, lang: str, now: datetime) -> UserRecord:
+        # Writing again means the user unblocked the bot; a removed staff member stays inactive.
         self.db.execute(
             "INSERT INTO users (id, name, lang, active, created_at) VALUES (?, ?, ?, 1, ?) "
-            "ON CONFLICT(id) DO UPDATE SET active = 1", [user_id, name, lang, _ts(now)])
+            "ON CONFLICT(id) DO UPDATE SET active = CASE WHEN removed_at IS NULL THEN 1 ELSE active END",
+            [user_id, name, lang, _ts(now)])
+        if user_id > 0:
+            self.db.execute("INSERT OR IGNORE INTO user_identities (channel, external_id, user_id, created_at) "
+                            "VALUES ('telegram', ?, ?, ?)", [str(user_id), user_id, _ts(now)])
         user = self.get_user(user_id)
         assert user is not None
         return user
@@ -113,11 +119,46 @@ class SqliteRepository:
                 ":district, :owner_id, :created_at)",
                 {**draft, "owner_id": owner_id, "created_at": _ts(now)})
             enterprise_id = cur.lastrowid
-            self.db.execute("UPDATE users SET role = 'enterprise', enterprise_id = ? WHERE id = ?",
-                            [enterprise_id, owner_id])
+            self.db.execute("UPDATE users SET role = 'enterprise', enterprise_id = ?, active = 1, "
+                            "removed_at = NULL WHERE id = ?", [enterprise_id, owner_id])
         found = self.get_enterprise(int(enterprise_id or 0))
         assert found is not None
         return found
+
+    def create_unverified_enterprise(self, draft: dict[str, object], now: datetime) -> Enterprise:
+        """An enterprise known only by what a partner or a dispatcher said: no owner until the center confirms."""
+        cur = self.db.execute(
+            "INSERT INTO enterprises (name, credit_code, contact, phone, verified, created_at) "
+            "VALUES (:name, :credit_code, :contact, :phone, 0, :created_at)", {**draft, "created_at": _ts(now)})
+        found = self.get_enterprise(int(cur.lastrowid or 0))
+        assert found is not None
+        return found
+
+    def verify_enterprise(self, enterprise_id: int) -> None:
+        self.db.execute("UPDATE enterprises SET verified = 1 WHERE id = ?", [enterprise_id])
+
+    # ---- identities per channel ------------------------------------------------------------------
+    def identity_user(self, channel: str, external_id: str, name: str, now: datetime) -> int:
+        """The user behind ``(channel, external_id)``, created on first sight.
+
+        Telegram users keep their Telegram id as user id; people and systems of other channels get
+        negative ids, which no Telegram account can have.
+        """
+        row = self._one("SELECT user_id FROM user_identities WHERE channel = ? AND external_id = ?",
+                        [channel, external_id])
+        if row:
+            return int(row["user_id"])
+        with self.db.atomic():
+            if channel == "telegram":
+                user_id = int(external_id)
+            else:
+                low = self._one("SELECT MIN(id) AS m FROM users", [])
+                user_id = min(int(low["m"] or 0) if low else 0, 0) - 1
+            self.db.execute("INSERT OR IGNORE INTO users (id, name, lang, active, created_at) "
+                            "VALUES (?, ?, 'zh-CN', 1, ?)", [user_id, name, _ts(now)])
+            self.db.execute("INSERT INTO user_identities (channel, external_id, user_id, created_at) "
+                            "VALUES (?, ?, ?, ?)", [channel, external_id, user_id, _ts(now)])
+        return user_id
 
     @staticmethod
     def _enterprise(row: dict[str, Any]) -> Enterprise:
@@ -126,7 +167,7 @@ class SqliteRepository:
             phone=row["phone"] or "", industry=row["industry"] or "", scale=row["scale"] or "",
             district=row["district"] or "", owner_id=row["owner_id"] or 0,
             tags=tuple(json.loads(row["tags"] or "[]")), founded_year=row["founded_year"],
-            business=row["business"] or "",
+            business=row["business"] or "", verified=bool(row.get("verified", 1)),
         )
 
     def create_claim(self, enterprise_id: int, user_id: int, now: datetime) -> int:
@@ -155,33 +196,124 @@ class SqliteRepository:
                     "(SELECT enterprise_id FROM claims WHERE id = ?) "
                     "WHERE id = (SELECT user_id FROM claims WHERE id = ?)", [claim_id, claim_id])
 
-    # ---- staff invites ---------------------------------------------------------------------------
-    def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime) -> None:
+    # ---- staff invites, members and their audit log ----------------------------------------------
+    def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime,
+                      expires_at: datetime | None = None) -> None:
         self.db.execute(
-            "INSERT INTO invites (code, role, department_id, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
-            [code, role, department_id, by, _ts(now)])
+            "INSERT INTO invites (code, role, department_id, created_by, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", [code, role, department_id, by, _ts(now), _ts(expires_at)])
 
     def use_invite(self, code: str, user_id: int, now: datetime) -> dict[str, object] | None:
-        """Mark the invite used and make the user staff, in one transaction; None if unknown or used."""
+        """Mark the invite used and make the user staff, in one transaction; None if unknown, used,
+        revoked or expired."""
         with self.db.atomic():
-            invite = self._one("SELECT * FROM invites WHERE code = ? AND used_by IS NULL", [code])
-            if invite is None:
+            invite = self._one("SELECT * FROM invites WHERE code = ? AND used_by IS NULL AND revoked_at IS NULL",
+                               [code])
+            expires = _dt(invite["expires_at"]) if invite else None
+            if invite is None or expires is None or expires <= now:
                 return None
             self.db.execute("UPDATE invites SET used_by = ?, used_at = ? WHERE code = ?", [user_id, _ts(now), code])
-            self.db.execute("UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL WHERE id = ?",
-                            [invite["role"], invite["department_id"], user_id])
+            self.db.execute(
+                "UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL, role_source = ?, "
+                "removed_at = NULL, active = 1 WHERE id = ?",
+                [invite["role"], invite["department_id"], SOURCE_INVITE, user_id])
+            self._audit(AuditEntry(now, f"user:{user_id}", user_id, "join",
+                                   f"{invite['role']}/{invite['department_id'] or '-'} invite {code[:3]}… "
+                                   f"by {invite['created_by']}"))
         return invite
 
+    def invites(self) -> list[Invite]:
+        return [
+            Invite(r["code"], r["role"], r["department_id"], r["created_by"] or "",
+                   _dt(r["created_at"]) or datetime.now(UTC), _dt(r["expires_at"]), r["used_by"],
+                   _dt(r["revoked_at"]))
+            for r in self.db.query("SELECT * FROM invites ORDER BY created_at DESC")
+        ]
+
+    def revoke_invite(self, code: str, now: datetime, entry: AuditEntry) -> bool:
+        """Revoke an unused invite; False when no such open invite exists."""
+        with self.db.atomic():
+            cur = self.db.execute("UPDATE invites SET revoked_at = ? WHERE code = ? AND used_by IS NULL "
+                                  "AND revoked_at IS NULL", [_ts(now), code])
+            if not cur.rowcount:
+                return False
+            self._audit(entry)
+        return True
+
+    def staff(self) -> list[StaffMember]:
+        rows = self.db.query(
+            "SELECT * FROM users WHERE role IN ('handler', 'dispatcher', 'supervisor') OR removed_at IS NOT NULL "
+            "OR role_source IS NOT NULL ORDER BY role IS NULL, role, department_id, id")
+        return [self._member(r) for r in rows]
+
+    def staff_member(self, user_id: int) -> StaffMember | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", [user_id])
+        return self._member(row) if row else None
+
+    def change_staff(self, user_id: int, *, role: str | None, department_id: str | None, source: str | None,
+                     removed_at: datetime | None, entry: AuditEntry) -> None:
+        """Set a member's role (None: no role) with its audit row, in one transaction.
+
+        A user who never wrote to the bot (a bootstrap supervisor) gets a row first.
+        """
+        active = 0 if removed_at is not None else 1
+        with self.db.atomic():
+            self.db.execute("INSERT OR IGNORE INTO users (id, name, lang, active, created_at) "
+                            "VALUES (?, '', 'zh-CN', 1, ?)", [user_id, _ts(entry.at)])
+            self.db.execute(
+                "UPDATE users SET role = ?, department_id = ?, enterprise_id = NULL, role_source = ?, "
+                "removed_at = ?, active = ? WHERE id = ?",
+                [role, department_id, source, _ts(removed_at), active, user_id])
+            self._audit(entry)
+
+    def audit(self, entry: AuditEntry) -> None:
+        self._audit(entry)
+
+    def _audit(self, e: AuditEntry) -> None:
+        self.db.execute("INSERT INTO staff_audit (at, by, user_id, action, detail) VALUES (?, ?, ?, ?, ?)",
+                        [_ts(e.at), e.by, e.user_id, e.action, e.detail])
+
+    def audit_log(self, user_id: int | None = None, limit: int = 100) -> list[AuditEntry]:
+        where, params = ("WHERE user_id = ?", [user_id]) if user_id is not None else ("", [])
+        rows = self.db.query(f"SELECT * FROM staff_audit {where} ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [AuditEntry(_dt(r["at"]) or datetime.now(UTC), r["by"], r["user_id"], r["action"], r["detail"] or "")
+                for r in rows]
+
+    def held_by(self, user_id: int, statuses: frozenset[Status]) -> list[Appeal]:
+        """Open appeals whose latest 签收 was this user's (their personal work in progress)."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = self.db.query(
+            f"SELECT a.* FROM appeals a WHERE a.status IN ({marks}) AND ? = ("
+            "SELECT e.actor_id FROM appeal_events e WHERE e.appeal_id = a.id AND e.action = 'accept' "
+            "ORDER BY e.id DESC LIMIT 1) ORDER BY a.id", [*sorted(s.value for s in statuses), user_id])
+        return [self._appeal(r) for r in rows]
+
+    @staticmethod
+    def _member(r: dict[str, Any]) -> StaffMember:
+        return StaffMember(id=r["id"], name=r["name"] or "", role=r["role"], department_id=r["department_id"],
+                           active=bool(r["active"]), joined=_dt(r["created_at"]), removed_at=_dt(r["removed_at"]),
+                           source=r["role_source"])
+
     # ---- appeals -------------------------------------------------------------------------------
-    def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None) -> Appeal:
-        """Insert the appeal, its number, attachments and first events in one transaction."""
+    def create_appeal(self, appeal: Appeal, events: list[AppealEvent], source_update_id: int | None,
+                      idempotency_key: str | None = None) -> Appeal:
+        """Insert the appeal, its number, attachments and first events in one transaction.
+
+        ``idempotency_key`` is channel-neutral (``telegram:<update id>``, ``open311:<key id>:<token>``);
+        a Telegram update id alone gives ``telegram:<id>``.
+        """
+        if idempotency_key is None and source_update_id is not None:
+            idempotency_key = f"telegram:{source_update_id}"
         with self.db.atomic():
             day = appeal.created_at.astimezone(self.tz).strftime("%Y%m%d")
             prefix = f"{self.prefix}{day}-"
-            row = self._one("SELECT COUNT(*) AS n FROM appeals WHERE number LIKE ?", [prefix + "%"])
-            number = f"{prefix}{int(row['n'] if row else 0) + 1:04d}"
+            # one counter row per day, bumped in this transaction: no scan of the day's appeals
+            last = self.db.execute(
+                "INSERT INTO appeal_counters (day, last) VALUES (?, 1) "
+                "ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last", [prefix]).fetchone()[0]
+            number = f"{prefix}{int(last):04d}"
             values = self._appeal_row(appeal)
-            values.update(number=number, source_update_id=source_update_id)
+            values.update(number=number, source_update_id=source_update_id, idempotency_key=idempotency_key)
             del values["id"]
             cols = ", ".join(f"[{k}]" for k in values)
             marks = ", ".join("?" for _ in values)
@@ -210,6 +342,10 @@ class SqliteRepository:
 
     def find_by_update(self, update_id: int) -> Appeal | None:
         row = self._one("SELECT * FROM appeals WHERE source_update_id = ?", [update_id])
+        return self._appeal(row) if row else None
+
+    def find_by_key(self, idempotency_key: str) -> Appeal | None:
+        row = self._one("SELECT * FROM appeals WHERE idempotency_key = ?", [idempotency_key])
         return self._appeal(row) if row else None
 
     def get_appeal(self, appeal_id: int) -> Appeal | None:
@@ -289,14 +425,6 @@ class SqliteRepository:
         rows = self.db.query("SELECT text, category, source FROM feedback ORDER BY id")
         return [(r["text"], r["category"], r["source"]) for r in rows]
 
-    # ---- Telegram update de-duplication -------------------------------------------------------
-    def seen_update(self, update_id: int) -> bool:
-        return self._one("SELECT 1 AS x FROM processed_updates WHERE update_id = ?", [update_id]) is not None
-
-    def mark_update(self, update_id: int, now: datetime) -> None:
-        self.db.execute("INSERT OR IGNORE INTO processed_updates (update_id, at) VALUES (?, ?)",
-                        [update_id, _ts(now)])
-
     # ---- mapping ----------------------------------------------------------------------------------
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, params)), None)
@@ -323,7 +451,8 @@ class SqliteRepository:
             "rating_due": _ts(a.rating_due), "extension_status": a.extension_status,
             "extension_days": a.extension_days, "extension_reason": a.extension_reason, "rating": a.rating,
             "rated_at": _ts(a.rated_at), "reopen_count": a.reopen_count, "closed_at": _ts(a.closed_at),
-            "alert_level": a.alert_level,
+            "alert_level": a.alert_level, "accepted_at": _ts(a.accepted_at), "return_count": a.return_count,
+            "channel": a.channel,
         }
 
     def _appeal(self, r: dict[str, Any]) -> Appeal:
@@ -342,5 +471,6 @@ class SqliteRepository:
             rating_due=_dt(r["rating_due"]), extension_status=r["extension_status"],
             extension_days=r["extension_days"], extension_reason=r["extension_reason"], rating=r["rating"],
             rated_at=_dt(r["rated_at"]), reopen_count=r["reopen_count"] or 0, closed_at=_dt(r["closed_at"]),
-            alert_level=r["alert_level"], attachments=attachments,
+            alert_level=r["alert_level"], attachments=attachments, accepted_at=_dt(r["accepted_at"]),
+            return_count=r["return_count"] or 0, channel=r["channel"] or "telegram",
         )

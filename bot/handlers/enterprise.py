@@ -11,8 +11,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, Update
 
 from appeals.model import Actor, Attachment, Role
+from appeals.ports import ParseResult
+from appeals.routing import Step
 from bot import keyboards
-from bot.callbacks import AppealCb
+from bot.callbacks import AppealCb, IntakeCb
 from bot.render import Renderer
 from bot.services import Services
 from bot.states import Compose, Work
@@ -30,6 +32,7 @@ def router() -> Router:
     r.message.register(file_appeal, StateFilter(None, Compose.text), TEXT)
     r.message.register(followup, StateFilter(Work.followup), TEXT)
     r.message.register(followup_files, StateFilter(Work.followup), F.photo | F.document)
+    r.callback_query.register(intake_choice, IntakeCb.filter())
     r.callback_query.register(ask_followup, AppealCb.filter(F.act == "fu"))
     r.callback_query.register(choose_category, AppealCb.filter(F.act == "fix"))
     r.callback_query.register(correct, AppealCb.filter(F.act == "fixto"))
@@ -47,20 +50,57 @@ async def file_appeal(
     message: Message, actor: Actor, t: Translator, services: Services, renderer: Renderer,
     state: FSMContext, event_update: Update, policy_service: Any = None,
 ) -> None:
-    """Free text files an appeal; the number is sent only after the appeal is committed."""
+    """Free text: dialogue is answered, a short or undecided text asks for more, several topics are confirmed,
+    an appeal is filed; the number is sent only after the appeal is committed."""
     if actor.role is not Role.ENTERPRISE:
         await message.answer(t("common.help_staff") if actor.is_staff else t("common.need_register"))
         return
-    await _submit(message, message.text, actor, t, services, renderer, state, event_update,
-                  policy_service)
+    draft = (await state.get_data()).get("draft")
+    text = f"{draft}\n{message.text}" if draft else (message.text or "")
+    intake, parsed = await services.appeals.intake(actor, text)
+    if intake.step is Step.DIALOGUE:
+        await message.answer(t(f"dialogue.{intake.act}") if t.has(f"dialogue.{intake.act}") else t("dialogue.help"))
+        return
+    if intake.step is Step.FILE:
+        await _submit(message, text, actor, t, services, renderer, state, event_update, policy_service,
+                      parsed=parsed)
+        return
+    await state.set_state(Compose.text)
+    await state.update_data(draft=text)
+    if intake.step is Step.CONFIRM:
+        names = {c: renderer.category(t, c) for c in intake.candidates}
+        await message.answer(t("dialogue.several", topics="、".join(names.values())),
+                             reply_markup=keyboards.topics(t, intake.candidates, names))
+    else:
+        await message.answer(t("dialogue.clarify"), reply_markup=keyboards.file_as_is(t))
+
+
+async def intake_choice(query: CallbackQuery, callback_data: IntakeCb, actor: Actor, t: Translator,
+                        services: Services, renderer: Renderer, state: FSMContext,
+                        event_update: Update, policy_service: Any = None) -> None:
+    """作为诉求提交 / a chosen category / 一并提交 for the message kept as a draft."""
+    await query.answer()
+    draft = (await state.get_data()).get("draft")
+    if actor.role is not Role.ENTERPRISE or not draft or not isinstance(query.message, Message):
+        await query.message.answer(t("dialogue.expired"))  # type: ignore[union-attr]
+        return
+    options: dict[str, Any] = {}
+    if callback_data.act == "cat":
+        options["chosen"] = callback_data.arg
+    elif callback_data.act == "all":
+        options["topics"] = tuple((await services.appeals.intake(actor, draft))[0].candidates)
+    await _submit(query.message, draft, actor, t, services, renderer, state, event_update,
+                  policy_service, **options)
 
 
 async def _submit(
     message: Message, text: str | None, actor: Actor, t: Translator, services: Services,
-    renderer: Renderer, state: FSMContext, event_update: Update, policy_service: Any = None,
+    renderer: Renderer, state: FSMContext, event_update: Update, policy_service: Any = None, *,
+    parsed: ParseResult | None = None, topics: tuple[str, ...] = (), chosen: str | None = None,
 ) -> None:
     pending = [Attachment(**a) for a in (await state.get_data()).get("attachments", [])]
-    sub = await services.appeals.submit(actor, text, pending, source_update_id=event_update.update_id)
+    sub = await services.appeals.submit(actor, text, pending, source_update_id=event_update.update_id,
+                                        parsed=parsed, topics=topics, chosen=chosen)
     await state.clear()
     if sub.duplicate:
         await message.answer(t("appeal.filed_duplicate", number=sub.appeal.number))

@@ -1,4 +1,4 @@
-"""One place that turns domain errors into polite answers, and logs everything else."""
+"""One place that turns domain errors into polite answers; other failures go back to the inbox to retry."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def router() -> Router:
     r = Router(name="errors")
     r.errors.register(domain_error, ExceptionTypeFilter(AppealError))
-    r.errors.register(unexpected)
+    # Anything else propagates to the inbox (bot/intake.py): retried, then parked with a polite answer.
     return r
 
 
@@ -48,9 +48,3 @@ async def domain_error(event: ErrorEvent, t: Translator | None = None) -> None:
     except (KeyError, IndexError):
         text = t("error.generic")
     await _answer(event, text)
-
-
-async def unexpected(event: ErrorEvent, t: Translator | None = None) -> None:
-    """A bug or an outage: log it with the update id; the person hears that nothing was lost."""
-    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
-    await _answer(event, (t or translator(None))("error.generic"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -16,7 +17,7 @@ from appeals.model import Actor, Role
 from bot import keyboards
 from bot.callbacks import AppealCb
 from bot.render import Renderer, split_message
-from bot.report import build_report
+from bot.report import build_report, figures_line
 from bot.services import Services
 from bot.states import Work
 from bot.texts import Translator
@@ -39,6 +40,7 @@ def router() -> Router:
     r.message.register(queue, Command("queue"))
     r.message.register(view_command, Command("view"))
     r.message.register(report, Command("report"))
+    r.message.register(withdraw, Command("withdraw"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
     r.callback_query.register(close, AppealCb.filter(F.act == "cls"))
@@ -196,7 +198,21 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     days = int(command.args) if command.args and command.args.strip().isdigit() else 30
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
-    data = build_report(appeals, names, services.settings, t, now)
+    end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()
+    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end)
+    data = build_report(appeals, names, services.settings, t, now, overview)
     name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
     await message.answer_document(BufferedInputFile(data, filename=name),
-                                  caption=t("staff.report_caption", days=days, count=len(appeals)))
+                                  caption=t("staff.report_caption", days=days, count=len(appeals))
+                                  + "\n" + figures_line(t, overview))
+
+
+async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:
+    """/withdraw NUMBER REASON: a supervisor withdraws an appeal; the reason is recorded and the enterprise told."""
+    ref, _, reason = (command.args or "").strip().partition(" ")
+    if not ref:
+        await message.answer(t("staff.withdraw_usage"))
+        return
+    detail = await services.appeals.view(actor, ref)
+    outcome = await services.appeals.withdraw(actor, detail.appeal.id, reason)
+    await message.answer(t("staff.withdraw_done", number=outcome.appeal.number))

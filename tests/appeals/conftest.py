@@ -101,6 +101,7 @@ def world(settings: Settings) -> World:
     repo = SqliteRepository(open_db(None), settings.center.appeal_prefix)
     repo.sync_departments(settings.departments)
     reg = RegistrationService(repo, clock, supervisors=frozenset({SUPERVISOR_ID}))
+    reg.seed_supervisors()  # what the bot does at start
     svc = AppealService(repo, classifier, settings.routing, settings.sla, OfficialCalendar(), TZ, clock)
     w = World(settings, clock, classifier, repo, reg, svc)
     reg.register(reg.actor(101, "甲公司经办人"), draft("肇庆甲制造有限公司", CODE_A))

@@ -12,6 +12,7 @@ from appeals.errors import AppealError, InvalidInput, InvalidTransition, NotAllo
 from appeals.lifecycle import Status
 from appeals.model import Actor, Attachment, Role
 from appeals.notices import Audience, Notice
+from appeals.ports import ParseResult
 from appeals.service import AppealService
 from appeals.sla import Light
 from bot.config import Settings
@@ -57,15 +58,15 @@ def test_confident_appeal_is_dispatched_to_its_department(world: World) -> None:
 
 
 def test_threshold_is_inclusive(world: World, settings: Settings) -> None:
-    threshold = settings.routing.threshold
+    threshold = settings.routing.threshold_for(ParseResult(()))
     a = world.file(ranking=(("tax", threshold), ("finance", 0.3)))
     assert a.status is Status.DISPATCHED and a.department_id == "tax"
 
 
 def test_below_threshold_goes_to_the_dispatcher_queue_with_suggestions(world: World, settings: Settings) -> None:
     w = world
-    w.classifier.answer(("tax", settings.routing.threshold - 0.01), ("other", 0.2), ("finance", 0.15),
-                        ("labor", 0.1), ("land", 0.05))
+    below = settings.routing.threshold_for(ParseResult(())) - 0.01
+    w.classifier.answer(("tax", below), ("other", 0.2), ("finance", 0.15), ("labor", 0.1), ("land", 0.05))
     sub = w.svc.submit(w.actors["ent_a"], "有个问题想咨询一下")
     a = sub.appeal
     assert a.status is Status.SUBMITTED
@@ -202,8 +203,9 @@ def test_dispatch_to_a_category_without_department_is_refused(world: World) -> N
     before = state(w, a.id)
     with pytest.raises(InvalidInput):
         w.svc.dispatch(w.actors["dispatcher"], a.id, "other")
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput) as err:  # a forged category is bad input, not a missing appeal
         w.svc.dispatch(w.actors["dispatcher"], a.id, "no-such-category")
+    assert err.value.key == "error.bad_category"
     assert state(w, a.id) == before
 
 

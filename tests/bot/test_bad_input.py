@@ -65,14 +65,20 @@ async def test_unknown_invite_and_wrong_unknown_numbers(h: Harness) -> None:
     assert "企业账号不能使用工作人员邀请码" in (await h.join(ENT, Role.HANDLER, "tax"))[-1].text
 
 
-async def test_a_crash_mid_step_loses_nothing_and_the_retry_works(h: Harness) -> None:
+async def test_a_failing_update_is_retried_parked_with_a_polite_answer_and_requeued(h: Harness) -> None:
     await h.register(ENT)
     h.classifier.fail_with = RuntimeError("model file corrupted")
     sent = await h.send(ENT, "发票开不出来", update_id=4242)
-    assert "您的信息没有丢失" in sent[-1].text and _count(h) == 0
+    assert [s.text for s in sent] == ["抱歉，您的这条消息暂时无法处理，已记录并转交工作人员核查，无需重复发送。"]
+    assert _count(h) == 0
+    parked = h.one("SELECT status, attempts, error FROM inbox WHERE update_id = 4242")
+    assert parked["status"] == "parked" and parked["attempts"] == 5 and "model file corrupted" in parked["error"]
+    assert await h.send(ENT, "发票开不出来", update_id=4242) == []  # a redelivery is not a second try
     h.classifier.fail_with = None
-    await h.send(ENT, "发票开不出来", update_id=4242)  # Telegram redelivers the failed update
-    assert _count(h) == 1
+    assert "诉求编号" in (await h.send(ENT, "贷款审批太慢"))[0].text  # the chat is not blocked behind it
+    assert await h.app.intake.retry(4242)  # the operator fixed the cause
+    await h.app.intake.drain()
+    assert _count(h) == 2 and h.one("SELECT status FROM inbox WHERE update_id = 4242")["status"] == "done"
 
 
 async def test_cancel_leaves_a_step_and_lang_switches_to_english(h: Harness) -> None:

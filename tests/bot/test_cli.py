@@ -85,7 +85,7 @@ async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path)
         await h.register(101)
         await h.join(201, Role.HANDLER, "tax")
         await h.file(101, "发票开不出来")
-        await h.file(101, "路灯坏了")
+        await h.file(101, "园区门口的路灯坏了一周")
         assert "没有办理该事项的权限" in (await h.send(201, "/report"))[-1].text
         sent = (await h.send(SUPERVISOR, "/report 7"))[-1]
         assert sent.method == "sendDocument" and "共 2 件" in sent.text
@@ -96,6 +96,12 @@ async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path)
         assert tax[1:3] == (1, 1)
         assert [r[0] for r in book["诉求明细"].iter_rows(min_row=2, values_only=True)] == sorted(
             r["number"] for r in h.db.query("SELECT number FROM appeals"))[::-1]
+        # the figures of appeals.metrics: the same in the caption and the workbook's sheets
+        assert "受理 2 件" in sent.text and "按时签收率" in sent.text
+        dept = {r[0]: r for r in book["部门指标"].iter_rows(min_row=2, values_only=True)}
+        assert dept["合计"][1] == 2 and dept["市税务局"][1] == 1
+        trend = book["周趋势"]
+        assert trend._charts and sum(r[1] for r in trend.iter_rows(min_row=2, values_only=True)) == 2
     finally:
         await h.app.close()
 
@@ -107,4 +113,5 @@ def test_wanqi_report_writes_the_workbook(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook
 
-    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细"]
+    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细", "部门指标", "分类指标", "周趋势", "红黄牌"]
+    assert "受理 0 件" in result.output

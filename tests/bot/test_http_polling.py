@@ -28,4 +28,5 @@ def test_wanqi_demo_plays_the_whole_journey_over_http(tmp_path: Path) -> None:
     ]
     moves = [r["to_status"] for r in db.query("SELECT to_status FROM appeal_events WHERE appeal_id = 1 ORDER BY id")]
     assert moves == ["submitted", "dispatched", "accepted", "replied", "closed"]
-    assert db.execute("SELECT COUNT(*) FROM processed_updates").fetchone()[0] > 20
+    inbox = dict(db.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall())
+    assert inbox["done"] > 20 and set(inbox) == {"done"}  # every update went through the inbox

@@ -18,7 +18,8 @@ async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
         settings = dataclasses.replace(make_settings(tmp_path),
                                        telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1))
         app = build_app(settings, token=TOKEN, classifier=KeywordClassifier())
-        task = asyncio.create_task(serve(app, handle_signals=False))
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(app, handle_signals=False, stop=stop))
         try:
             user = api.user(555, "周总")
             await user.send("/start")
@@ -27,7 +28,7 @@ async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
             assert [c["command"] for c in api.commands["default"]][:1] == ["start"]  # the default menu
             assert "appeals:sla-scan" in {job.id for job in app.scheduler.get_jobs()}
         finally:
-            await app.dp.stop_polling()
+            stop.set()
             await asyncio.wait_for(task, 10)
             await app.close()
         assert task.exception() is None

@@ -11,7 +11,7 @@ from tests.nlu.corpus import split
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nlu.spacy_backend import train_model
+    from nlu.embedded import train_model
 
     train, _ = split()
     return train_model(train, tmp_path_factory.mktemp("nlu") / "model", seed=0, progress=False)

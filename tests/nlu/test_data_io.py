@@ -83,3 +83,47 @@ def test_excel(tmp_path: Path) -> None:
     wb.save(tmp_path / "t.xlsx")
     examples = load_examples(tmp_path / "t.xlsx", text_column="诉求内容", label_column="分类")
     assert [(e.text, e.label) for e in examples] == [("第一段\n第二段：环评批复", "环保")]
+
+
+def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+REAL_CSV = ('text,label\r\n'
+            '"您好，领导：我司反映的""稳岗补贴""问题，\r\n已经三个月了，仍未到账。",labor\r\n'
+            '"税务局说""发票""有问题, 请尽快处理",tax\r\n'
+            'plain line without quotes,tax\r\n'
+            '"another ""quoted"" one, with, commas",labor\r\n')
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
+def test_csv_is_read_as_excel_writes_it(tmp_path: Path, encoding: str) -> None:
+    """Doubled quotes, commas and line breaks inside quoted fields, BOM, GBK: four rows, two labels."""
+    path = _write(tmp_path / "real.csv", REAL_CSV, encoding)
+    examples = load_examples(path)
+    assert [ex.label for ex in examples] == ["labor", "tax", "tax", "labor"]
+    assert examples[0].text == '您好，领导：我司反映的"稳岗补贴"问题，\r\n已经三个月了，仍未到账。'
+    assert examples[1].text == '税务局说"发票"有问题, 请尽快处理'
+    assert examples[3].text == 'another "quoted" one, with, commas'
+
+
+def test_semicolon_and_tab_delimiters_come_from_the_header(tmp_path: Path) -> None:
+    semi = _write(tmp_path / "s.csv", 'text;label\n"a; b ""c""";tax\nplain, with comma;labor\n')
+    assert [(e.text, e.label) for e in load_examples(semi)] == [('a; b "c"', "tax"), ("plain, with comma", "labor")]
+    tab = _write(tmp_path / "t.tsv", 'text\tlabel\n"多行\n文本"\ttax\n')
+    assert [(e.text, e.label) for e in load_examples(tab)] == [("多行\n文本", "tax")]
+
+
+def test_excel_cells_as_written(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["内容", "类别"])
+    ws.append(['第一行\n第二行 "引号", 逗号', 3])
+    ws.append([None, None])
+    ws.append(["短", "税务"])
+    wb.save(tmp_path / "x.xlsx")
+    examples = load_examples(tmp_path / "x.xlsx", "内容", "类别")
+    assert [(e.text, e.label) for e in examples] == [('第一行\n第二行 "引号", 逗号', "3"), ("短", "税务")]

@@ -22,11 +22,13 @@ def test_ties_are_taken_together() -> None:
 def test_report_figures() -> None:
     gold = ["a", "a", "b", "b"]
     pred = ["a", "b", "b", "b"]
-    r = report(gold, pred, [0.9, 0.6, 0.8, 0.7], [1.0, 2.0, 3.0, 4.0], target_precision=0.95)
+    r = report(gold, pred, [0.9, 0.6, 0.8, 0.7], [1.0, 2.0, 3.0, 4.0], threshold=0.65, target_precision=0.95)
     assert r["accuracy"] == 0.75
     assert r["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(0.6667, abs=1e-4),
                                    "support": 2}
     assert r["macro_f1"] == pytest.approx((0.6667 + 0.8) / 2, abs=1e-3)
     assert r["confusion"] == {"labels": ["a", "b"], "matrix": [[1, 1], [0, 2]]}
-    assert (r["auto_route_coverage"], r["threshold"]) == (0.75, 0.7)
+    # at the model's threshold 0.65: three of four routed, all correct
+    assert (r["threshold"], r["auto_route_coverage"], r["auto_route_precision"]) == (0.65, 0.75, 1.0)
+    assert (r["hindsight"]["coverage"], r["hindsight"]["threshold"]) == (0.75, 0.7)
     assert r["p50_ms"] == 2.5

@@ -20,10 +20,10 @@ def test_ensure_model_trains_once(tmp_path: Path, caplog: pytest.LogCaptureFixtu
         assert ensure_model(model_dir, data) == model_dir
     assert has_model(model_dir)
     assert any("training" in r.getMessage() for r in caplog.records)
-    stamp = (model_dir / "config.cfg").stat().st_mtime_ns
+    stamp = (model_dir / "model.npz").stat().st_mtime_ns
     caplog.clear()
     ensure_model(model_dir, data)
-    assert (model_dir / "config.cfg").stat().st_mtime_ns == stamp
+    assert (model_dir / "model.npz").stat().st_mtime_ns == stamp
     assert not any("training" in r.getMessage() for r in caplog.records)
     assert not list((tmp_path / "models").glob("*.tmp-*"))
     top = build_classifier("spacy", model_dir, "http://127.0.0.1:1", 1.0).parse("排污许可证到期了").top

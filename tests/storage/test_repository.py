@@ -184,14 +184,6 @@ def test_update_id_is_unique(repo: SqliteRepository) -> None:
     assert repo.create_appeal(new_appeal(), [event(0)], None).number == "ZQ20261125-0002"
 
 
-def test_processed_updates(repo: SqliteRepository) -> None:
-    assert not repo.seen_update(11)
-    repo.mark_update(11, NOW)
-    repo.mark_update(11, NOW)
-    assert repo.seen_update(11) and not repo.seen_update(12)
-    assert count(repo.db, "processed_updates") == 1
-
-
 # ---- round-trips ------------------------------------------------------------------------------------
 
 def test_attachments_round_trip(repo: SqliteRepository) -> None:
@@ -290,7 +282,7 @@ def test_people_and_enterprises(repo: SqliteRepository) -> None:
     repo.set_user(102, active=0)
     assert repo.enterprise_user_ids(1) == [101]
     assert repo.ensure_user(102, "乙", "en", NOW).active  # writing again reactivates
-    repo.create_invite("c1", "handler", "tax", "cli", NOW)
+    repo.create_invite("c1", "handler", "tax", "cli", NOW, NOW + timedelta(days=7))
     repo.ensure_user(301, "税务小李", "zh-CN", NOW)
     assert repo.use_invite("c1", 301, NOW) is not None and repo.use_invite("c1", 301, NOW) is None
     assert repo.user_ids("handler", "tax") == [301] and repo.user_ids("handler", "finance") == []

@@ -1,0 +1,132 @@
+"""/staff for supervisors: the staff list, removal, roles, invite codes and the change log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from appeals.errors import InvalidInput
+from appeals.inputs import parse_id
+from appeals.model import Actor, Role
+from appeals.notices import Audience, Notice
+from appeals.staff import AuditEntry, Invite, Removal, StaffMember
+from bot.commands import set_menu
+from bot.notifier import Notifier
+from bot.render import Renderer
+from bot.services import Services
+from bot.texts import Translator, translator
+
+ROLES = {r.value: r for r in (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)}
+
+
+def router() -> Router:
+    r = Router(name="team")
+    r.message.register(staff, Command("staff"))
+    return r
+
+
+async def staff(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services,
+                renderer: Renderer, notifier: Notifier) -> None:
+    """/staff [list|remove|role|invite|invites|revoke|log] …: refused by the service for non-supervisors."""
+    words = (command.args or "").split()
+    verb, args = (words[0].lower(), words[1:]) if words else ("list", [])
+    if verb == "list":
+        text = members_text(t, renderer, await services.staff.members(actor))
+    elif verb == "remove" and len(args) == 1:
+        removal = await services.staff.remove(actor, parse_id(args[0]))
+        text = await _after_removal(t, renderer, services, notifier, removal)
+    elif verb == "role" and len(args) in (2, 3) and args[1] in ROLES:
+        member = await services.staff.set_role(actor, parse_id(args[0]), ROLES[args[1]],
+                                               args[2] if len(args) == 3 else None)
+        text = t("team.role_done", id=member.id, role=t(f"role.{member.role}"),
+                 department=_dept(t, renderer, member.department_id))
+        user = await services.repo.get_user(member.id)
+        mt = translator(user.lang)
+        await services.outbox.add_text(member.id, mt("team.you_got_role", role=mt(f"role.{member.role}"),
+                                                     department=_dept(mt, renderer, member.department_id)),
+                                       lang=user.lang)
+    elif verb == "invite" and len(args) in (1, 2) and args[0] in ROLES:
+        invite = await services.staff.create_invite(actor, ROLES[args[0]], args[1] if len(args) == 2 else None)
+        text = t("team.invite_done", role=t(f"role.{invite.role}"), department=_dept(t, renderer, invite.department_id),
+                 expires=renderer.when(invite.expires_at), code=invite.code)
+    elif verb == "invites":
+        invites = await services.staff.invites(actor)
+        text = invites_text(t, renderer, invites, datetime.now(UTC))
+    elif verb == "revoke" and len(args) == 1:
+        await services.staff.revoke_invite(actor, args[0])
+        text = t("team.revoked_done")
+    elif verb == "log" and len(args) <= 1:
+        entries = await services.staff.log(actor, parse_id(args[0]) if args else None, 30)
+        text = log_text(t, renderer, entries)
+    else:
+        if actor.role is not Role.SUPERVISOR:
+            await message.answer(t("error.not_allowed"))
+            return
+        raise InvalidInput("team.usage")
+    await notifier.send(message.chat.id, text)
+
+
+async def _after_removal(t: Translator, renderer: Renderer, services: Services, notifier: Notifier,
+                         removal: Removal) -> str:
+    """Tell the removed member, hand their accepted appeals to the department, and say what happened."""
+    member = removal.member
+    user = await services.repo.get_user(member.id)
+    await services.outbox.add_text(member.id, translator(user.lang)("team.you_were_removed"), lang=user.lang)
+    await set_menu(notifier.bot, await services.registration.actor(member.id))
+    work = ""
+    if removal.open_work:
+        others = await services.repo.user_ids(Role.HANDLER.value, member.department_id)
+        numbers = "、".join(a.number for a in removal.open_work)
+        key = "team.removed_work" if others else "team.removed_work_nobody"
+        work = t(key, count=len(removal.open_work), numbers=numbers)
+        audience = Audience.DEPARTMENT if others else Audience.SUPERVISORS
+        await notifier.deliver([Notice(audience, "handover", a.id) for a in removal.open_work])
+    return t("team.removed_done", id=member.id, role=t(f"role.{member.role}"), work=work)
+
+
+def _dept(t: Translator, renderer: Renderer, department_id: str | None) -> str:
+    return f" · {renderer.department(t, department_id)}" if department_id else ""
+
+
+def members_text(t: Translator, renderer: Renderer, members: list[StaffMember]) -> str:
+    if not members:
+        return t("team.list_empty")
+    lines = [t("team.list_header", count=sum(1 for m in members if m.role))]
+    for m in members:
+        if m.removed_at is not None or m.role is None:
+            state = t("team.removed", at=renderer.when(m.removed_at))
+        else:
+            state = t("team.active" if m.active else "team.inactive")
+        lines.append(t("team.member_line", id=m.id, name=m.name or "—",
+                       role=t(f"role.{m.role}") if m.role else t("team.no_role"),
+                       department=_dept(t, renderer, m.department_id), state=state, joined=renderer.when(m.joined)))
+    return "\n".join(lines)
+
+
+def invites_text(t: Translator, renderer: Renderer, invites: list[Invite], now: datetime) -> str:
+    if not invites:
+        return t("team.invites_empty")
+    lines = [t("team.invites_header", count=len(invites))]
+    for i in invites:
+        state = i.state(now)
+        label = t(f"team.invite_{state}", user=i.used_by or "")
+        # only open codes are shown in full: the others can no longer be used, a prefix identifies them
+        code = i.code if state == "open" else f"{i.code[:3]}…"
+        lines.append(t("team.invite_line", code=code, role=t(f"role.{i.role}"),
+                       department=_dept(t, renderer, i.department_id), state=label,
+                       created=renderer.when(i.created_at), expires=renderer.when(i.expires_at)))
+    return "\n".join(lines)
+
+
+def log_text(t: Translator, renderer: Renderer, entries: list[AuditEntry]) -> str:
+    if not entries:
+        return t("team.log_empty")
+    lines = [t("team.log_header", count=len(entries))]
+    for e in entries:
+        action = t(f"team.action.{e.action}") if t.has(f"team.action.{e.action}") else e.action
+        lines.append(t("team.log_line", at=renderer.when(e.at), by=e.by, action=action,
+                       user=e.user_id if e.user_id is not None else "—", detail=e.detail))
+    return "\n".join(lines)
