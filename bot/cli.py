@@ -1,63 +1,222 @@
-"""The ``wanqi`` command line: demo, run, staff, db, and the nlu and policies tool groups."""
+"""The ``wanqi`` command line: demo, run, init, staff, report, db, and the nlu and policies tool groups.
+
+Every expected failure ends as ONE line on stderr in the operator's language and a non-zero exit status:
+0 ok, 1 failed, 2 usage (a wrong option or argument), 130 interrupted. ``WanqiGroup.main`` is the one place
+that turns exceptions into those lines; commands raise ``Failure`` (or ``click.ClickException``),
+``ConfigError``, ``OSError`` or ``sqlite3.Error`` and never print a traceback unless ``--debug`` is given.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
+import sys
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from appeals.model import Role
 from appeals.staff import StaffService
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.texts import cli_locale, cli_text, set_cli_locale, translator
 from storage.db import open_db
 from storage.repository import SqliteRepository
 
 if TYPE_CHECKING:
     from bot.render import Renderer
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+ENV_DEBUG = "WANQI_DEBUG"
 
-@click.group()
-@click.option("--config", "config_path", default="config.yml", show_default=True,
-              help="The center's settings file.")
+
+class Failure(click.ClickException):
+    """An expected failure: its message is already one line in the operator's language."""
+
+    exit_code = EXIT_FAILED
+
+
+def fail(key: str, /, **params: Any) -> Failure:
+    """``raise fail("cli.error.no_database", path=…)``: a ``Failure`` from the cli.yml catalogue."""
+    return Failure(cli_text(key, **params))
+
+
+def config_problem(exc: ConfigError) -> str:
+    """A ``ConfigError`` as one line: where, which key, what is wrong (in the operator's language)."""
+    try:
+        problem = cli_text(f"cli.config.{exc.kind}", **exc.ctx)
+    except (KeyError, IndexError):
+        problem = exc.message
+    source = exc.source if exc.source != "packaged default config" else cli_text("cli.error.packaged")
+    return cli_text("cli.error.config", source=source, key=f"{exc.key}：" if exc.key else "", problem=problem)
+
+
+def _say_error(line: str) -> None:
+    click.echo(" ".join(line.split("\n")), err=True)
+
+
+class WanqiGroup(click.Group):
+    """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
+
+    debug = False
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        WanqiGroup.debug = bool(os.environ.get(ENV_DEBUG))
+        set_cli_locale(None)  # until a config says otherwise (WANQI_LANG always wins)
+        argv = list(sys.argv[1:] if args is None else args)
+        command = " ".join(["wanqi", *[a for a in argv[:2] if not a.startswith("-")]])
+        try:
+            rv = super().main(argv, prog_name or "wanqi", complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else EXIT_OK
+        except click.UsageError as exc:
+            where = " ".join(["wanqi", *exc.ctx.command_path.split()[1:]]) if exc.ctx is not None else "wanqi"
+            _say_error(cli_text("cli.error.usage", message=" ".join(exc.format_message().split()), command=where))
+            code = EXIT_USAGE
+        except click.ClickException as exc:
+            message = exc.format_message()
+            _say_error(message if isinstance(exc, Failure) else cli_text("cli.error.prefix", message=message))
+            code = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            _say_error(cli_text("cli.error.interrupted"))
+            code = EXIT_INTERRUPTED
+        except ConfigError as exc:
+            _say_error(config_problem(exc))
+            code = EXIT_FAILED
+        except OSError as exc:
+            problem = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+            self._trace()
+            _say_error(cli_text("cli.error.file", problem=problem))
+            code = EXIT_FAILED
+        except sqlite3.Error as exc:
+            self._trace()
+            _say_error(cli_text("cli.error.database", path=os.environ.get("WANQI_DATABASE", "-"), problem=str(exc)))
+            code = EXIT_FAILED
+        except Exception as exc:
+            self._trace()
+            _say_error(cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
+                                command=command))
+            code = EXIT_FAILED
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    @staticmethod
+    def _trace() -> None:
+        if WanqiGroup.debug:
+            traceback.print_exc(file=sys.stderr)
+
+
+def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        WanqiGroup.debug = True
+    return value
+
+
+@click.group(cls=WanqiGroup)
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="The center's settings (default: $WANQI_CONFIG, ./config.yml, else the packaged default).")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help="Show the full traceback of an unexpected error.")
+@click.version_option(package_name="wanqi", prog_name="wanqi")
 @click.pass_context
-def main(ctx: click.Context, config_path: str) -> None:
-    """万企诉求助手 (Wanqi): the enterprise appeal bot and its tools."""
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """万企诉求助手 (Wanqi): the enterprise appeal bot and its tools.
+
+    Exit status: 0 ok, 1 failed, 2 usage error.
+    """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    ctx.obj["settings_loader"] = lambda: _settings(ctx)
 
 
 def _settings(ctx: click.Context) -> Settings:
-    return load_settings(ctx.obj["config_path"])
+    """The settings, loaded and validated once per command (any problem is one ConfigError line)."""
+    root = ctx.find_root()
+    obj = root.obj if isinstance(root.obj, dict) else {}
+    if "settings" not in obj:
+        settings = load_settings(obj.get("config_path"))
+        set_cli_locale(settings.center.default_locale)
+        obj["settings"] = settings
+    return obj["settings"]  # type: ignore[no-any-return]
+
+
+def _existing_database(settings: Settings) -> Path:
+    """The configured database, which must exist (a mistyped path must not create an empty one)."""
+    path = settings.path(settings.database)
+    if not path.is_file():
+        raise fail("cli.error.no_database", path=path)
+    return path
+
+
+def _folder_of(target: Path) -> None:
+    if not target.parent.resolve().is_dir():
+        raise fail("cli.error.no_folder", path=target.parent)
+
+
+@main.command()
+@click.argument("folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing config.yml.")
+def init(folder: Path, force: bool) -> None:
+    """Write an editable config.yml and the sample policy catalogue into FOLDER (default: here)."""
+    import shutil
+
+    from bot.config import DEFAULT_CONFIG, SHIPPED_CATALOGUE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "config.yml"
+    if config.exists() and not force:
+        raise fail("cli.init.exists", path=config)
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace(
+        "  catalogue:                    # folder of policy YAML files; empty: the SAMPLE catalogue shipped with wanqi",
+        "  catalogue: policies           # folder of policy YAML files (relative to this file); "
+        "the copied SAMPLE catalogue: replace it with your own")
+    config.write_text(text, encoding="utf-8")
+    click.echo(cli_text("cli.init.written", path=config))
+    catalogue = folder / "policies"
+    if not catalogue.exists():
+        shutil.copytree(SHIPPED_CATALOGUE, catalogue)
+        click.echo(cli_text("cli.init.written", path=catalogue))
+    click.echo(cli_text("cli.init.next", config=config))
 
 
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the demo database goes (default: a fresh temporary folder).")
+              help="Keep the demo database in this folder (default: a temporary folder, removed afterwards).")
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
     from bot.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(ctx)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    ctx.exit(asyncio.run(run_demo(_settings(ctx), click.echo, workdir)))
+    ctx.exit(asyncio.run(run_demo(settings, click.echo, workdir)))
 
 
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
-    """Run the bot: long polling with the token from WANQI_BOT_TOKEN."""
-    from bot.runner import run_polling
+    """Run the bot: long polling with the token from WANQI_BOT_TOKEN; waits for the network if it is down."""
+    from bot.runner import BotApiRefused, quiet_library_logs, run_polling, valid_token
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_library_logs()
     settings = _settings(ctx)
     if not settings.bot_token:
-        raise click.ClickException("WANQI_BOT_TOKEN is not set (the bot token from @BotFather).")
-    asyncio.run(run_polling(settings))
+        raise fail("cli.run.no_token")
+    if not valid_token(settings.bot_token):
+        raise fail("cli.run.bad_token")
+    try:
+        asyncio.run(run_polling(settings, announce=click.echo))
+    except BotApiRefused as exc:
+        raise fail(exc.key, url=settings.telegram.api_base) from None
+    click.echo(cli_text("cli.run.stopped"))
 
 
 @main.group()
@@ -83,13 +242,13 @@ def _login() -> str:
         return "unknown"
 
 
-def _domain_error(exc: Exception) -> click.ClickException:
+def _domain_error(exc: Exception) -> Failure:
     """A domain refusal as one line in the catalogue's words."""
     from appeals.errors import AppealError
     from bot.texts import translator
 
     assert isinstance(exc, AppealError)
-    return click.ClickException(translator(None)(exc.key, **exc.params))
+    return Failure(translator(cli_locale())(exc.key, **exc.params))
 
 
 def _cli_renderer(settings: Settings) -> Renderer:
@@ -102,27 +261,26 @@ def _cli_renderer(settings: Settings) -> Renderer:
 @click.option("--role", type=click.Choice(["handler", "dispatcher", "supervisor"]), required=True)
 @click.option("--department", default=None, help="Department id from config.yml (required for handlers).")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100),
-              help="How many one-time codes to create.")
+              help="How many one-time codes to create (1-100).")
 @click.pass_context
 def staff_invite(ctx: click.Context, role: str, department: str | None, count: int) -> None:
     """Create one-time invite codes (they expire); the person sends `/join CODE` to the bot."""
     from appeals.errors import AppealError
     from appeals.model import SYSTEM
-    from bot.texts import translator
 
     service, settings = _staff_service(ctx)
     if department is not None and department not in settings.departments:
-        known = ", ".join(settings.departments)
-        raise click.BadParameter(f"unknown department {department!r}; known: {known}", param_hint="--department")
+        raise fail("cli.staff.unknown_department", department=department, known=", ".join(settings.departments))
     try:
         for _ in range(count):
             click.echo(f"/join {service.create_invite(SYSTEM, Role(role), department, via=_login()).code}")
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    t = translator(None)
+    t = translator(cli_locale())
     name = settings.departments.get(department or "", "")
-    click.echo(t("team.cli_invites_note", count=count, role=t(f"role.{role}"),
-                 department=f"（{name}）" if name else "", days=settings.staff.invite_days), err=True)
+    where = (f"（{name}）" if t.locale == "zh-CN" else f" ({name})") if name else ""
+    click.echo(t("team.cli_invites_note", count=count, role=t(f"role.{role}"), department=where,
+                 days=settings.staff.invite_days), err=True)
 
 
 @staff.command("list")
@@ -134,7 +292,7 @@ def staff_list(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    click.echo(members_text(translator(None), _cli_renderer(settings), service.members(SYSTEM)))
+    click.echo(members_text(translator(cli_locale()), _cli_renderer(settings), service.members(SYSTEM)))
 
 
 @staff.command("remove")
@@ -148,7 +306,7 @@ def staff_remove(ctx: click.Context, user_id: str) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(None)
+    t = translator(cli_locale())
     try:
         removal = service.remove(SYSTEM, parse_id(user_id), via=_login())
     except AppealError as exc:
@@ -174,7 +332,7 @@ def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str 
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(None)
+    t = translator(cli_locale())
     try:
         member = service.set_role(SYSTEM, parse_id(user_id), Role(role), department, via=_login())
     except AppealError as exc:
@@ -194,7 +352,8 @@ def staff_invites(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    click.echo(invites_text(translator(None), _cli_renderer(settings), service.invites(SYSTEM), datetime.now(UTC)))
+    t = translator(cli_locale())
+    click.echo(invites_text(t, _cli_renderer(settings), service.invites(SYSTEM), datetime.now(UTC)))
 
 
 @staff.command("revoke")
@@ -211,7 +370,7 @@ def staff_revoke(ctx: click.Context, code: str) -> None:
         service.revoke_invite(SYSTEM, code, via=_login())
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(translator(None)("team.revoked_done"))
+    click.echo(translator(cli_locale())("team.revoked_done"))
 
 
 @staff.command("log")
@@ -231,11 +390,12 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
         entries = service.log(SYSTEM, parse_id(user_id) if user_id else None, limit)
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(log_text(translator(None), _cli_renderer(settings), entries))
+    click.echo(log_text(translator(cli_locale()), _cli_renderer(settings), entries))
 
 
 @main.command()
-@click.option("--days", default=30, show_default=True, help="Appeals filed in the last N days.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
+              help="Appeals filed in the last N days.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .xlsx file.")
 @click.pass_context
 def report(ctx: click.Context, days: int, out: Path) -> None:
@@ -246,19 +406,24 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
     from appeals.model import SYSTEM
     from bootstrap import NoClassifier, build_core
     from bot.report import build_report, figures_line
-    from bot.texts import translator
 
     settings = _settings(ctx)
+    if out.suffix.lower() != ".xlsx":
+        raise fail("cli.error.not_xlsx", path=out)
+    _folder_of(out)
+    _existing_database(settings)
     core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
-    now = datetime.now(UTC)
-    t = translator(None)
-    appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
-    end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
-    overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
-    out.write_bytes(build_report(appeals, names, settings, t, now, overview))
-    core.close()
+    try:
+        now = datetime.now(UTC)
+        t = translator(cli_locale())
+        appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
+        end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
+        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+        out.write_bytes(build_report(appeals, names, settings, t, now, overview))
+    finally:
+        core.close()
     click.echo(figures_line(t, overview))
-    click.echo(f"{len(appeals)} appeals written to {out}")
+    click.echo(cli_text("cli.report.written", count=len(appeals), path=out))
 
 
 @main.group()
@@ -269,14 +434,14 @@ def db() -> None:
 @db.command("migrate")
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
-    """Apply pending schema migrations."""
+    """Apply pending schema migrations (creates the database if there is none)."""
     from storage.migrations import migrations
 
     settings = _settings(ctx)
     database = open_db(settings.path(settings.database), migrate=False)
     pending = [m.name for m in migrations.pending(database)]
     migrations.apply(database)
-    click.echo(f"applied {len(pending)} migration(s): {', '.join(pending) or '-'}")
+    click.echo(cli_text("cli.db.migrated", count=len(pending), names=", ".join(pending) or "-"))
 
 
 @db.command("backup")
@@ -284,16 +449,18 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path) -> None:
     """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
-    import sqlite3
-
     settings = _settings(ctx)
-    source = sqlite3.connect(settings.path(settings.database))
-    dest = sqlite3.connect(target)
-    with dest:
-        source.backup(dest)
-    dest.close()
-    source.close()
-    click.echo(f"backed up to {target}")
+    source_path = _existing_database(settings)
+    _folder_of(target)
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    try:
+        dest = sqlite3.connect(target)
+        with dest:
+            source.backup(dest)
+        dest.close()
+    finally:
+        source.close()
+    click.echo(cli_text("cli.db.backed_up", path=target))
 
 
 # Tool groups living next to what they operate on. Each helper adds its line here.

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import time as clock
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import click
+from openpyxl.utils.exceptions import InvalidFileException
 
 from bot.config import Settings, load_settings
 from bot.policy_wiring import sync_catalogue
+from bot.texts import cli_text
 from policies import digest as digests
 from policies.catalogue import CatalogueError, load_catalogue
-from policies.importer import import_file
+from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
 from policies.service import PolicyService
 from storage.db import open_db
 from storage.outbox import Outbox
@@ -23,7 +27,8 @@ from storage.policies_repo import PolicyRepository
 
 def _settings(ctx: click.Context) -> Settings:
     root = ctx.find_root()
-    return load_settings((root.obj or {}).get("config_path", "config.yml"))
+    loader = root.obj.get("settings_loader") if isinstance(root.obj, dict) else None
+    return loader() if loader is not None else load_settings()  # type: ignore[no-any-return,unused-ignore]
 
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
@@ -52,10 +57,12 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     try:
         found = load_catalogue(paths or settings.path(settings.policies.catalogue))
     except CatalogueError as err:
+        from bot.cli import fail
+
         for issue in err.issues:
             click.echo(str(issue), err=True)
-        raise click.ClickException(f"{len(err.issues)} problem(s)") from err
-    click.echo(f"{len(found)} policies valid ({sum(p.sample for p in found)} marked sample)")
+        raise fail("cli.policies.invalid", count=len(err.issues)) from err
+    click.echo(cli_text("cli.policies.valid", count=len(found), sample=sum(p.sample for p in found)))
 
 
 @policies.command("import")
@@ -63,16 +70,32 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Validate and report without storing.")
 @click.pass_context
 def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
-    """Import a center spreadsheet (.xlsx or .csv with Chinese column headers) and report what changed."""
+    """Import a center spreadsheet (.xlsx or .csv with Chinese column headers) and report what changed.
+
+    Exits 1 when the file cannot be read, has no rows or no known headers, or every row is rejected.
+    """
+    from bot.cli import fail
+
     settings = _settings(ctx)
+    try:
+        rows = read_rows(file)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, UnicodeDecodeError, csv.Error) as exc:
+        raise fail("cli.policies.unreadable", path=file, problem=type(exc).__name__) from None
+    if not rows:
+        raise fail("cli.policies.no_rows", path=file)
+    if not set(rows[0]) & set(COLUMNS):
+        raise fail("cli.policies.unknown_headers", path=file, found="、".join(h for h in rows[0] if h) or "-",
+                   expected="、".join(TEMPLATE_HEADERS))
     _, repo = _service(settings)
-    report = import_file(file, repo.policy_map())
+    report = import_rows(rows, repo.policy_map())
     if not dry_run and report.policies:
         repo.upsert_policies(report.policies, f"import:{file.name}", datetime.now(UTC))
     for line in report.lines():
         click.echo(line)
+    if not report.policies:
+        raise fail("cli.policies.all_rejected", count=len(report.rejected))
     if dry_run:
-        click.echo("（试运行，未写入数据库）")
+        click.echo(cli_text("cli.policies.dry_run"))
 
 
 @policies.command()

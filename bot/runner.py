@@ -4,6 +4,9 @@ One process per database holds the "primary" lease (storage/leases.py) and runs 
 must not run twice: polling, the outbox's delivery worker, the SLA scan and the digests. A second
 `wanqi run` on the same database (a deploy overlap) logs one line and waits as standby; it takes
 over when the first one stops (it releases the lease) or dies (the lease expires after ``LEASE_TTL``).
+
+Before polling it waits for the Bot API like a service waits for its network: one log line per attempt,
+back-off from 1 s up to a minute, forever; a token Telegram refuses stops it with one clear line.
 """
 
 from __future__ import annotations
@@ -11,19 +14,78 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import User
 
 from bot.app import App, build_app
 from bot.commands import set_default_menu
 from bot.config import Settings
 from bot.scheduler import build_scheduler, catch_up
+from bot.texts import cli_text
 from storage.leases import PRIMARY, new_holder_id
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 30.0  # seconds; renewed every third of it
+TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+_TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, asyncio.TimeoutError, OSError)
+
+
+class BotApiRefused(Exception):
+    """The Bot API answered but refuses us: a wrong token (401) or a wrong address or token format (404)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def valid_token(token: str) -> bool:
+    """The shape @BotFather hands out: digits, a colon, letters/digits/_/-."""
+    return bool(TOKEN.match(token))
+
+
+def quiet_library_logs() -> None:
+    """Start-up shows what an operator needs; apscheduler's and aiogram's per-job and per-update INFO go."""
+    for name in ("apscheduler", "aiogram.event", "aiogram.dispatcher"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def wanqi_version() -> str:
+    try:
+        return version("wanqi")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "dev"
+
+
+async def wait_for_bot_api(bot: Bot, api_base: str, *, first_delay: float = 1.0, max_delay: float = 60.0,
+                           sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> User:
+    """``getMe`` until it answers; network and server errors are retried with back-off, refusals raised."""
+    delay, attempt = first_delay, 1
+    while True:
+        try:
+            return await bot.get_me()
+        except TelegramUnauthorizedError:
+            raise BotApiRefused("cli.run.token_rejected") from None
+        except TelegramNotFound:
+            raise BotApiRefused("cli.run.not_found") from None
+        except _TRANSIENT as exc:
+            log.warning("Bot API %s unreachable (attempt %d: %s); retrying in %.0f s",
+                        api_base, attempt, type(exc).__name__, delay)
+        await sleep(delay)
+        delay, attempt = min(delay * 2, max_delay), attempt + 1
 
 
 class Primary:
@@ -87,7 +149,7 @@ async def background(app: App, primary: Primary) -> AsyncIterator[None]:
 
 
 async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | None = None,
-                lease_ttl: float = LEASE_TTL) -> None:
+                announce: Callable[[str], None] | None = None, lease_ttl: float = LEASE_TTL) -> None:
     """Wait for the lease, then poll until stopped (SIGINT/SIGTERM, ``stop``, or the lease lost), with the
     delivery worker and the scheduler alongside.
 
@@ -121,6 +183,9 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
         async with background(app, primary):
             log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                      app.settings.nlu.backend)
+            if announce is not None and app.scheduler is not None:
+                jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in app.scheduler.get_jobs())
+                announce(cli_text("cli.run.jobs", jobs=jobs))
             try:
                 await app.intake.recover()
                 await app.intake.poll(stop)
@@ -146,10 +211,15 @@ async def running(app: App) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 30)
 
 
-async def run_polling(settings: Settings) -> None:
+async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None) -> None:
+    """Build the app, wait for the Bot API, say who we are, then poll."""
     assert settings.bot_token
     app = build_app(settings, token=settings.bot_token)
     try:
-        await serve(app)
+        me = await wait_for_bot_api(app.bot, settings.telegram.api_base)
+        if announce is not None:
+            announce(cli_text("cli.run.started", version=wanqi_version(), bot=me.username or me.id,
+                              database=settings.path(settings.database)))
+        await serve(app, announce=announce)
     finally:
         await app.close()

@@ -10,34 +10,32 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 DEFAULT_MODEL = "models/appeals"
 DEFAULT_TRAIN = "nlu/data/train"
-DEFAULT_TEST = "nlu/data/test"
+DEFAULT_TEST = str(Path(__file__).resolve().parent / "data" / "test")  # shipped with the package
 
 
-def _config(ctx: click.Context) -> dict[str, Any]:
+def _settings(ctx: click.Context) -> Any:
+    """The validated settings from the root command (``wanqi``), or None when this group runs alone."""
     root = ctx.find_root()
-    path = Path((root.obj or {}).get("config_path", "config.yml")) if isinstance(root.obj, dict) else None
-    path = path or Path("config.yml")
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return data if isinstance(data, dict) else {}
+    loader = root.obj.get("settings_loader") if isinstance(root.obj, dict) else None
+    return loader() if loader is not None else None
 
 
 def _nlu_setting(ctx: click.Context, key: str, default: Any) -> Any:
-    return (_config(ctx).get("nlu") or {}).get(key, default)
+    settings = _settings(ctx)
+    return getattr(settings.nlu, key) if settings is not None else default
 
 
 def _category_names(ctx: click.Context) -> dict[str, str]:
-    return {str(c["id"]): str(c.get("name", c["id"])) for c in _config(ctx).get("categories") or []
-            if isinstance(c, dict) and "id" in c}
+    settings = _settings(ctx)
+    return {c.id: c.name for c in settings.routing.categories} if settings is not None else {}
 
 
 def _department_names(ctx: click.Context) -> list[str]:
-    return [str(d["name"]) for d in _config(ctx).get("departments") or [] if isinstance(d, dict) and "name" in d]
+    settings = _settings(ctx)
+    return list(settings.departments.values()) if settings is not None else []
 
 
 def _load(data: str, text_column: str, label_column: str) -> list[Any]:
@@ -142,7 +140,8 @@ def _threshold(ctx: click.Context, given: float | None) -> float | None:
 
 @nlu.command()
 @click.option("--model", default=None, help="Model directory (default: nlu.model_dir of config.yml).")
-@click.option("--data", default=DEFAULT_TEST, show_default=True, help="Held-out Rasa YAML or CSV/Excel.")
+@click.option("--data", default=DEFAULT_TEST, show_default="nlu/data/test shipped with wanqi",
+              help="Held-out Rasa YAML or CSV/Excel.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Auto-route threshold (default: nlu.threshold of config.yml, else the model's own).")
@@ -189,6 +188,8 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
 
     from appeals.ports import ClassifierUnavailable
 
+    if not text.strip():
+        raise click.UsageError("TEXT is empty: give the appeal text to classify", ctx)
     classifier = _classifier(ctx, backend, model, rasa_url)
     try:
         result = classifier.parse(text)

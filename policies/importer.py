@@ -35,6 +35,8 @@ COLUMNS: dict[str, str] = {
 _HEADER: dict[str, str] = {}
 for _h, _f in COLUMNS.items():
     _HEADER.setdefault(_f, _h)
+# The headers of the template (`wanqi policies template`), one per field, in this order.
+TEMPLATE_HEADERS: tuple[str, ...] = tuple(_HEADER.values())
 LIST_FIELDS = frozenset({"industries", "scales", "districts", "tags", "keywords", "topics"})
 CRITERIA_KEYS = ("industries", "scales", "districts", "tags", "founded_min_years", "founded_max_years",
                  "keywords")

@@ -6,6 +6,7 @@ A key ``k`` in ``zh-CN/appeals.yml`` is looked up as ``t("appeals.k", **params)`
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,25 @@ def translator(locale: str | None) -> Translator:
 @cache
 def _translator(locale: str) -> Translator:
     return Translator(locale)
+
+
+# The command line speaks one language: WANQI_LANG (zh… / en…), else the config's center.default_locale.
+ENV_LANG = "WANQI_LANG"
+_cli_locale: list[str] = [DEFAULT]
+
+
+def set_cli_locale(locale: str | None) -> None:
+    """The config's default locale, once it is loaded (WANQI_LANG still wins)."""
+    _cli_locale[0] = locale if locale in LOCALES else DEFAULT
+
+
+def cli_locale() -> str:
+    wanted = os.environ.get(ENV_LANG, "").strip()
+    if wanted:
+        return "en" if wanted.lower().startswith("en") else DEFAULT
+    return _cli_locale[0]
+
+
+def cli_text(key: str, /, **params: Any) -> str:
+    """A line of staff-facing command-line output from ``cli.yml``: ``cli_text("cli.db.backed_up", path=…)``."""
+    return translator(cli_locale())(key, **params)

@@ -33,7 +33,7 @@ def test_staff_invite_refuses_unknown_departments_and_handlers_without_one(tmp_p
     config = _config(tmp_path)
     bad = CliRunner().invoke(main, ["--config", str(config), "staff", "invite", "--role", "handler",
                                     "--department", "police"])
-    assert bad.exit_code != 0 and "unknown department 'police'" in bad.output
+    assert bad.exit_code != 0 and "没有部门「police」" in bad.output
     missing = CliRunner().invoke(main, ["--config", str(config), "staff", "invite", "--role", "handler"])
     assert missing.exit_code != 0 and "必须指定部门" in missing.output
 
@@ -43,7 +43,7 @@ def test_db_migrate_and_backup(tmp_path: Path) -> None:
     first = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
     assert first.exit_code == 0 and "m001_core" in first.output
     again = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
-    assert "applied 0 migration(s)" in again.output
+    assert "已应用 0 个迁移" in again.output
     Database(tmp_path / "cli.db").execute("INSERT INTO departments (id, name) VALUES ('x', '测试部门')")
     backup = CliRunner().invoke(main, ["--config", str(config), "db", "backup", str(tmp_path / "copy.db")])
     assert backup.exit_code == 0
@@ -53,7 +53,7 @@ def test_db_migrate_and_backup(tmp_path: Path) -> None:
 def test_run_without_a_token_explains_what_is_missing(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("WANQI_BOT_TOKEN", raising=False)
     result = CliRunner().invoke(main, ["--config", str(_config(tmp_path)), "run"])
-    assert result.exit_code != 0 and "WANQI_BOT_TOKEN is not set" in result.output
+    assert result.exit_code != 0 and "没有设置 WANQI_BOT_TOKEN" in result.output
 
 
 def test_settings_take_secrets_only_from_the_environment(tmp_path: Path) -> None:
@@ -109,6 +109,7 @@ async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path)
 def test_wanqi_report_writes_the_workbook(tmp_path: Path) -> None:
     config = _config(tmp_path)
     out = tmp_path / "report.xlsx"
+    assert CliRunner().invoke(main, ["--config", str(config), "db", "migrate"]).exit_code == 0
     result = CliRunner().invoke(main, ["--config", str(config), "report", "--out", str(out)])
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook

@@ -28,7 +28,7 @@ def run(cfg: Path, *args: str) -> str:
 
 def test_validate_import_match_digest_and_stats(tmp_path: Path) -> None:
     cfg = config(tmp_path)
-    assert "policies valid" in run(cfg, "validate")
+    assert "条政策均有效" in run(cfg, "validate")
     sheet = tmp_path / "center.csv"
     with sheet.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)

@@ -1,0 +1,186 @@
+"""Every expected failure of `wanqi` is one line on stderr, exit 1 (failed) or 2 (usage), and no traceback."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from bot.cli import main
+from tests.support import ROOT, write_config
+
+QUIET = {"WANQI_LANG": "", "WANQI_DATABASE": "", "WANQI_SUPERVISORS": "", "WANQI_CONFIG": "", "WANQI_DEBUG": ""}
+
+
+def wanqi(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env={**QUIET, **(env or {})})
+
+
+def one_line(result: Result, code: int, *needles: str) -> str:
+    """The run failed with ``code`` and said exactly one line holding every needle; no traceback anywhere."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def edited_config(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    path = write_config(tmp_path, "cli.db")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_missing_config_file(tmp_path: Path) -> None:
+    one_line(wanqi("--config", str(tmp_path / "nope.yml"), "db", "migrate"), 1, "文件不存在", "nope.yml")
+    one_line(wanqi("db", "migrate", env={"WANQI_CONFIG": str(tmp_path / "gone.yml")}), 1, "WANQI_CONFIG", "gone.yml")
+
+
+def test_invalid_yaml_and_a_config_that_is_not_a_mapping(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("center:\n  name: [unclosed\n", encoding="utf-8")
+    one_line(wanqi("--config", str(bad), "db", "migrate"), 1, "bad.yml", "不是有效的 YAML", "第 ")
+    plain = tmp_path / "plain.yml"
+    plain.write_text("just a sentence\n", encoding="utf-8")
+    one_line(wanqi("--config", str(plain), "db", "migrate"), 1, "plain.yml", "str")
+
+
+@pytest.mark.parametrize(("edit", "needles"), [
+    (lambda d: d["categories"][0].update(department="police"), ("categories[0].department", "police", "不存在的部门")),
+    (lambda d: d["sla"].update(accept_days="one"), ("sla.accept_days", "应为整数", "one")),
+    (lambda d: d["nlu"].update(threshold=5), ("nlu.threshold", "不能大于 1")),
+    (lambda d: d["nlu"].update(threshold=-0.1), ("nlu.threshold", "不能小于 0")),
+    (lambda d: d["center"].update(timezone="Asia/Zhaoqing"), ("center.timezone", "Asia/Zhaoqing")),
+    (lambda d: d["policies"].update(digest_cron="every monday"), ("policies.digest_cron", "cron")),
+    (lambda d: d["nlu"].update(backend="bert"), ("nlu.backend", "bert")),
+    (lambda d: d["sla"].update(acept_days=2), ("sla.acept_days", "不认识的设置项")),
+    (lambda d: d["departments"].append({"id": "tax", "name": "又一个税务局"}), ("departments[12].id", "重复")),
+    (lambda d: d.update(push="fast"), ("push", "键: 值")),
+])
+def test_every_setting_is_checked_with_one_line_naming_the_key(tmp_path: Path, edit, needles) -> None:  # type: ignore[no-untyped-def]
+    config = edited_config(tmp_path, edit)
+    for command in (["db", "migrate"], ["policies", "validate"], ["staff", "invite", "--role", "dispatcher"]):
+        one_line(wanqi("--config", str(config), *command), 1, "配置有误", *needles)
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_environment_values_are_checked_and_named(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "db", "migrate", env={"WANQI_SUPERVISORS": "abc"}), 1,
+             "WANQI_SUPERVISORS", "「abc」不是 Telegram 用户 id")
+    one_line(wanqi("--config", config, "db", "migrate", env={"WANQI_DATABASE": str(tmp_path / "no" / "x.db")}), 1,
+             "WANQI_DATABASE", "不存在")
+    one_line(wanqi("--config", config, "db", "migrate", env={"WANQI_NLU__THRESHOLD": "high"}), 1,
+             "WANQI_NLU__THRESHOLD", "nlu.threshold", "应为数字")
+    ok = wanqi("--config", config, "db", "migrate", env={"WANQI_NLU__THRESHOLD": "0.7"})
+    assert ok.exit_code == 0, ok.output
+
+
+def test_english_with_wanqi_lang(tmp_path: Path) -> None:
+    config = edited_config(tmp_path, lambda d: d["nlu"].update(threshold=5))
+    line = one_line(wanqi("--config", str(config), "db", "migrate", env={"WANQI_LANG": "en"}), 1,
+                    "Configuration problem", "nlu.threshold", "must be at most 1")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in line.split("(", 1)[1].split(")", 1)[1])
+
+
+def test_db_backup_needs_an_existing_database_and_folder(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "db", "backup", str(tmp_path / "copy.db")), 1, "数据库不存在", "cli.db")
+    assert not (tmp_path / "cli.db").exists() and not (tmp_path / "copy.db").exists()
+    assert wanqi("--config", config, "db", "migrate").exit_code == 0
+    one_line(wanqi("--config", config, "db", "backup", str(tmp_path / "missing" / "copy.db")), 1,
+             "文件夹不存在", "missing")
+
+
+def test_report_refuses_what_it_cannot_do_well(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "report", "--out", str(tmp_path / "r.xlsx")), 1, "数据库不存在")
+    assert not (tmp_path / "cli.db").exists()
+    assert wanqi("--config", config, "db", "migrate").exit_code == 0
+    one_line(wanqi("--config", config, "report", "--out", str(tmp_path / "nowhere" / "r.xlsx")), 1, "文件夹不存在")
+    one_line(wanqi("--config", config, "report", "--out", str(tmp_path / "r.csv")), 1, "r.csv", ".xlsx")
+    one_line(wanqi("--config", config, "report", "--days", "-5", "--out", str(tmp_path / "r.xlsx")), 2,
+             "用法错误", "--days")
+    done = wanqi("--config", config, "report", "--days", "7", "--out", str(tmp_path / "r.xlsx"))
+    assert done.exit_code == 0 and "已写入 0 件诉求" in done.output
+
+
+@pytest.mark.parametrize("count", ["0", "-2"])
+def test_staff_invite_counts_must_be_positive(tmp_path: Path, count: str) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "staff", "invite", "--role", "dispatcher", "--count", count), 2,
+             "用法错误", "--count")
+
+
+def test_staff_invite_speaks_one_language(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    zh = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax")
+    assert zh.exit_code == 0 and "以「承办人」身份加入（市税务局）" in zh.stderr
+    en = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax",
+               env={"WANQI_LANG": "en"})
+    assert en.exit_code == 0 and 'join as "Handler" (市税务局)' in en.stderr
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def test_policies_import_failures(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    fake = tmp_path / "policies.xlsx"
+    fake.write_text("政策编号,标题\n", encoding="utf-8")
+    one_line(wanqi("--config", config, "policies", "import", str(fake)), 1, "policies.xlsx", "无法读取", ".xlsx")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    one_line(wanqi("--config", config, "policies", "import", str(empty)), 1, "没有数据行")
+    unknown = _csv(tmp_path / "unknown.csv", [["name", "text"], ["a", "b"]])
+    one_line(wanqi("--config", config, "policies", "import", str(unknown)), 1, "不认识表头", "name、text",
+             "政策编号", "标题", "wanqi policies template")
+    rejected = _csv(tmp_path / "rejected.csv", [["政策编号", "标题"], ["X1", ""], ["", "只有标题"]])
+    result = wanqi("--config", config, "policies", "import", str(rejected))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "拒绝 2 条" in result.stdout and result.stderr.strip().endswith("未导入任何政策（原因见上）")
+
+
+def test_nlu_parse_needs_text(tmp_path: Path) -> None:
+    one_line(wanqi("--config", str(write_config(tmp_path)), "nlu", "parse", "  "), 2, "用法错误", "TEXT")
+
+
+def test_run_with_a_malformed_token(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "run", env={"WANQI_BOT_TOKEN": "not a token"}), 1, "WANQI_BOT_TOKEN", "格式不对")
+    one_line(wanqi("--config", config, "run", env={"WANQI_BOT_TOKEN": ""}), 1, "没有设置 WANQI_BOT_TOKEN")
+
+
+def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.cli
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bot.cli, "open_db", boom)
+    config = str(write_config(tmp_path, "cli.db"))
+    one_line(wanqi("--config", config, "db", "migrate"), 1, "内部错误", "RuntimeError: disk on fire", "--debug")
+    loud = wanqi("--debug", "--config", config, "db", "migrate")
+    assert loud.exit_code == 1 and "Traceback" in loud.stderr and "disk on fire" in loud.stderr
+
+
+def test_usage_errors_exit_2_in_one_line() -> None:
+    one_line(wanqi("staff", "invite"), 2, "用法错误", "--role", "wanqi staff invite --help")
+    one_line(wanqi("no-such-command"), 2, "用法错误")
+    assert wanqi("--help").exit_code == 0
+
+
+def test_exit_codes_are_documented() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "0 ok, 1 failed, 2 usage" in wanqi("--help").output
+    assert "| 2 |" in readme and "| 1 |" in readme
