@@ -158,6 +158,15 @@ def _folder_of(target: Path) -> None:
         raise fail("cli.error.no_folder", path=target.parent)
 
 
+def write_xlsx(out: Path, data: bytes) -> None:
+    """Write an example workbook (the name must end in .xlsx, the folder must exist) and say so."""
+    if out.suffix.lower() != ".xlsx":
+        raise fail("cli.error.not_xlsx", path=out)
+    _folder_of(out)
+    out.write_bytes(data)
+    click.echo(cli_text("cli.template.written", path=out))
+
+
 @main.command()
 @click.argument("folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing config.yml.")
@@ -204,10 +213,12 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
 def run(ctx: click.Context) -> None:
     """Run the bot: long polling with the token from WANQI_BOT_TOKEN; waits for the network if it is down."""
     from bot.runner import BotApiRefused, quiet_library_logs, run_polling, valid_token
+    from storage.redact import install
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet_library_logs()
     settings = _settings(ctx)
+    install(settings.bot_token)  # no log line carries the token, whatever the library puts in an error
     if not settings.bot_token:
         raise fail("cli.run.no_token")
     if not valid_token(settings.bot_token):
@@ -248,7 +259,7 @@ def _domain_error(exc: Exception) -> Failure:
     from bot.texts import translator
 
     assert isinstance(exc, AppealError)
-    return Failure(translator(cli_locale())(exc.key, **exc.params))
+    return Failure(translator(cli_locale(), html=False)(exc.key, **exc.params))
 
 
 def _cli_renderer(settings: Settings) -> Renderer:
@@ -276,7 +287,7 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
             click.echo(f"/join {service.create_invite(SYSTEM, Role(role), department, via=_login()).code}")
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    t = translator(cli_locale())
+    t = translator(cli_locale(), html=False)
     name = settings.departments.get(department or "", "")
     where = (f"（{name}）" if t.locale == "zh-CN" else f" ({name})") if name else ""
     click.echo(t("team.cli_invites_note", count=count, role=t(f"role.{role}"), department=where,
@@ -292,7 +303,7 @@ def staff_list(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    click.echo(members_text(translator(cli_locale()), _cli_renderer(settings), service.members(SYSTEM)))
+    click.echo(members_text(translator(cli_locale(), html=False), _cli_renderer(settings), service.members(SYSTEM)))
 
 
 @staff.command("remove")
@@ -306,7 +317,7 @@ def staff_remove(ctx: click.Context, user_id: str) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(cli_locale())
+    t = translator(cli_locale(), html=False)
     try:
         removal = service.remove(SYSTEM, parse_id(user_id), via=_login())
     except AppealError as exc:
@@ -332,7 +343,7 @@ def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str 
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(cli_locale())
+    t = translator(cli_locale(), html=False)
     try:
         member = service.set_role(SYSTEM, parse_id(user_id), Role(role), department, via=_login())
     except AppealError as exc:
@@ -352,7 +363,7 @@ def staff_invites(ctx: click.Context) -> None:
     from bot.texts import translator
 
     service, settings = _staff_service(ctx)
-    t = translator(cli_locale())
+    t = translator(cli_locale(), html=False)
     click.echo(invites_text(t, _cli_renderer(settings), service.invites(SYSTEM), datetime.now(UTC)))
 
 
@@ -370,7 +381,7 @@ def staff_revoke(ctx: click.Context, code: str) -> None:
         service.revoke_invite(SYSTEM, code, via=_login())
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(translator(cli_locale())("team.revoked_done"))
+    click.echo(translator(cli_locale(), html=False)("team.revoked_done"))
 
 
 @staff.command("log")
@@ -390,7 +401,7 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
         entries = service.log(SYSTEM, parse_id(user_id) if user_id else None, limit)
     except AppealError as exc:
         raise _domain_error(exc) from exc
-    click.echo(log_text(translator(cli_locale()), _cli_renderer(settings), entries))
+    click.echo(log_text(translator(cli_locale(), html=False), _cli_renderer(settings), entries))
 
 
 @main.command()
@@ -415,7 +426,7 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
     core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
     try:
         now = datetime.now(UTC)
-        t = translator(cli_locale())
+        t = translator(cli_locale(), html=False)
         appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
         end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
         overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
@@ -487,4 +498,17 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
     click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
+
+
+@main.commands["nlu"].command("template")  # type: ignore[attr-defined]
+@click.argument("out", required=False, default="nlu-template.xlsx",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def nlu_template(ctx: click.Context, out: Path) -> None:
+    """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
+    from bot.templates import nlu_template as build
+
+    write_xlsx(out, build(translator(cli_locale()), _settings(ctx)))
+
+
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...

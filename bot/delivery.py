@@ -49,7 +49,8 @@ from aiogram.exceptions import (
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from storage.db import Writer
-from storage.outbox import Outbox, epoch, redact
+from storage.outbox import Outbox, epoch
+from storage.redact import redact
 
 logger = logging.getLogger(__name__)
 

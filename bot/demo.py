@@ -15,6 +15,7 @@ from bot.app import build_app
 from bot.config import Settings, TelegramSettings
 from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
+from bot.texts import cli_locale, cli_text, translator
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
 ENTERPRISE, HANDLER, SUPERVISOR = 1001, 2001, 3001
@@ -57,8 +58,20 @@ class Transcript:
 
 
 async def run_demo(settings: Settings, out: Callable[[str], None] = print, workdir: Path | None = None) -> int:
-    """Play the journey: register, file, auto-route, 签收, 答复, 好评 -> closed; then 差评 -> 重办."""
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="wanqi-demo-"))
+    """Play the journey: register, file, auto-route, 签收, 答复, 好评 -> closed; then 差评 -> 重办.
+
+    Each run starts from a fresh database: in ``workdir`` (kept afterwards, replaced by the next run),
+    else in a temporary folder removed at the end.
+    """
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="wanqi-demo-") as tmp:
+            return await _play(settings, out, Path(tmp))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        (workdir / f"demo.db{suffix}").unlink(missing_ok=True)
+    return await _play(settings, out, workdir)
+
+
+async def _play(settings: Settings, out: Callable[[str], None], workdir: Path) -> int:
     async with BotAPIStandin() as api:
         settings = dataclasses.replace(
             settings, database=str(workdir / "demo.db"), supervisors=frozenset({SUPERVISOR}),
@@ -153,10 +166,13 @@ async def run_demo(settings: Settings, out: Callable[[str], None] = print, workd
             log.flush()
             first = await app.services.repo.get_appeal(appeal.id)
             again = await app.services.repo.get_appeal(second.id)
-            out(f"\n结果：{first.number} {first.status.value}（评价 {first.rating}）；"
-                f"{again.number} {again.status.value}（重办 {again.reopen_count} 次）")
+            t = translator(cli_locale())
+            out("\n" + cli_text("cli.demo.result", first=first.number, first_status=t(f"status.{first.status.value}"),
+                                rating=t(f"rating.{first.rating}") if first.rating else t("rating.unrated"),
+                                second=again.number, second_status=t(f"status.{again.status.value}"),
+                                reopened=again.reopen_count))
             ok = first.status is Status.CLOSED and again.status is Status.REOPENED
-            out("demo 完成 ✅" if ok else "demo 未按预期结束 ❌")
+            out(cli_text("cli.demo.ok" if ok else "cli.demo.failed"))
             return 0 if ok else 1
         finally:
             await app.close()

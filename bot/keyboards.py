@@ -39,17 +39,17 @@ def districts() -> InlineKeyboardMarkup:
 
 
 def confirm_registration(t: Translator) -> InlineKeyboardMarkup:
-    return _rows([_b(t("register.ok"), RegCb(field="confirm", value="1")),
-                  _b(t("register.restart"), RegCb(field="confirm", value="0"))], 2)
+    return _rows([_b(t.plain("register.ok"), RegCb(field="confirm", value="1")),
+                  _b(t.plain("register.restart"), RegCb(field="confirm", value="0"))], 2)
 
 
 def start_registration(t: Translator) -> InlineKeyboardMarkup:
-    return _rows([_b(t("common.start_register"), RegCb(field="begin", value="1"))], 1)
+    return _rows([_b(t.plain("common.start_register"), RegCb(field="begin", value="1"))], 1)
 
 
 def claim(t: Translator, claim_id: int) -> InlineKeyboardMarkup:
-    return _rows([_b(t("register.claim_approve"), ClaimCb(id=claim_id, ok=True)),
-                  _b(t("register.claim_deny"), ClaimCb(id=claim_id, ok=False))], 2)
+    return _rows([_b(t.plain("register.claim_approve"), ClaimCb(id=claim_id, ok=True)),
+                  _b(t.plain("register.claim_deny"), ClaimCb(id=claim_id, ok=False))], 2)
 
 
 def languages() -> InlineKeyboardMarkup:
@@ -57,11 +57,11 @@ def languages() -> InlineKeyboardMarkup:
 
 
 def ratings(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
-    return _rows([_b(t(f"rating.{s}"), AppealCb(act="rate", id=appeal_id, arg=str(s))) for s in RATINGS], 3)
+    return _rows([_b(t.plain(f"rating.{s}"), AppealCb(act="rate", id=appeal_id, arg=str(s))) for s in RATINGS], 3)
 
 
 def fix_category(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
-    return _rows([_b(t("appeal.fix_category"), AppealCb(act="fix", id=appeal_id))], 1)
+    return _rows([_b(t.plain("appeal.fix_category"), AppealCb(act="fix", id=appeal_id))], 1)
 
 
 def file_as_is(t: Translator) -> InlineKeyboardMarkup:
@@ -83,27 +83,27 @@ def categories(routing: Routing, names: dict[str, str], appeal_id: int, act: str
 def triage(t: Translator, appeal: Appeal, names: dict[str, str], routing: Routing) -> InlineKeyboardMarkup:
     suggested = [s.category for s in appeal.ranking
                  if routing.knows(s.category) and routing.category(s.category).department_id][:3]
-    buttons = [_b(t("staff.dispatch_to", category=names[c]), AppealCb(act="dispto", id=appeal.id, arg=c))
+    buttons = [_b(t.plain("staff.dispatch_to", category=names[c]), AppealCb(act="dispto", id=appeal.id, arg=c))
                for c in suggested]
-    buttons.append(_b(t("staff.other_category"), AppealCb(act="disp", id=appeal.id)))
+    buttons.append(_b(t.plain("staff.other_category"), AppealCb(act="disp", id=appeal.id)))
     return _rows(buttons, 1)
 
 
 def enterprise_actions(t: Translator, appeal: Appeal) -> InlineKeyboardMarkup | None:
     buttons = []
     if appeal.status in (Status.SUBMITTED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED):
-        buttons.append(_b(t("appeal.followup"), AppealCb(act="fu", id=appeal.id)))
+        buttons.append(_b(t.plain("appeal.followup"), AppealCb(act="fu", id=appeal.id)))
     if appeal.status in (Status.SUBMITTED, Status.DISPATCHED):
-        buttons.append(_b(t("appeal.fix_category"), AppealCb(act="fix", id=appeal.id)))
+        buttons.append(_b(t.plain("appeal.fix_category"), AppealCb(act="fix", id=appeal.id)))
     if appeal.status in (Status.SUBMITTED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED):
-        buttons.append(_b(t("appeal.withdraw"), AppealCb(act="wd", id=appeal.id)))
+        buttons.append(_b(t.plain("appeal.withdraw"), AppealCb(act="wd", id=appeal.id)))
     if appeal.status is Status.REPLIED or (appeal.status is Status.CLOSED and appeal.rating is None):
         return ratings(t, appeal.id)
     return _rows(buttons, 2) if buttons else None
 
 
 def withdraw_confirm(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
-    return _rows([_b(t("appeal.withdraw_yes"), AppealCb(act="wdy", id=appeal_id))], 1)
+    return _rows([_b(t.plain("appeal.withdraw_yes"), AppealCb(act="wdy", id=appeal_id))], 1)
 
 
 def handler_actions(t: Translator, appeal: Appeal) -> InlineKeyboardMarkup:
@@ -121,18 +121,18 @@ def handler_actions(t: Translator, appeal: Appeal) -> InlineKeyboardMarkup:
     if appeal.status not in (Status.CLOSED, Status.WITHDRAWN):
         acts += [("message", "msg"), ("note", "note")]
     acts.append(("detail", "view"))
-    return _rows([_b(t(f"staff.{label}"), AppealCb(act=code, id=i)) for label, code in acts], 2)
+    return _rows([_b(t.plain(f"staff.{label}"), AppealCb(act=code, id=i)) for label, code in acts], 2)
 
 
 def extension_decision(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
-    return _rows([_b(t("staff.approve"), AppealCb(act="extok", id=appeal_id, arg="1")),
-                  _b(t("staff.deny"), AppealCb(act="extok", id=appeal_id, arg="0"))], 2)
+    return _rows([_b(t.plain("staff.approve"), AppealCb(act="extok", id=appeal_id, arg="1")),
+                  _b(t.plain("staff.deny"), AppealCb(act="extok", id=appeal_id, arg="0"))], 2)
 
 
 def view_buttons(t: Translator, appeals: list[Appeal]) -> InlineKeyboardMarkup | None:
     if not appeals:
         return None
-    return _rows([_b(t("appeal.view", number=a.number), AppealCb(act="view", id=a.id)) for a in appeals[:20]], 1)
+    return _rows([_b(t.plain("appeal.view", number=a.number), AppealCb(act="view", id=a.id)) for a in appeals[:20]], 1)
 
 
 # ---- policy push ----
@@ -141,31 +141,34 @@ def _grid(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
 
 
 def policy_details(ids: list[str], t: Translator) -> InlineKeyboardMarkup | None:
-    buttons = [InlineKeyboardButton(text=t("policies.details_button", n=n),
+    buttons = [InlineKeyboardButton(text=t.plain("policies.details_button", n=n),
                                     callback_data=PolicyCb(id=pid).pack()) for n, pid in enumerate(ids, 1)]
     return InlineKeyboardMarkup(inline_keyboard=_grid(buttons, 5)) if buttons else None
 
 
 def profile_tags(tags: tuple[str, ...], t: Translator) -> InlineKeyboardMarkup:
-    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if tag in tags else "policies.tag_off", tag=tag),
+    toggles = [InlineKeyboardButton(text=t.plain("policies.tag_on" if tag in tags else "policies.tag_off", tag=tag),
                                     callback_data=ProfileCb(act="tag", i=i).pack()) for i, tag in enumerate(TAGS)]
     rows = _grid(toggles, 2)
-    rows.append([InlineKeyboardButton(text=t("policies.edit_year"), callback_data=ProfileCb(act="year").pack()),
-                 InlineKeyboardButton(text=t("policies.edit_business"), callback_data=ProfileCb(act="biz").pack())])
-    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=ProfileCb(act="done").pack())])
+    rows.append([
+        InlineKeyboardButton(text=t.plain("policies.edit_year"), callback_data=ProfileCb(act="year").pack()),
+        InlineKeyboardButton(text=t.plain("policies.edit_business"), callback_data=ProfileCb(act="biz").pack())])
+    rows.append([
+        InlineKeyboardButton(text=t.plain("policies.done_button"), callback_data=ProfileCb(act="done").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def topic_choices(chosen: tuple[str, ...], t: Translator) -> InlineKeyboardMarkup:
-    toggles = [InlineKeyboardButton(text=t("policies.tag_on" if topic in chosen else "policies.tag_off", tag=topic),
+    toggles = [InlineKeyboardButton(text=t.plain("policies.tag_on" if topic in chosen else "policies.tag_off",
+                                                 tag=topic),
                                     callback_data=TopicCb(act="topic", i=i).pack()) for i, topic in enumerate(TOPICS)]
     rows = _grid(toggles, 3)
-    rows.append([InlineKeyboardButton(text=t("policies.done_button"), callback_data=TopicCb(act="done").pack())])
+    rows.append([InlineKeyboardButton(text=t.plain("policies.done_button"), callback_data=TopicCb(act="done").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def broadcast_confirm(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=t("policies.broadcast_confirm"), callback_data=BroadcastCb(act="go").pack()),
-        InlineKeyboardButton(text=t("policies.broadcast_cancel"), callback_data=BroadcastCb(act="no").pack()),
+        InlineKeyboardButton(text=t.plain("policies.broadcast_confirm"), callback_data=BroadcastCb(act="go").pack()),
+        InlineKeyboardButton(text=t.plain("policies.broadcast_cancel"), callback_data=BroadcastCb(act="no").pack()),
     ]])

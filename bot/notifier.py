@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -80,15 +79,13 @@ class Notifier:
         if kind in ("text", "digest", "broadcast"):
             text = str(payload["text"])
         elif kind == "delivery_bug":
-            text = t("staff.delivery_bug", template=escape(str(payload["template"])),
-                     error=escape(str(payload["error"])[:300]))
+            text = t("staff.delivery_bug", template=str(payload["template"]), error=str(payload["error"])[:300])
         elif kind == "claim_request":
-            text = t("register.claim_request", user=escape(str(payload["user"])),
-                     enterprise=escape(str(payload["enterprise"])))
+            text = t("register.claim_request", user=str(payload["user"]), enterprise=str(payload["enterprise"]))
             markup = keyboards.claim(t, int(payload["claim_id"]))
         elif kind == "claim_decided":
             key = "register.claim_approved" if payload["approved"] else "register.claim_denied"
-            text = t(key, enterprise=escape(str(payload["enterprise"])))
+            text = t(key, enterprise=str(payload["enterprise"]))
         elif kind == "filed":
             view = load_view(payload["view"])
             text = self.render_.filed(t, view.appeal, bool(payload.get("automatic")))
@@ -112,15 +109,15 @@ class Notifier:
             reason = _last_note(view, "return") if a.status.value == "returned" else None
             return r.triage(t, view, reason), keyboards.triage(t, a, names, self.settings.routing)
         if kind == "replied":
-            return (t("appeal.replied", reply=escape(_last_note(view, "reply")), **common),
+            return (t("appeal.replied", reply=_last_note(view, "reply"), **common),
                     keyboards.ratings(t, a.id))
         if kind == "closed":
             return t("appeal.closed", **common), keyboards.enterprise_actions(t, a)
         if kind == "message" and audience is Audience.ENTERPRISE:
-            return (t("appeal.message_from_department", text=escape(_last_note(view, "message")), **common),
+            return (t("appeal.message_from_department", text=_last_note(view, "message"), **common),
                     keyboards.enterprise_actions(t, a))
         if kind == "message":
-            return t("staff.followup", text=escape(_last_note(view, "message")), **common), \
+            return t("staff.followup", text=_last_note(view, "message"), **common), \
                 keyboards.handler_actions(t, a)
         if kind == "files":
             return t("staff.files_added", count=_last_note(view, "files"), **common), keyboards.handler_actions(t, a)
@@ -129,19 +126,19 @@ class Notifier:
         if kind == "accepted":
             return t("appeal.accepted", **common), None
         if kind in ("rated", "poor_rating"):
-            return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=escape(view.enterprise.name),
+            return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=view.enterprise.name,
                      **common), None
         if kind == "withdrawn":
             withdrawal = _last_event(view, "withdraw")
             if withdrawal is not None and withdrawal.actor_role != "enterprise":
-                return t("staff.withdrawn_by_center", reason=escape(withdrawal.note), **common), None
+                return t("staff.withdrawn_by_center", reason=withdrawal.note, **common), None
             return t("staff.withdrawn", **common), None
         if kind == "withdrawn_by_center":
-            return t("appeal.withdrawn_by_center", reason=escape(_last_note(view, "withdraw")), **common), None
+            return t("appeal.withdrawn_by_center", reason=_last_note(view, "withdraw"), **common), None
         if kind == "handover":
             return t("team.handover", **common), keyboards.handler_actions(t, a)
         if kind == "extension_request":
-            return (t("staff.extension_request", days=a.extension_days, reason=escape(a.extension_reason or ""),
+            return (t("staff.extension_request", days=a.extension_days, reason=a.extension_reason or "",
                       due=r.when(a.reply_due), **common), keyboards.extension_decision(t, a.id))
         if kind == "extension_decided":
             key = "staff.extension_approved" if a.extension_status == "approved" else "staff.extension_denied"

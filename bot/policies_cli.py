@@ -15,7 +15,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from bot.config import Settings, load_settings
 from bot.policy_wiring import sync_catalogue
-from bot.texts import cli_text
+from bot.texts import cli_locale, cli_text, translator
 from policies import digest as digests
 from policies.catalogue import CatalogueError, load_catalogue
 from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
@@ -63,6 +63,17 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             click.echo(str(issue), err=True)
         raise fail("cli.policies.invalid", count=len(err.issues)) from err
     click.echo(cli_text("cli.policies.valid", count=len(found), sample=sum(p.sample for p in found)))
+
+
+@policies.command()
+@click.argument("out", required=False, default="policies-template.xlsx",
+                type=click.Path(dir_okay=False, path_type=Path))
+def template(out: Path) -> None:
+    """Write an example spreadsheet for `wanqi policies import`: every header, an example row, what each takes."""
+    from bot.cli import write_xlsx
+    from bot.templates import policy_template
+
+    write_xlsx(out, policy_template(translator(cli_locale())))
 
 
 @policies.command("import")

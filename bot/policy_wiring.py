@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import escape
 from sqlite_utils import Database
 
 from appeals.ports import Outgoing

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime
-from html import escape
 from zoneinfo import ZoneInfo
 
 from appeals.lifecycle import Status
@@ -13,7 +14,7 @@ from appeals.registration import mask_phone
 from appeals.service import RATINGS, AppealView
 from appeals.sla import Light
 from bot.config import Settings
-from bot.texts import Translator
+from bot.texts import Markup, Translator
 
 TELEGRAM_LIMIT = 4096
 _ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "金额", "date": "日期",
@@ -91,19 +92,20 @@ class Renderer:
         a = view.appeal
         due = self.due(a)
         lines = [t(
-            "appeal.detail", number=a.number, enterprise=escape(view.enterprise.name),
-            status=self.status(t, a.status), light=f" {t(f'light.{view.light.value}')}" if view.light else "",
+            "appeal.detail", number=a.number, enterprise=view.enterprise.name,
+            status=self.status(t, a.status), light=Markup(" ") + t(f"light.{view.light.value}") if view.light else "",
             category=self.category(t, a.category), department=self.department(t, a.department_id),
             created=self.when(a.created_at), deadline=t("appeal.detail_deadline", due=self.when(due)) if due else "",
             rating=t("appeal.detail_rating", rating=self.rating(t, a.rating)) if a.rating else "",
-            text=escape(a.text),
+            text=a.text,
         ), "", t("appeal.history")]
         for ev in view.events:
             what = t(f"action.{ev.action}") if t.has(f"action.{ev.action}") else ev.action
             if ev.action in ("rate_good", "rate_poor"):
-                what = f"{what}（{escape(ev.note)}）"
+                what = Markup("{}（{}）").format(what, ev.note)
             elif ev.note and ev.action not in ("dispatch",) and (staff or not ev.internal):
-                what = f"{what}：{escape(ev.note if ev.action != 'request_extension' else ev.note.split('|', 1)[-1])}"
+                note = ev.note if ev.action != "request_extension" else ev.note.split("|", 1)[-1]
+                what = Markup("{}：{}").format(what, note)
             who = t(f"role.{ev.actor_role}") if ev.actor_role and t.has(f"role.{ev.actor_role}") else ""
             lines.append(t("appeal.history_line", at=self.when(ev.at), who=who, what=what))
         return "\n".join(lines)
@@ -119,43 +121,93 @@ class Renderer:
 
     def card(self, t: Translator, view: AppealView) -> str:
         a, e = view.appeal, view.enterprise
-        entities = "、".join(f"{_ENTITY_LABELS.get(x.label, x.label)} {escape(x.text)}" for x in a.entities)
+        entities = Markup("、").join(Markup("{} {}").format(_ENTITY_LABELS.get(x.label, x.label), x.text)
+                                    for x in a.entities)
         history = [ev for ev in view.events if ev.action in ("message", "note", "return", "rate_poor", "reply")]
         return t(
             "staff.card", title=t("staff.card_reopened" if a.reopen_count else "staff.card_new"),
-            number=a.number, enterprise=escape(e.name), district=e.district, scale=e.scale,
-            industry=INDUSTRIES.get(e.industry, e.industry), contact=escape(e.contact), phone=e.phone,
+            number=a.number, enterprise=e.name, district=e.district, scale=e.scale,
+            industry=INDUSTRIES.get(e.industry, e.industry), contact=e.contact, phone=e.phone,
             category=self.category(t, a.category), confidence=self.percent(a.confidence),
             accept_due=self.when(a.accept_due), reply_due=self.when(a.reply_due),
             entities=t("staff.entities", items=entities) if entities else "",
             attachments=t("staff.attachments", count=len(a.attachments)) if a.attachments else "",
             history=t("staff.history", count=len(history)) if history else "",
-            text=escape(a.text),
+            text=a.text,
         )
 
     def triage(self, t: Translator, view: AppealView, return_reason: str | None) -> str:
         a, e = view.appeal, view.enterprise
         suggestions = "、".join(f"{self.category(t, s.category)} {self.percent(s.confidence)}" for s in a.ranking[:3])
-        return t("staff.triage", number=a.number, enterprise=escape(e.name), district=e.district,
-                 suggestions=suggestions or "—", text=escape(a.text),
-                 returned=t("staff.triage_returned", reason=escape(return_reason)) if return_reason else "")
+        return t("staff.triage", number=a.number, enterprise=e.name, district=e.district,
+                 suggestions=suggestions or "—", text=a.text,
+                 returned=t("staff.triage_returned", reason=return_reason) if return_reason else "")
 
     @staticmethod
     def masked_contact(enterprise: Enterprise) -> str:
         return f"{enterprise.contact} {mask_phone(enterprise.phone)}"
 
 
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{1,10});|[\s\S]")
+_TAG_NAME = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def utf16_len(text: str) -> int:
+    """Telegram's length: UTF-16 code units (an emoji or a rare CJK character outside the BMP counts 2)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _after(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
+    """The open tags (opening text, closing text) after ``token``."""
+    if not token.startswith("<") or len(token) < 3:
+        return stack
+    name = _TAG_NAME.match(token)
+    if name is None:
+        return stack
+    if token.startswith("</"):
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][1] == f"</{name[1]}>":
+                return stack[:i] + stack[i + 1:]
+        return stack
+    return [*stack, (token, f"</{name[1]}>")]
+
+
+def _shown(token: str) -> int:
+    """What a token adds to Telegram's count, which is taken after parsing: a tag nothing, ``&amp;`` one."""
+    if token.startswith("<") and len(token) > 1:
+        return 0
+    return utf16_len(html.unescape(token) if token.startswith("&") else token)
+
+
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split text into Telegram-sized parts at line breaks where possible (never inside an HTML entity)."""
+    """Split Telegram HTML into parts of at most ``limit`` UTF-16 units of shown text (Telegram's count).
+
+    Cuts at a line break in the second half of a part where there is one; never inside a tag or an
+    entity (``&amp;``); tags open at a cut are closed at the end of the part and opened again in the next.
+    """
+    tokens = _TOKEN.findall(text)
+    if sum(_shown(token) for token in tokens) <= limit:
+        return [text]
     parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-            amp = text.rfind("&", cut - 8, cut)
-            if amp != -1 and ";" not in text[amp:cut]:
-                cut = amp
-        parts.append(text[:cut])
-        text = text[cut + 1:] if text[cut] == "\n" else text[cut:]
-    parts.append(text)
+    stack: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        prefix = "".join(opening for opening, _ in stack)
+        size = 0
+        body: list[str] = []
+        best: tuple[int, list[tuple[str, str]], int] | None = None  # (body length, open tags, next token)
+        while i < len(tokens):
+            token = tokens[i]
+            if body and size + _shown(token) > limit:
+                break
+            body.append(token)
+            size += _shown(token)
+            stack = _after(stack, token)
+            i += 1
+            if token == "\n" and size >= limit // 2:
+                best = (len(body) - 1, stack, i)  # cut before the line break, drop it
+        if i < len(tokens) and best is not None:
+            keep, stack, i = best
+            body = body[:keep]
+        parts.append(prefix + "".join(body) + "".join(c for _, c in reversed(stack)))
     return [p for p in parts if p] or [""]

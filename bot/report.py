@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from appeals.lifecycle import OPEN, Status
 from appeals.metrics import Figures, Overview, days_text, ordered, percent
@@ -18,7 +19,7 @@ from appeals.model import Appeal
 from appeals.service import POOR, RATINGS
 from appeals.sla import Light
 from bot.config import Settings
-from bot.texts import Translator
+from bot.texts import Translator, translator
 
 HEADER = Font(bold=True, color="FFFFFF")
 FILL = PatternFill("solid", fgColor="1F4E79")
@@ -92,11 +93,25 @@ def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings) -> None:
         lights.append([label, ov.lights.get(level, 0)])
 
 
+# A cell text starting with one of these is read as a formula by Excel and LibreOffice (CSV/formula injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(sheet: Worksheet) -> None:
+    """Every text cell stays text: an enterprise named ``=HYPERLINK(…)`` is shown, never evaluated."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                cell.data_type = "s"
+                cell.quotePrefix = True
+
+
 def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
                  now: datetime, overview: Overview | None = None) -> bytes:
     """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
     plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
     tz = ZoneInfo(settings.center.timezone)
+    t = translator(t.locale, html=False)  # cells are plain text
 
     def when(value: datetime | None) -> str:
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
@@ -136,6 +151,7 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
     summary.append([f"统计时间 {when(now)}，共 {len(appeals)} 件；"
                     + "，".join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items())])
     for sheet in wb.worksheets:
+        _as_text(sheet)
         for cell in sheet[1]:
             cell.font, cell.fill = HEADER, FILL
             cell.alignment = Alignment(horizontal="center")

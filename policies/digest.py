@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
-from html import escape
 from typing import Any
+
+from markupsafe import escape
 
 from policies import render
 from policies.matching import Match, PolicyIndex

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from html import escape
+
+from markupsafe import escape
 
 from policies.matching import Match
 from policies.model import Policy

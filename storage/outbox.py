@@ -10,7 +10,6 @@ restarted worker sees. Blocking: run it on the writer thread under asyncio.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -20,19 +19,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from appeals.ports import Outgoing
+from storage.redact import redact
 
 QUEUED, SENDING, SENT, FAILED, BLOCKED = "queued", "sending", "sent", "failed", "blocked"
 FINAL = frozenset({SENT, FAILED, BLOCKED})
 _MARKS = frozenset({"claim", "retry_sending", "mark_sent", "mark_retry", "mark_failed", "block_chat"})
 _CHUNK = 500  # keys per IN (...) query, well under SQLite's variable limit
-_TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
-
-
-def redact(text: str, token: str | None = None) -> str:
-    """``text`` with any bot token in it (e.g. in a URL of a redirect error) replaced by ``<token>``."""
-    if token:
-        text = text.replace(token, "<token>")
-    return _TOKEN.sub("<token>", text)
 
 
 def _now() -> str:
@@ -176,7 +168,7 @@ class Outbox:
         """Another attempt of a row still in ``sending`` (the last outcome unknown, e.g. a timeout)."""
         with self._tx():
             self.db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ?",
-                            [error, _now(), row_id])
+                            [redact(error), _now(), row_id])
 
     def mark_sent(self, row_id: int, message_id: int | None) -> None:
         now = _now()
@@ -190,20 +182,20 @@ class Outbox:
         with self._tx():
             self.db.execute(
                 "UPDATE outbox SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                [QUEUED, error, not_before, _now(), row_id])
+                [QUEUED, redact(error), not_before, _now(), row_id])
 
     def mark_failed(self, row_id: int, error: str) -> None:
         """Given up: a 400 (a bug) or retries exhausted."""
         with self._tx():
             self.db.execute("UPDATE outbox SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                            [FAILED, error, _now(), row_id])
+                            [FAILED, redact(error), _now(), row_id])
 
     def block_chat(self, chat_id: int, error: str = "blocked by the user") -> int:
         """403: the user blocked the bot. Marks them inactive and stops every unsent row of that chat."""
         with self._tx():
             cursor = self.db.execute(
                 "UPDATE outbox SET status = ?, last_error = ?, updated_at = ? WHERE chat_id = ? AND status IN (?, ?)",
-                [BLOCKED, error, _now(), chat_id, QUEUED, SENDING])
+                [BLOCKED, redact(error), _now(), chat_id, QUEUED, SENDING])
             self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [chat_id])
         return cursor.rowcount
 

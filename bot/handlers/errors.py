@@ -29,10 +29,11 @@ def _params(exc: AppealError, t: Translator) -> dict[str, object]:
     return params
 
 
-async def _answer(event: ErrorEvent, text: str) -> None:
+async def _answer(event: ErrorEvent, text: str, alert: str | None = None) -> None:
+    """``text`` (HTML) answers a message; a button press gets ``alert``, plain text (Telegram shows it as is)."""
     update = event.update
     if update.callback_query is not None:
-        await update.callback_query.answer(text[:200], show_alert=True)
+        await update.callback_query.answer((alert or text)[:200], show_alert=True)
     elif update.message is not None:
         await update.message.answer(text)
 
@@ -44,7 +45,9 @@ async def domain_error(event: ErrorEvent, t: Translator | None = None) -> None:
     assert isinstance(exc, AppealError)
     log.info("update %s refused: %s", event.update.update_id, type(exc).__name__)
     try:
-        text = t(exc.key, **_params(exc, t))
+        params = _params(exc, t)
+        text, alert = t(exc.key, **params), t.plain(exc.key, **params)
     except (KeyError, IndexError):
-        text = t("error.generic")
-    await _answer(event, text)
+        text = alert = t("error.generic")
+    await _answer(event, text, alert)
+

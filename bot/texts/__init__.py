@@ -2,6 +2,12 @@
 
 A key ``k`` in ``zh-CN/appeals.yml`` is looked up as ``t("appeals.k", **params)``; params fill
 ``str.format`` fields. zh-CN is complete and the default; other locales fall back to it.
+
+Templates are Telegram HTML. ``t(...)`` HTML-escapes every interpolated value (a name like
+``<a href=…>`` arrives as text, a ``<`` cannot break the message) and returns :class:`Markup`, which a
+further ``t(...)`` interpolates as is. Build fragments with :func:`escape`/``Markup``, never with
+f-strings around escaped text. ``t.plain(...)`` is for plain-text places: button labels, callback
+alerts, the command line.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from markupsafe import Markup, escape
+
+__all__ = ["DEFAULT", "LOCALES", "Markup", "Translator", "catalogue", "escape", "locale_for", "translator"]
 
 DEFAULT = "zh-CN"
 LOCALES = ("zh-CN", "en")
@@ -44,28 +53,44 @@ def locale_for(language_code: str | None) -> str:
 class Translator:
     """``t(key, **params)`` for one locale."""
 
-    def __init__(self, locale: str = DEFAULT) -> None:
+    def __init__(self, locale: str = DEFAULT, *, html: bool = True) -> None:
         self.locale = locale if locale in LOCALES else DEFAULT
+        self.html = html
         self._strings = catalogue(self.locale)
         self._default = catalogue(DEFAULT)
 
-    def __call__(self, key: str, /, **params: Any) -> str:
+    def template(self, key: str) -> str:
         template = self._strings.get(key) or self._default.get(key)
         if template is None:
             raise KeyError(f"no text for {key!r}")
+        return template
+
+    def __call__(self, key: str, /, **params: Any) -> Markup:
+        """The text as Telegram HTML, every parameter escaped (unless it is Markup already).
+
+        A plain translator (``html=False``, for the command line and spreadsheets) escapes nothing.
+        """
+        if not self.html:
+            return self.plain(key, **params)  # type: ignore[return-value]
+        return Markup(self.template(key)).format(**params)
+
+    def plain(self, key: str, /, **params: Any) -> str:
+        """The text for plain-text places (buttons, alerts, the command line): nothing escaped."""
+        template = self.template(key)
         return template.format(**params) if params else template
 
     def has(self, key: str) -> bool:
         return key in self._strings or key in self._default
 
 
-def translator(locale: str | None) -> Translator:
-    return _translator(locale or DEFAULT)
+def translator(locale: str | None, *, html: bool = True) -> Translator:
+    """The translator of a locale: Telegram HTML by default, plain text for the command line."""
+    return _translator(locale or DEFAULT, html)
 
 
 @cache
-def _translator(locale: str) -> Translator:
-    return Translator(locale)
+def _translator(locale: str, html: bool) -> Translator:
+    return Translator(locale, html=html)
 
 
 # The command line speaks one language: WANQI_LANG (zh… / en…), else the config's center.default_locale.
@@ -87,4 +112,4 @@ def cli_locale() -> str:
 
 def cli_text(key: str, /, **params: Any) -> str:
     """A line of staff-facing command-line output from ``cli.yml``: ``cli_text("cli.db.backed_up", path=…)``."""
-    return translator(cli_locale())(key, **params)
+    return translator(cli_locale(), html=False)(key, **params)  # the terminal shows text as is

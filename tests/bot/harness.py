@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot
+from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update
@@ -22,6 +24,7 @@ from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from bot.app import App, build_app
 from bot.callbacks import AppealCb
 from bot.config import PushSettings, Settings, load_settings
+from bot.standin import APIError, _strip_html
 from tests.support import ROOT
 
 TOKEN = "42:TEST-TOKEN"
@@ -56,6 +59,20 @@ class Sent:
         return (exact or near)[0]
 
 
+def _check_like_telegram(bot: Bot, method: TelegramMethod[Any], text: str) -> None:
+    """Refuse what Telegram refuses: broken or foreign HTML, and texts over 4096 UTF-16 units."""
+    mode = getattr(method, "parse_mode", None)
+    if isinstance(mode, Default):
+        mode = bot.default[mode.name]
+    try:
+        shown = _strip_html(text) if str(getattr(mode, "value", mode) or "").upper() == "HTML" else text
+    except APIError as exc:
+        raise TelegramBadRequest(method, exc.description) from None
+    limit = 1024 if getattr(method, "caption", None) else 4096
+    if len(shown.encode("utf-16-le")) // 2 > limit:
+        raise TelegramBadRequest(method, "Bad Request: message is too long")
+
+
 class RecordingSession(BaseSession):
     """Answers every Bot API call like Telegram would, and records it."""
 
@@ -76,6 +93,7 @@ class RecordingSession(BaseSession):
         if method.__returning__ is Message or name.startswith("send"):
             chat_id = int(getattr(method, "chat_id", 0) or 0)
             text = getattr(method, "text", None) or getattr(method, "caption", None) or ""
+            _check_like_telegram(bot, method, text)
             markup = getattr(method, "reply_markup", None)
             markup_dict = markup.model_dump(exclude_none=True) if markup is not None else None
             mid = next(self._ids)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -14,18 +13,14 @@ from typing import Any
 import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramNetworkError
-from aiogram.methods import TelegramMethod
-from aiogram.types import Chat, Message
 from sqlite_utils import Database
 
 from appeals.ports import Outgoing
 from bot.delivery import Call, DeliveryWorker
 from bot.standin import BotAPIStandin
 from storage.db import Writer, open_db
-from storage.outbox import Outbox, redact
+from storage.outbox import Outbox
 from tests.bot.harness import TOKEN
 
 
@@ -198,43 +193,6 @@ async def test_400_is_a_bug_logged_with_its_template_and_reported_to_supervisors
 
 async def _report(writer: Writer, outbox: Outbox, row: dict[str, Any], error: str) -> None:
     await writer.run(outbox.report_bug, row["kind"], error)
-
-
-class _RedirectOnce(BaseSession):
-    """A session whose first call fails like aiohttp's TooManyRedirects, URL (with the token) included."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
-        self.calls += 1
-        if self.calls == 1:
-            raise TelegramNetworkError(method, f"TooManyRedirects: 0, url='https://api.telegram.org/bot{bot.token}/"
-                                               "sendMessage'")
-        return Message(message_id=1, date=int(time.time()), chat=Chat(id=1, type="private"), text="ok")
-
-    async def make_request_stream(self, *a: Any, **k: Any) -> AsyncGenerator[bytes, None]:  # pragma: no cover
-        yield b""
-
-    async def stream_content(self, *a: Any, **k: Any) -> AsyncGenerator[bytes, None]:  # pragma: no cover
-        yield b""
-
-    async def close(self) -> None:
-        pass
-
-
-async def test_the_token_never_reaches_the_log_or_the_table(
-    outbox: Outbox, writer: Writer, caplog: pytest.LogCaptureFixture
-) -> None:
-    token = "123456789:AAH-secret-token-value-xyz_0123456789"
-    outbox.add(texts(1))
-    with caplog.at_level(logging.INFO):
-        report = await make(Bot(token, session=_RedirectOnce()), outbox, writer).drain()
-    assert report.sent == 1 and report.retried == 1
-    assert token not in caplog.text and "<token>" in caplog.text
-    assert outbox.by_key("t:1:1")["last_error"] is None  # type: ignore[index]  # cleared once sent
-    assert redact(f"url=/bot{token}/x") == "url=/bot<token>/x"
 
 
 async def test_per_chat_spacing_and_the_order_of_the_events(

@@ -30,3 +30,25 @@ def test_wanqi_demo_plays_the_whole_journey_over_http(tmp_path: Path) -> None:
     assert moves == ["submitted", "dispatched", "accepted", "replied", "closed"]
     inbox = dict(db.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall())
     assert inbox["done"] > 20 and set(inbox) == {"done"}  # every update went through the inbox
+
+
+@pytest.mark.slow
+def test_wanqi_demo_runs_again_in_the_same_workdir_and_leaves_no_temporary_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    workdir = tmp_path / "kept"
+    for _ in range(2):  # a second run replays the journey on a fresh database
+        again = CliRunner().invoke(main, ["--config", str(ROOT / "config.yml"), "demo", "--workdir", str(workdir)],
+                                   env={"WANQI_LANG": ""})
+        assert again.exit_code == 0, again.output
+    assert (workdir / "demo.db").is_file()
+    last = again.output.strip().splitlines()
+    assert last[-2].startswith("结果：") and "已办结（评价：满意）" in last[-2] and "已重新办理 1 次" in last[-2]
+    assert last[-1] == "demo 完成 ✅"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    fresh = CliRunner().invoke(main, ["--config", str(ROOT / "config.yml"), "demo"])
+    assert fresh.exit_code == 0, fresh.output
+    assert list(scratch.iterdir()) == []
