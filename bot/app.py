@@ -26,8 +26,10 @@ from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Offloaded, Services
+from storage.db import Writer, open_db
 from storage.fsm import SqliteStorage
 from storage.inbox import Inbox
+from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.telegram.org"
@@ -54,6 +56,8 @@ class App:
 
     async def close(self) -> None:
         await self.bot.session.close()
+        if self.delivery is not None:
+            self.delivery.close()
         self.services.writer.close()
         self.db.close()
 
@@ -71,14 +75,21 @@ def build_services(settings: Settings, db: Database, classifier: Classifier, clo
 
 
 def build_delivery(bot: Bot, services: Services, notifier: Notifier) -> DeliveryWorker:
-    """The outbox's one delivery worker for this process (it runs only while the process holds the lease)."""
-    push = services.settings.push
-    outbox = services.outbox.target
+    """The outbox's one delivery worker for this process (it runs only while the process holds the lease).
+
+    It has its own connection and writer thread: its ``sent`` marks must not queue behind the intake's
+    work (classifying and filing a burst), or a crash would find more sent messages not yet marked.
+    """
+    settings = services.settings
+    push = settings.push
+    db = open_db(settings.path(settings.database), migrate=False)
+    writer = Writer()
+    outbox = Outbox(db)
 
     async def report_bug(row: dict[str, Any], error: str) -> None:
-        await services.outbox.report_bug(str(row["kind"]), error)
+        await writer.run(outbox.report_bug, str(row["kind"]), error)
 
-    return DeliveryWorker(bot, outbox, services.writer, notifier.calls, messages_per_second=push.messages_per_second,
+    return DeliveryWorker(bot, outbox, writer, notifier.calls, messages_per_second=push.messages_per_second,
                           per_chat_interval=push.per_chat_interval, max_attempts=push.max_retries,
                           backoff_max=push.backoff_max, on_bug=report_bug)
 

@@ -219,6 +219,11 @@ class DeliveryWorker:
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()  # one run at a time per worker
 
+    def close(self) -> None:
+        """Release the writer thread and the connection this worker was given."""
+        self.writer.close()
+        self.outbox.db.close()
+
     def wake(self) -> None:
         """New rows were committed: look at once instead of at the next poll."""
         self._wake.set()

@@ -190,6 +190,7 @@ async def _queue_and_send(settings: Settings, echo: Callable[[str], None]) -> No
             done = await worker.drain()
         finally:
             keeper.cancel()
+            worker.close()
             await bot.session.close()
             await core.writer.run(core.leases.release, PRIMARY, holder)
         echo(f"已发送 {done.sent}，失败 {done.failed}，已屏蔽 {done.blocked}，"

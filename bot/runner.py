@@ -23,6 +23,8 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -36,7 +38,7 @@ from bot.commands import set_default_menu
 from bot.config import Settings
 from bot.scheduler import build_scheduler, catch_up
 from bot.texts import cli_text
-from storage.leases import PRIMARY, new_holder_id
+from storage.leases import PRIMARY, holder_is_dead, new_holder_id
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 30.0  # seconds; renewed every third of it
@@ -102,14 +104,24 @@ class Primary:
         return ok
 
     async def wait(self) -> None:
-        """Return once this process holds the lease (one log line if it has to wait)."""
-        if await self._acquire():
-            return
-        other = await self.app.services.writer.run(self.leases.holder, PRIMARY, time.time())
-        log.warning("standby: %s is the primary for this database; waiting to take over", other)
+        """Return once this process holds the lease (one log line if it has to wait).
+
+        A holder that died on this host (kill -9) is taken over at once instead of after its lease runs out.
+        """
+        told = False
         while not await self._acquire():
-            await asyncio.sleep(self.ttl / 3)
-        log.info("took over as primary (%s)", self.holder)
+            run = self.app.services.writer.run
+            other = await run(self.leases.holder, PRIMARY, time.time())
+            if other is not None and holder_is_dead(other) and \
+                    await run(self.leases.take_over, PRIMARY, other, self.holder, self.ttl, time.time()):
+                log.warning("took over as primary from %s, which is no longer running", other)
+                return
+            if not told:
+                log.warning("standby: %s is the primary for this database; waiting to take over", other)
+                told = True
+            await asyncio.sleep(min(self.ttl / 3, 2.0))
+        if told:
+            log.info("took over as primary (%s)", self.holder)
 
     async def keep(self) -> None:
         """Renew until cancelled; set ``lost`` if another process took the lease meanwhile."""
@@ -179,7 +191,10 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
 
     watcher = asyncio.create_task(step_down())
     try:
-        await set_default_menu(app.bot)
+        try:
+            await set_default_menu(app.bot)
+        except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
+            log.warning("default menu not set: %s", type(exc).__name__)
         async with background(app, primary):
             log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                      app.settings.nlu.backend)

@@ -102,8 +102,7 @@ async def _submit(
     sub = await services.appeals.submit(actor, text, pending, source_update_id=event_update.update_id,
                                         parsed=parsed, topics=topics, chosen=chosen)
     await state.clear()
-    if sub.duplicate:
-        await message.answer(t("appeal.filed_duplicate", number=sub.appeal.number))
+    if sub.duplicate:  # the same update again (a redelivery after a crash): its acknowledgement is queued already
         return
     # the acknowledgement and the department's card were committed with the appeal, as outbox rows
     if sub.appeal.category == "policy" and policy_service is not None:
