@@ -37,6 +37,7 @@ from storage.figures import SqliteFigureSource
 from storage.leases import Leases
 from storage.outbox import Outbox
 from storage.repository import SqliteRepository
+from storage.web_repo import WebRepository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,6 +105,7 @@ class Services:
     registration: Offloaded[RegistrationService]
     figures: Offloaded[FigureService]
     staff: Offloaded[StaffService]
+    web: Offloaded[WebRepository]  # console logins, partner keys, console queries
     outbox: Offloaded[Outbox]
 
 
@@ -120,6 +122,7 @@ class Core:
     registration: RegistrationService
     leases: Leases
     figures: FigureService
+    web: WebRepository
     outbox: Outbox
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
@@ -130,6 +133,7 @@ class Core:
                         Offloaded(self.registration, self.writer, self._committed),
                         Offloaded(self.figures, self.writer),
                         Offloaded(self.registration.staff, self.writer, self._committed),
+                        Offloaded(self.web, self.writer),
                         Offloaded(self.outbox, self.writer, self._committed))
 
     def _committed(self) -> None:
@@ -177,4 +181,5 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     if seed_supervisors:
         registration.seed_supervisors()
     figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
-    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures, outbox)
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures,
+                WebRepository(db), outbox)

@@ -48,6 +48,7 @@ class App:
     core: Core | None = None
     delivery: DeliveryWorker | None = None
     scheduler: Any = None  # set by bot.runner.serve
+    web_runner: Any = None  # the console and Open311 API, set by bot.runner.serve
 
     async def drain(self) -> DeliveryReport:
         """Send everything the outbox holds now (tests, demo, CLI tools without a running bot)."""

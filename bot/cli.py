@@ -26,6 +26,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.texts import cli_locale, cli_text, set_cli_locale, translator
 from storage.db import open_db
 from storage.repository import SqliteRepository
+from web.cli import api_key, web_group
 
 if TYPE_CHECKING:
     from bot.render import Renderer
@@ -196,8 +197,11 @@ def init(folder: Path, force: bool) -> None:
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo database in this folder (default: a temporary folder, removed afterwards).")
+@click.option("--console", "console", is_flag=True,
+              help="Afterwards serve the demo's database in the web console on 127.0.0.1 and print a login link.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where --console listens.")
 @click.pass_context
-def demo(ctx: click.Context, workdir: Path | None) -> None:
+def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
     from bot.demo import run_demo
 
@@ -205,7 +209,13 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
     settings = _settings(ctx)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    ctx.exit(asyncio.run(run_demo(settings, click.echo, workdir)))
+    try:
+        code = asyncio.run(run_demo(settings, click.echo, workdir, console=listen if console else None))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.exit(code)
 
 
 @main.command()
@@ -460,18 +470,34 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path) -> None:
     """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
+    from storage.db import backup
+
     settings = _settings(ctx)
     source_path = _existing_database(settings)
     _folder_of(target)
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-    try:
-        dest = sqlite3.connect(target)
-        with dest:
-            source.backup(dest)
-        dest.close()
-    finally:
-        source.close()
+    backup(source_path, target)  # a 0600 file: it holds the same personal data
     click.echo(cli_text("cli.db.backed_up", path=target))
+
+
+@db.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_restore(ctx: click.Context, backup_file: Path) -> None:
+    """Replace the database with a backup: refused while the bot runs; the old one is kept beside it."""
+    import time
+
+    from storage.db import RestoreRefused, open_db, restore
+
+    settings = _settings(ctx)
+    target = settings.path(settings.database)
+    try:
+        saved = restore(backup_file, target, time.time())
+    except RestoreRefused as exc:
+        raise fail(exc.key, **exc.params) from None
+    open_db(target).close()  # a backup from an older version gets this version's migrations
+    if saved is not None:
+        click.echo(cli_text("cli.db.previous_kept", path=saved))
+    click.echo(cli_text("cli.db.restored", path=target, backup=backup_file))
 
 
 # Tool groups living next to what they operate on. Each helper adds its line here.
@@ -500,6 +526,51 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
 
 
+@main.commands["nlu"].command("retrain")  # type: ignore[attr-defined]
+@click.option("--test", "test_data", default="nlu/data/test", show_default=True,
+              help="Held-out data both models are scored on.")
+@click.option("--rollback", "undo", is_flag=True, help="Put the previous model back instead.")
+@click.pass_context
+def retrain(ctx: click.Context, test_data: str, undo: bool) -> None:
+    """Retrain on the training data plus the desk's feedback; swap only if not worse (keeps the previous)."""
+    from nlu.data_io import DataError, load_examples
+    from nlu.retrain import retrain as run
+    from nlu.retrain import rollback, with_feedback
+
+    settings = _settings(ctx)
+    nlu = settings.nlu
+    model_dir = settings.path(nlu.model_dir)
+    if undo:
+        try:
+            rollback(model_dir)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"previous model restored in {model_dir}; restart the bot to use it")
+        return
+    try:
+        examples, test = load_examples(settings.path(nlu.train_data)), load_examples(test_data)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    feedback = SqliteRepository(open_db(settings.path(settings.database))).feedback_examples()
+    click.echo(f"feedback: {len(feedback)} decisions from the desk", err=True)
+    result = run(with_feedback(examples, feedback), test, model_dir, departments=list(settings.departments.values()),
+                 target_precision=nlu.target_precision, echo=lambda m: click.echo(m, err=True))
+
+    def line(name: str, r: dict[str, Any] | None) -> str:
+        if r is None:
+            return f"{name}: none"
+        return (f"{name}: macro-F1 {r['macro_f1']:.4f}, accuracy {r['accuracy']:.4f}, threshold {r['threshold']:.4f}, "
+                f"auto-routed {r['auto_route_coverage']:.1%} at precision {r['auto_route_precision']:.1%}")
+
+    click.echo(line("old", result.old))
+    click.echo(line("new", result.new))
+    if result.swapped:
+        click.echo(f"new model in use: {model_dir} (previous kept for `wanqi nlu retrain --rollback`); "
+                   "restart the bot to load it")
+    else:
+        click.echo("kept the old model: the new one is worse on the test set")
+
+
 @main.commands["nlu"].command("template")  # type: ignore[attr-defined]
 @click.argument("out", required=False, default="nlu-template.xlsx",
                 type=click.Path(dir_okay=False, path_type=Path))
@@ -508,7 +579,10 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
     """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
     from bot.templates import nlu_template as build
 
-    write_xlsx(out, build(translator(cli_locale()), _settings(ctx)))
+    write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
 
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
+main.add_command(__import__("bot.inbox_cli", fromlist=["inbox"]).inbox)  # wanqi inbox ...
+main.add_command(web_group)  # wanqi web [link]
+main.add_command(api_key)  # wanqi api-key create|list|revoke

@@ -62,13 +62,13 @@ def fix_category(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
 
 
 def file_as_is(t: Translator) -> InlineKeyboardMarkup:
-    return _rows([_b(t("dialogue.file_as_is"), IntakeCb(act="file"))], 1)
+    return _rows([_b(t.plain("dialogue.file_as_is"), IntakeCb(act="file"))], 1)
 
 
 def topics(t: Translator, candidates: tuple[str, ...], names: dict[str, str]) -> InlineKeyboardMarkup:
     """One button per candidate category, then "file once for all"."""
     buttons = [_b(names.get(c, c), IntakeCb(act="cat", arg=c)) for c in candidates]
-    return _rows([*buttons, _b(t("dialogue.file_all"), IntakeCb(act="all"))], 1)
+    return _rows([*buttons, _b(t.plain("dialogue.file_all"), IntakeCb(act="all"))], 1)
 
 
 def categories(routing: Routing, names: dict[str, str], appeal_id: int, act: str) -> InlineKeyboardMarkup:

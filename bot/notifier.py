@@ -143,6 +143,9 @@ class Notifier:
         if kind == "extension_decided":
             key = "staff.extension_approved" if a.extension_status == "approved" else "staff.extension_denied"
             return t(key, due=r.when(a.reply_due), **common), None
+        if kind == "supervise":
+            return (t("staff.supervised", note=_last_note(view, "supervise"), due=r.when(r.due(a)), **common),
+                    keyboards.view_buttons(t, [a]))
         if kind in ("sla_yellow", "sla_red"):
             return t(f"staff.{kind}", due=r.when(r.due(a)), **common), keyboards.view_buttons(t, [a])
         raise ValueError(f"unknown notice kind {kind}")

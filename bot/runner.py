@@ -196,6 +196,8 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
         except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
             log.warning("default menu not set: %s", type(exc).__name__)
         async with background(app, primary):
+            if app.settings.web.enabled:  # the console and the partner API, served by the lease holder
+                app.web_runner = await start_web(app)
             log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                      app.settings.nlu.backend)
             if announce is not None and app.scheduler is not None:
@@ -206,6 +208,9 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
                 await app.intake.poll(stop)
             finally:
                 await app.intake.stop()
+                if app.web_runner is not None:
+                    await app.web_runner.cleanup()
+                    app.web_runner = None
     finally:
         watcher.cancel()
         await app.dp.emit_shutdown(bot=app.bot, **workflow)
@@ -224,6 +229,16 @@ async def running(app: App) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def start_web(app: App) -> Any:
+    """The console and the Open311 API in this process, on web.listen, over the same services."""
+    from bootstrap import SystemClock
+    from web.context import WebContext
+    from web.server import start
+
+    clock = app.core.clock if app.core is not None else SystemClock()
+    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
 
 
 async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None) -> None:

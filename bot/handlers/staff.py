@@ -13,6 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from appeals.errors import InvalidInput
+from appeals.inputs import parse_small_int
 from appeals.model import Actor, Role
 from bot import keyboards
 from bot.callbacks import AppealCb
@@ -40,6 +41,7 @@ def router() -> Router:
     r.message.register(queue, Command("queue"))
     r.message.register(view_command, Command("view"))
     r.message.register(report, Command("report"))
+    r.message.register(console_link, Command("console"))
     r.message.register(withdraw, Command("withdraw"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
@@ -147,7 +149,7 @@ async def reply(message: Message, actor: Actor, t: Translator, services: Service
 
 async def extension(message: Message, actor: Actor, t: Translator, services: Services,
                     state: FSMContext) -> None:
-    match = re.match(r"^\s*(\d{1,2})\s*(?:天|个工作日|日)?\s*[,，:：\s]\s*(.+)$", message.text or "", re.S)
+    match = re.match(r"^\s*([0-9]{1,2})\s*(?:天|个工作日|日)?\s*[,，:：\s]\s*(.+)$", message.text or "", re.S)
     if not match:
         raise InvalidInput("staff.extend_format")
     appeal_id = (await state.get_data())["appeal_id"]
@@ -193,9 +195,19 @@ async def dispatch(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
                                  department=renderer.department(t, outcome.appeal.department_id)))
 
 
+async def console_link(message: Message, actor: Actor, t: Translator, services: Services) -> None:
+    """/console: a one-time login link to the web console, valid 10 minutes (staff only)."""
+    if not actor.is_staff:
+        await message.answer(t("common.staff_only"))
+        return
+    token = await services.web.create_login_link(actor.user_id, datetime.now(UTC))
+    url = f"{services.settings.web.base_url()}/console/login?token={token}"
+    await message.answer(t("staff.console_link", url=url), disable_web_page_preview=True)
+
+
 async def report(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:
     """/report [days]: the supervisors' Excel report (default: the last 30 days)."""
-    days = int(command.args) if command.args and command.args.strip().isdigit() else 30
+    days = parse_small_int(command.args, low=1, high=3660, key="error.bad_days") if command.args else 30
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
     end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()

@@ -223,6 +223,7 @@ def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     # no Telegram behind the recording session: no rate limits to keep, quick retries
     changes.setdefault("push", PushSettings(messages_per_second=1000, per_chat_interval=0.0, max_retries=5,
                                             backoff_max=0.05))
+    changes.setdefault("web", dataclasses.replace(settings.web, listen="127.0.0.1:0"))  # any free port
     return dataclasses.replace(settings, database=str(tmp_path / "wanqi-test.db"),
                                supervisors=frozenset({SUPERVISOR}), **changes)
 
