@@ -243,6 +243,14 @@ def m_intake_001(db: Database) -> None:
 
 
 @migrations()
+def m_web_002(db: Database) -> None:
+    """The figures' period scan reads one covering index instead of 10^5 table rows."""
+    db.table("appeals").create_index(
+        ["created_at", "department_id", "category", "status", "accept_due", "accepted_at", "reply_due",
+         "replied_at", "closed_at", "rating", "reopen_count", "return_count"], index_name="idx_appeals_figures")
+
+
+@migrations()
 def m_outbox_001(db: Database) -> None:
     """One outbox for every outgoing message (it takes over the weekly push's deliveries rows), and the
     last run of each scheduled job (so a job missed while down runs once at start-up, never twice)."""

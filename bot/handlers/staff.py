@@ -211,7 +211,7 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
     end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()
-    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end)
+    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end, fresh=True)
     data = build_report(appeals, names, services.settings, t, now, overview)
     name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
     await message.answer_document(BufferedInputFile(data, filename=name),
