@@ -164,8 +164,7 @@ async def supervise(request: web.Request) -> web.StreamResponse:
     ids = [int(str(x)) for x in form.getall("appeal", []) if str(x).isdigit()]
     if "appeal_id" in request.match_info:
         ids = [int(request.match_info["appeal_id"])]
-    outcomes = await ctx.services.appeals.supervise(actor, ids, str(form.get("note", "")))
-    await ctx.notify(n for o in outcomes for n in o.notices)
+    await ctx.services.appeals.supervise(actor, ids, str(form.get("note", "")))
     return see_other(str(form.get("back", "")) or "/console/overdue")
 
 
@@ -173,8 +172,7 @@ async def extension(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     form = await request.post()
     appeal_id = int(request.match_info["appeal_id"])
-    outcome = await ctx.services.appeals.decide_extension(actor, appeal_id, form.get("decision") == "approve")
-    await ctx.notify(outcome.notices)
+    await ctx.services.appeals.decide_extension(actor, appeal_id, form.get("decision") == "approve")
     return see_other(str(form.get("back", "")) or "/console/overdue")
 
 
@@ -217,6 +215,7 @@ async def appeal_page(request: web.Request) -> web.Response:
         "can_supervise": actor.role is Role.SUPERVISOR and a.status.value not in ("closed", "withdrawn")
         and a.department_id is not None,
         "can_decide": actor.role is Role.SUPERVISOR and a.extension_status == "requested",
+        "can_verify": actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and not view.enterprise.verified,
         "phone": view.enterprise.phone if actor.role is not Role.HANDLER or a.department_id == actor.department_id
         else "",
     }, request=request)
@@ -226,8 +225,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     form = await request.post()
     appeal_id = int(request.match_info["appeal_id"])
-    outcome = await ctx.services.appeals.dispatch(actor, appeal_id, str(form.get("category", "")))
-    await ctx.notify(outcome.notices)
+    await ctx.services.appeals.dispatch(actor, appeal_id, str(form.get("category", "")))
+    return see_other(f"/console/appeals/{appeal_id}")
+
+
+async def verify(request: web.Request) -> web.StreamResponse:
+    """确认企业: an enterprise known only by the credit code a partner or dispatcher gave becomes verified."""
+    ctx, actor = request.app[CONTEXT], request[ACTOR]
+    appeal_id = int(request.match_info["appeal_id"])
+    view = await ctx.services.appeals.view(actor, appeal_id)
+    await ctx.services.registration.verify_enterprise(actor, view.enterprise.id)
     return see_other(f"/console/appeals/{appeal_id}")
 
 
@@ -314,6 +321,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/console/appeals/{appeal_id}", appeal_page),
         web.post("/console/appeals/{appeal_id:\\d+}/dispatch", dispatch),
         web.post("/console/appeals/{appeal_id:\\d+}/note", note),
+        web.post("/console/appeals/{appeal_id:\\d+}/verify", verify),
         web.get("/console/hotspots", hotspots),
         web.get("/console/policies", policies),
         web.static("/console/static", ROOT / "static"),
