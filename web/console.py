@@ -91,15 +91,16 @@ def _light_of(row: dict[str, Any], now: datetime, ratio: float) -> tuple[Light |
     return row_light(fr, now, ratio), due
 
 
-def _clock(due: datetime | None, now: datetime, t: Any) -> str:
+def _clock(due: datetime | None, now: datetime, t: Any) -> Markup | str:
     """How much time is left (or how late it is), as people say it."""
     if due is None:
         return "—"
     seconds = (due - now).total_seconds()
-    hours = abs(int(seconds // 3600)) if seconds >= 0 else abs(int(-seconds // 3600))
+    hours = int(abs(seconds) // 3600)
     days, rest = divmod(hours, 24)
     span = t("console.clock.days_hours", days=days, hours=rest) if days else t("console.clock.hours", hours=rest)
-    return str(t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span))
+    left: Markup = t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span)
+    return left
 
 
 # ---- 总览 ------------------------------------------------------------------------------------------------
