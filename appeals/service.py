@@ -264,7 +264,7 @@ class AppealService:
 
     def close(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
         """办结 by staff after the reply, with the reason on the record (the rating still counts if it comes)."""
-        note = check_text(reason)[:1000] if reason is not None else None
+        note = check_text(reason)[:1000] if reason is not None else ""
         return self._move(actor, appeal_id, Action.CLOSE, note=note, closed_at=self.clock.now())
 
     def request_extension(self, actor: Actor, appeal_id: int, days: int, reason: str | None) -> Outcome:
