@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")  # ASCII only, as the standard
 
 
 def check_char(first17: str) -> str:
@@ -17,9 +18,11 @@ def check_char(first17: str) -> str:
 
 
 def normalize(code: str) -> str:
-    """Upper-case and strip spaces and full-width characters people paste in."""
-    table = {ord(ch): ord(ch) - 0xFEE0 for ch in map(chr, range(0xFF01, 0xFF5F))}
-    return re.sub(r"\s+", "", code.translate(table)).upper()
+    """NFKC (full-width letters and digits people paste in become ASCII), spaces removed, upper-cased.
+
+    Other scripts' digits (Arabic-Indic ٣, Devanagari ३) stay as they are and fail the shape check.
+    """
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", code)).upper()
 
 
 def problem(code: str) -> str | None:

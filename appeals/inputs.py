@@ -59,3 +59,10 @@ def clean_name(raw: str | None) -> str:
     if has_hidden(text):
         raise InvalidInput("error.bad_name_chars")
     return text
+
+
+def display_name(raw: str | None, limit: int = 64) -> str:
+    """A chat name shown to others (a Telegram first/last name): hidden characters dropped, not refused."""
+    # not NFKC: a name keeps its full-width punctuation as its owner wrote it
+    text = "".join(ch for ch in raw or "" if unicodedata.category(ch) not in _HIDDEN_CATEGORIES)
+    return re.sub(r"\s+", " ", text).strip()[:limit]

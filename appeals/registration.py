@@ -9,6 +9,7 @@ from typing import Protocol
 
 from appeals import credit_code
 from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.inputs import clean_name, display_name, normalize
 from appeals.model import SYSTEM, Actor, Enterprise, Role
 from appeals.ports import Clock, Repository
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
@@ -16,7 +17,7 @@ from appeals.staff import StaffRepository, StaffService
 
 log = logging.getLogger(__name__)
 
-_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+_PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")  # ASCII digits only
 
 
 class RegistrationRepository(Repository, StaffRepository, Protocol):
@@ -24,7 +25,8 @@ class RegistrationRepository(Repository, StaffRepository, Protocol):
 
 
 def check_name(name: str | None) -> str:
-    name = (name or "").strip()
+    """An enterprise or person's name: NFKC, no control, bidi or zero-width characters, 2-100 characters."""
+    name = clean_name(name)
     if not 2 <= len(name) <= 100 or not re.search(r"[\u4e00-\u9fffA-Za-z]", name):
         raise InvalidInput("error.bad_name")
     return name
@@ -39,7 +41,7 @@ def check_credit_code(raw: str | None) -> str:
 
 
 def check_phone(raw: str | None) -> str:
-    phone = re.sub(r"[\s()（）]", "", raw or "")
+    phone = re.sub(r"[\s()（）]", "", normalize(raw))
     if phone.startswith("+86"):
         phone = phone[3:]
     if not _PHONE.match(phone):
@@ -73,7 +75,7 @@ class RegistrationService:
 
         The role is the one recorded now: a member removed a moment ago resolves to no role at all.
         """
-        user = self.repo.ensure_user(user_id, name, lang, self.clock.now())
+        user = self.repo.ensure_user(user_id, display_name(name), lang, self.clock.now())
         role = Role(user.role) if user.role else None
         return Actor(user_id=user_id, role=role, enterprise_id=user.enterprise_id,
                      department_id=user.department_id, lang=user.lang, name=user.name)

@@ -450,8 +450,12 @@ class AppealService:
         if isinstance(ref, int):
             return ref
         ref = ref.strip().upper()
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "²" and "٣" are digits to str.isdigit, not to int()
+            if len(ref) > 15:  # beyond any row id (and SQLite's integers): simply not found
+                raise NotFound("no such appeal", ref=ref[:20])
             return int(ref)
+        if len(ref) > 40:
+            raise NotFound("no such appeal", ref=ref[:20])
         appeal = self.repo.find_appeal(ref)
         if appeal is None:
             raise NotFound("no such appeal", ref=ref)

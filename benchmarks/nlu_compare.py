@@ -42,9 +42,9 @@ def child(kind: str, model: str, data: str) -> None:
     tests = json.loads(Path(data).read_text(encoding="utf-8"))
     start = time.perf_counter()
     if kind == "embedded":
-        from nlu.spacy_backend import SpacyClassifier
+        from nlu.embedded import EmbeddedClassifier
 
-        clf = SpacyClassifier(model)
+        clf = EmbeddedClassifier(model)
 
         def parse(t: str) -> str:
             return clf.parse(t).ranking[0].category
@@ -73,12 +73,12 @@ def measure(kind: str, model: Path, tests: list[Example], tmp: Path) -> dict[str
 
 
 def run_embedded(train: list[Example], tests: list[Example], tmp: Path) -> dict[str, Any]:
-    from nlu.spacy_backend import train_model
+    from nlu.embedded import train_model
 
     start = time.perf_counter()
-    model = train_model(train, tmp / "embedded", seed=0, progress=False)
+    model = train_model(train, tmp / "embedded", seed=0)
     train_s = time.perf_counter() - start
-    meta = json.loads((model / "meta.json").read_text(encoding="utf-8"))["wanqi"]
+    meta = json.loads((model / "model.json").read_text(encoding="utf-8"))["report"]
     return {"train_s": train_s, **measure("embedded", model, tests, tmp),
             "note": f"char {meta['char_ngrams']}, {'sublinear' if meta['sublinear_tf'] else 'raw'} tf, C={meta['C']}"}
 
@@ -155,7 +155,7 @@ def main() -> None:
         for split, (tr, te) in splits.items():
             tmp = Path(tmp_name) / split
             tmp.mkdir()
-            rows.append((split, "embedded (spaCy + appeal_textcat)", run_embedded(tr, te, tmp)))
+            rows.append((split, "embedded (numpy, threshold stored)", run_embedded(tr, te, tmp)))
             rows.append((split, "reference char1-3 TF-IDF + LinearSVC", run_reference(tr, te, tmp)))
             if split == "split" and args.rasa_url:
                 rows.append((split, "rasa (DIET, capped)", run_rasa(args.rasa_url, te)))

@@ -19,7 +19,7 @@ FILLERS = ("我们公司成立于几年前，一直依法经营，按时纳税�
            "我们对营商环境总体是满意的，只是这件事情拖了很久。")
 
 
-def committed_split(train: str = "nlu/data/train", test: str = "nlu/data/test") -> tuple[list[Example],
+def committed_split(train: str = "nlu/data/source/train", test: str = "nlu/data/test/short") -> tuple[list[Example],
                                                                                            list[Example]]:
     return load_examples(train), load_examples(test)
 

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# A forged or garbled payload fails validation, so no handler sees it (the stale-button answer does):
+# ids are positive and far below SQLite's integer limit, codes come from fixed sets.
+RowId = Annotated[int, Field(ge=1, lt=2**53)]
+AppealAct = Literal["acc", "ret", "rep", "cls", "ext", "note", "msg", "view", "wd", "wdy", "rate", "fix",
+                    "fixto", "disp", "dispto", "extok", "fu"]
 
 
 class AppealCb(CallbackData, prefix="a"):
-    """An action on one appeal. ``arg`` carries a category id or a rating when needed."""
+    """An action on one appeal. ``arg`` carries a category id or a rating when needed (checked by the service)."""
 
-    act: str  # acc ret rep cls ext note msg view wd wdy rate fix fixto disp dispto extok fu
-    id: int
-    arg: str = ""
+    act: AppealAct
+    id: RowId
+    arg: Annotated[str, Field(max_length=32)] = ""
 
 
 class RegCb(CallbackData, prefix="r"):
-    """A choice during registration: ``field`` is industry | scale | district | confirm."""
+    """A choice during registration (the value is checked against the reference lists on confirm)."""
 
-    field: str
-    value: str
+    field: Literal["begin", "industry", "scale", "district", "confirm"]
+    value: Annotated[str, Field(max_length=16)]
 
 
 class ClaimCb(CallbackData, prefix="c"):
-    id: int
+    id: RowId
     ok: bool
 
 
 class LangCb(CallbackData, prefix="l"):
-    lang: str
+    lang: Literal["zh-CN", "en"]
 
 
 # ---- policy push ----

@@ -500,6 +500,51 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
                f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
 
 
+@main.commands["nlu"].command("retrain")  # type: ignore[attr-defined]
+@click.option("--test", "test_data", default="nlu/data/test", show_default=True,
+              help="Held-out data both models are scored on.")
+@click.option("--rollback", "undo", is_flag=True, help="Put the previous model back instead.")
+@click.pass_context
+def retrain(ctx: click.Context, test_data: str, undo: bool) -> None:
+    """Retrain on the training data plus the desk's feedback; swap only if not worse (keeps the previous)."""
+    from nlu.data_io import DataError, load_examples
+    from nlu.retrain import retrain as run
+    from nlu.retrain import rollback, with_feedback
+
+    settings = _settings(ctx)
+    nlu = settings.nlu
+    model_dir = settings.path(nlu.model_dir)
+    if undo:
+        try:
+            rollback(model_dir)
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"previous model restored in {model_dir}; restart the bot to use it")
+        return
+    try:
+        examples, test = load_examples(settings.path(nlu.train_data)), load_examples(test_data)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    feedback = SqliteRepository(open_db(settings.path(settings.database))).feedback_examples()
+    click.echo(f"feedback: {len(feedback)} decisions from the desk", err=True)
+    result = run(with_feedback(examples, feedback), test, model_dir, departments=list(settings.departments.values()),
+                 target_precision=nlu.target_precision, echo=lambda m: click.echo(m, err=True))
+
+    def line(name: str, r: dict[str, Any] | None) -> str:
+        if r is None:
+            return f"{name}: none"
+        return (f"{name}: macro-F1 {r['macro_f1']:.4f}, accuracy {r['accuracy']:.4f}, threshold {r['threshold']:.4f}, "
+                f"auto-routed {r['auto_route_coverage']:.1%} at precision {r['auto_route_precision']:.1%}")
+
+    click.echo(line("old", result.old))
+    click.echo(line("new", result.new))
+    if result.swapped:
+        click.echo(f"new model in use: {model_dir} (previous kept for `wanqi nlu retrain --rollback`); "
+                   "restart the bot to load it")
+    else:
+        click.echo("kept the old model: the new one is worse on the test set")
+
+
 @main.commands["nlu"].command("template")  # type: ignore[attr-defined]
 @click.argument("out", required=False, default="nlu-template.xlsx",
                 type=click.Path(dir_okay=False, path_type=Path))
@@ -508,7 +553,7 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
     """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
     from bot.templates import nlu_template as build
 
-    write_xlsx(out, build(translator(cli_locale()), _settings(ctx)))
+    write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
 
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...

@@ -164,7 +164,7 @@ async def _play(settings: Settings, out: Callable[[str], None], workdir: Path) -
             log.flush()
             first = await app.services.repo.get_appeal(appeal.id)
             again = await app.services.repo.get_appeal(second.id)
-            t = translator(cli_locale())
+            t = translator(cli_locale(), html=False)
             out("\n" + cli_text("cli.demo.result", first=first.number, first_status=t(f"status.{first.status.value}"),
                                 rating=t(f"rating.{first.rating}") if first.rating else t("rating.unrated"),
                                 second=again.number, second_status=t(f"status.{again.status.value}"),

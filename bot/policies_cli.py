@@ -71,7 +71,7 @@ def template(out: Path) -> None:
     from bot.cli import write_xlsx
     from bot.templates import policy_template
 
-    write_xlsx(out, policy_template(translator(cli_locale())))
+    write_xlsx(out, policy_template(translator(cli_locale(), html=False)))
 
 
 @policies.command("import")

@@ -16,6 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -96,7 +98,10 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
     workflow = {"dispatcher": app.dp, "bots": (app.bot,), **app.dp.workflow_data}
     await app.dp.emit_startup(bot=app.bot, **workflow)
     try:
-        await set_default_menu(app.bot)
+        try:
+            await set_default_menu(app.bot)
+        except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
+            log.warning("default menu not set: %s", type(exc).__name__)
         scheduler.start()
         log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                  app.settings.nlu.backend)

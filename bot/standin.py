@@ -102,6 +102,17 @@ class _Injection:
     status: int
     retry_after: int | None
     times: int
+    method: str | None = None  # lower-case Bot API method, None: any but getUpdates
+    until: float | None = None  # a time window (monotonic) instead of a count
+    html: bool = False  # answer a proxy's HTML error page instead of Telegram's JSON
+
+
+class _HTMLError(Exception):
+    """A reverse proxy's error page (what nginx shows when the Bot API is down)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class StandinUser:
@@ -385,6 +396,22 @@ class BotAPIStandin:
             retry_after = 1
         self._injections.append(_Injection(chat_id, status, retry_after, times))
 
+    def fail_for(
+        self, seconds: float, status: int, *, method: str | None = "sendMessage", retry_after: int | None = None,
+        html: bool = False,
+    ) -> None:
+        """Fail every call to ``method`` (any but getUpdates if None) for ``seconds``: a 429 with
+        ``retry_after``, a 5xx in Telegram's JSON, or (``html=True``) a proxy's HTML error page."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        self._injections.append(_Injection(None, status, retry_after, 0, method.lower() if method else None,
+                                           time.monotonic() + seconds, html))
+
+    @property
+    def last_update_id(self) -> int:
+        """The id of the newest update users have sent so far (0 before any)."""
+        return self._update_id
+
     # -- HTTP ------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -397,10 +424,14 @@ class BotAPIStandin:
                 raise APIError(404, "Not Found: method not found")
             self.requests.append(method)
             if method.lower() != "getupdates":
-                self._check_injection(params)
+                self._check_injection(method.lower(), params)
             result = await handler(params, token) if method.lower() == "getupdates" else handler(params, token)
         except APIError as error:
             return web.json_response(error.body(), status=error.status)
+        except _HTMLError as error:
+            page = f"<html><head><title>{error.status} Bad Gateway</title></head><body><center><h1>{error.status} " \
+                   "Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+            return web.Response(status=error.status, text=page, content_type="text/html")
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -422,9 +453,17 @@ class BotAPIStandin:
                     params[key] = _decode(key, str(value))
         return params
 
-    def _check_injection(self, params: dict[str, Any]) -> None:
+    def _check_injection(self, method: str, params: dict[str, Any]) -> None:
         chat_id = _as_int(params.get("chat_id"))
+        now = time.monotonic()
+        self._injections = [i for i in self._injections if i.until is None or i.until > now]
         for injection in self._injections:
+            if injection.method is not None and injection.method != method:
+                continue
+            if injection.until is not None:
+                if injection.html:
+                    raise _HTMLError(injection.status)
+                raise _injected(injection)
             if injection.chat_id is None or injection.chat_id == chat_id:
                 injection.times -= 1
                 if injection.times <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import re
@@ -206,6 +207,26 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
 
 
+def _yaml_label(label: str) -> str:
+    """The label as a YAML scalar that reads back as the same string (``yes``, ``[a, b]``, ``1.0`` are quoted)."""
+    try:
+        plain_reads_back = yaml.safe_load(f"k: {label}") == {"k": label}
+    except yaml.YAMLError:
+        plain_reads_back = False
+    return label if plain_reads_back and label == label.strip() else json.dumps(label, ensure_ascii=False)
+
+
+def intent_file_name(label: str, used: set[str]) -> str:
+    """A file name per intent: the label where it is a safe name, else a slug with a hash of the label,
+    so ``税务/发票`` and ``税务_发票`` never share a file (``used`` holds lower-cased names taken)."""
+    slug = re.sub(r"[^0-9A-Za-z_一-龥-]+", "_", label) or "intent"
+    name = slug
+    if slug != label or slug.lower() in used:
+        name = f"{slug}-{hashlib.sha1(label.encode('utf-8')).hexdigest()[:8]}"
+    used.add(name.lower())
+    return f"{name}.yml"
+
+
 def rasa_yaml(examples: Sequence[Example]) -> str:
     """Rasa 3 NLU YAML text for ``examples``, one block per intent in first-seen order."""
     by_label: dict[str, list[Example]] = {}
@@ -213,7 +234,7 @@ def rasa_yaml(examples: Sequence[Example]) -> str:
         by_label.setdefault(ex.label, []).append(ex)
     out = ['version: "3.1"', "nlu:"]
     for label, items in by_label.items():
-        out.append(f"- intent: {json.dumps(label, ensure_ascii=False) if ':' in label else label}")
+        out.append(f"- intent: {_yaml_label(label)}")
         out.append("  examples: |")
         for ex in items:
             out.append(f"    - {_one_line(annotate(ex.text, ex.entities))}")
@@ -230,8 +251,9 @@ def write_rasa_yaml(examples: Sequence[Example], out: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     labels = list(dict.fromkeys(ex.label for ex in examples))
+    used: set[str] = set()
     for label in labels:
-        target = out / f"{re.sub(r'[^0-9A-Za-z_一-龥-]+', '_', label) or 'intent'}.yml"
+        target = out / intent_file_name(label, used)
         target.write_text(rasa_yaml([ex for ex in examples if ex.label == label]), encoding="utf-8")
         written.append(target)
     return written

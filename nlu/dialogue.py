@@ -22,6 +22,7 @@ EMPTY = "empty"
 ACTS = ("greeting", "thanks", "handoff", "test", "help", "off_topic", "ack", "bye", EMPTY)
 EXAMPLES = Path(__file__).with_name("dialogue.yml")
 GATE_DIR = "gate"
+RULE_MAX_CHARS = 24      # longer messages are never only greetings and thanks
 MODEL_MAX_CHARS = 40     # the gate model judges messages up to this many meaningful characters
 MODEL_MIN_SCORE = 0.0
 
@@ -57,13 +58,14 @@ _ALL = re.compile(f"(?:{_alternation([p for ps in PHRASES.values() for p in ps] 
 _BY_ACT = [(act, re.compile(_alternation(ps))) for act, ps in PHRASES.items()]
 
 
-def rule_act(text: str) -> str | None:
+def rule_act(text: str, norm: str | None = None) -> str | None:
     """The dialogue act of a message made only of known phrases and particles, ``empty`` for a message
-    without letters or digits (emoji, punctuation), else None (the rules have no opinion)."""
-    core = _NOT_WORD.sub("", normalize(text))
+    without letters or digits (emoji, punctuation), else None (the rules have no opinion). ``norm``: the
+    text already normalised."""
+    core = _NOT_WORD.sub("", normalize(text) if norm is None else norm)
     if not core:
         return EMPTY
-    if not _ALL.fullmatch(core):
+    if len(core) > RULE_MAX_CHARS or not _ALL.fullmatch(core):  # (the length cap also bounds backtracking)
         return None
     for act, pattern in _BY_ACT:
         if pattern.search(core):
@@ -87,14 +89,13 @@ class DialogueGate:
         path = Path(model_dir) / GATE_DIR
         return cls(LinearTextModel.load(path) if path.is_dir() else None)
 
-    def act(self, text: str, confident: bool = False) -> str:
-        """``appeal`` or one of ``ACTS``. ``confident``: the appeal model is sure of a category, so only
-        the rules may still call the message dialogue."""
-        found = rule_act(text)
+    def act(self, text: str, norm: str | None = None) -> str:
+        """``appeal`` or one of ``ACTS`` (``norm``: the text already normalised)."""
+        norm = normalize(text) if norm is None else norm
+        found = rule_act(text, norm)
         if found is not None:
             return found
-        norm = normalize(text)
-        if self.model is None or confident or evidence(norm) > MODEL_MAX_CHARS:
+        if self.model is None or evidence(norm) > MODEL_MAX_CHARS:
             return APPEAL
         scores = self.model.scores(norm)
         best = int(scores.argmax())

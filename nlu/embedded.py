@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -15,20 +16,28 @@ import numpy as np
 
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from nlu.data_io import Example
-from nlu.dialogue import APPEAL, DialogueGate, sentences, train_gate
+from nlu.dialogue import APPEAL, DialogueGate, train_gate
 from nlu.entities import EntityExtractor, department_aliases
-from nlu.linear_model import META_FILE, MODEL_FILE, FeatureConfig, LinearTextModel, TrainConfig, train
+from nlu.linear_model import FORMAT, META_FILE, MODEL_FILE, FeatureConfig, LinearTextModel, TrainConfig, evidence, train
 from nlu.normalize import normalize
 
 log = logging.getLogger(__name__)
 
 SEGMENT_MIN_CHARS = 8       # sentences shorter than this do not count as a topic of their own
 SEGMENT_MIN_CONFIDENCE = 0.6
+_SENTENCE = re.compile(r"[^。!?;\n\r]+")  # sentences of a normalised text (full-width marks are half-width)
 
 
 def has_model(model_dir: str | Path) -> bool:
-    """Whether ``model_dir`` holds a saved embedded model."""
-    return (Path(model_dir) / MODEL_FILE).is_file() and (Path(model_dir) / META_FILE).is_file()
+    """Whether ``model_dir`` holds a saved embedded model of the current format (an older one is retrained
+    on first use)."""
+    path = Path(model_dir)
+    if not (path / MODEL_FILE).is_file() or not (path / META_FILE).is_file():
+        return False
+    try:
+        return bool(json.loads((path / META_FILE).read_text(encoding="utf-8")).get("format") == FORMAT)
+    except (OSError, ValueError):
+        return False
 
 
 def train_model(examples: Sequence[Example], out_dir: str | Path, *, seed: int = 0, departments: Sequence[str] = (),
@@ -72,30 +81,29 @@ class EmbeddedClassifier:
         return self.model.threshold
 
     def parse(self, text: str) -> ParseResult:
-        probs = self.model.predict_proba(normalize(text))
+        norm = normalize(text)
+        ids = self.model.lookup(norm)
+        probs = self.model.proba_of_scores(self.model.span_scores(ids), evidence(norm))
         order = np.argsort(-probs, kind="stable")
         ranking = tuple(CategoryScore(self.labels[i], round(float(probs[i]), 6)) for i in order)
-        act = self.gate.act(text, confident=bool(probs.max() >= self.model.threshold))
+        act = self.gate.act(text, norm)
         return ParseResult(ranking=ranking, entities=tuple(self.extractor.extract(text)), is_appeal=act == APPEAL,
-                           act=act, candidates=self.candidates(text, ranking) if act == APPEAL else (),
+                           act=act, candidates=self._candidates(norm, ids, ranking) if act == APPEAL else (),
                            threshold=self.model.threshold)
 
-    def candidates(self, text: str, ranking: Sequence[CategoryScore]) -> tuple[str, ...]:
+    def _candidates(self, norm: str, ids: list[np.ndarray], ranking: Sequence[CategoryScore]) -> tuple[str, ...]:
         """The categories a message clearly covers: the top ones of its sentences that are confident on their
         own (at least two such categories, else nothing), in the order of the whole message's ranking."""
-        parts = sentences(text)
-        if len(parts) < 2:
+        spans = [m.span() for m in _SENTENCE.finditer(norm) if evidence(m.group()) >= SEGMENT_MIN_CHARS]
+        if len(spans) < 2:
             return ()
         found: set[str] = set()
         floor = max(SEGMENT_MIN_CONFIDENCE, self.model.threshold)
-        for part in parts:
-            norm = normalize(part)
-            if len(norm) < SEGMENT_MIN_CHARS:
-                continue
-            probs = self.model.predict_proba(norm)
-            best = int(probs.argmax())
-            if probs[best] >= floor:
-                found.add(self.labels[best])
+        chars = np.array([evidence(norm[start:end]) for start, end in spans])
+        probs = self.model.proba_of_scores(self.model.spans_scores(ids, spans), chars)
+        for best, p in zip(probs.argmax(axis=1), probs.max(axis=1), strict=True):
+            if p >= floor:
+                found.add(self.labels[int(best)])
         if len(found) < 2:
             return ()
         return tuple(s.category for s in ranking if s.category in found)

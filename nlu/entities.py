@@ -74,6 +74,7 @@ _MONEY = re.compile(
     r"\s?(?P<mult>(?:千万|百万|十万|十|百|千|万|亿)?)"
     r"(?P<cur>元|块钱|块|人民币)?"
 )
+MAX_NUMERAL = 24  # characters: 999,999,999,999,999.99 (a quadrillion yuan) fits, a 4,301-digit run does not
 _MULT = {"": 1, "十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8,
          "十万": 10**5, "百万": 10**6, "千万": 10**7}
 _MEASURE_AFTER = re.compile(r"\s?[平方米亩吨人个家户台辆件次公斤千克里多余字号条份套张块间期批天年月日]")
@@ -159,6 +160,8 @@ class EntityExtractor:
             if not (cur or pre or big):
                 continue
             if not (cur or pre) and _MEASURE_AFTER.match(text, m.end()):
+                continue
+            if len(m.group("num")) > MAX_NUMERAL:  # not an amount; int() of 4,301+ digits would raise
                 continue
             number = to_decimal(m.group("num"))
             if number is None or number == 0:

@@ -99,19 +99,20 @@ def model_labels(classifier: Classifier, probe: str) -> set[str]:
 
 
 def evaluate(classifier: Classifier, examples: Sequence[Example], threshold: float | None = None,
-             target_precision: float = 0.95, progress: bool = True) -> dict[str, Any]:
+             target_precision: float = 0.95, progress: bool = True, only_known: bool = True) -> dict[str, Any]:
     """Parse every example with ``classifier`` and score the top category. ``threshold`` defaults to the
     classifier's own. Examples whose gold label the model does not know are left out (and counted in
-    ``unknown_labels``): they would add classes with F1 0 that no model trained on these labels can get."""
+    ``unknown_labels``): they would add classes with F1 0 that no model trained on these labels can get.
+    ``only_known=False`` scores them too (comparing two models on one test set)."""
     if not examples:
         raise ValueError("no examples to evaluate")
     classifier.parse(examples[0].text)  # warm-up: first-call costs are not latency
     known = model_labels(classifier, examples[0].text)
     unknown = Counter(ex.label for ex in examples if ex.label not in known)
-    if unknown:
+    if unknown and only_known:
         log.warning("%d examples have labels the model does not know (%s): scored over the model's labels only",
                     sum(unknown.values()), ", ".join(f"{lb} ×{n}" for lb, n in unknown.most_common(5)))
-    scored = [ex for ex in examples if ex.label in known]
+    scored = [ex for ex in examples if ex.label in known or not only_known]
     if not scored:
         raise ValueError("no example has a label the model knows: wrong label column?")
     if threshold is None:

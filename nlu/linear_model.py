@@ -23,7 +23,7 @@ from nlu.normalize import normalize
 
 MODEL_FILE = "model.npz"
 META_FILE = "model.json"
-FORMAT = 2
+FORMAT = 3
 
 
 @dataclass
@@ -79,12 +79,25 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
+_BITS = 21  # a Unicode code point + 1 fits in 21 bits, so an n-gram of up to 3 characters is one uint64
+
+
+def gram_key(term: str) -> int:
+    """The integer key of an n-gram (n <= 3): its code points + 1, 21 bits each."""
+    key = 0
+    for ch in term:
+        key = (key << _BITS) | (ord(ch) + 1)
+    return key
+
+
 @dataclass
 class LinearTextModel:
-    """A trained model: vocabulary, idf, weights (features x classes), bias, temperature and threshold."""
+    """A trained model: sorted n-gram keys (the vocabulary), idf and weights (features x classes) in the same
+    order, bias, temperature and threshold. Looking a text up is one ``searchsorted``: no Python dict of
+    hundreds of thousands of strings to build at load time or hold in memory."""
 
     labels: list[str]
-    vocab: dict[str, int]
+    keys: np.ndarray         # uint64, sorted
     idf: np.ndarray
     weights: np.ndarray      # features x classes, float32, rows gathered per text
     intercept: np.ndarray
@@ -95,29 +108,96 @@ class LinearTextModel:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     report: dict[str, Any] = field(default_factory=dict)
 
-    def scores(self, norm: str) -> np.ndarray:
-        """Raw decision scores for one normalised text."""
-        get = self.vocab.get
-        idx = [j for g in ngrams(norm, self.features.char_min, self.features.char_max) if (j := get(g)) is not None]
-        if not idx:
+    @classmethod
+    def from_vocabulary(cls, vocab: dict[str, int], idf: np.ndarray, weights: np.ndarray,
+                        **kwargs: Any) -> LinearTextModel:
+        """A model from a term -> column vocabulary (as scikit-learn gives it), rows re-ordered by key."""
+        terms = sorted(vocab, key=gram_key)
+        cols = np.fromiter((vocab[t] for t in terms), dtype=np.int64, count=len(terms))
+        keys = np.fromiter((gram_key(t) for t in terms), dtype=np.uint64, count=len(terms))
+        return cls(keys=keys, idf=np.asarray(idf, dtype=np.float64)[cols],
+                   weights=np.ascontiguousarray(np.asarray(weights)[cols], dtype=np.float32), **kwargs)
+
+    def lookup(self, norm: str) -> list[np.ndarray]:
+        """Vocabulary rows of the n-grams of a normalised text, one array per n-gram length (index = start
+        position, -1 = not in the vocabulary), so spans of the text can be scored without looking up again."""
+        codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+        lengths = range(self.features.char_min, self.features.char_max + 1)
+        counts = [max(len(codes) - n + 1, 0) for n in lengths]
+        parts = []
+        for n, count in zip(lengths, counts, strict=True):
+            key = codes[:count].copy()
+            for k in range(1, n):
+                key = (key << np.uint64(_BITS)) | codes[k:k + count]
+            parts.append(key)
+        keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        if not len(self.keys) or not len(keys):
+            return [np.full(c, -1, dtype=np.int64) for c in counts]
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        rows = np.where(self.keys[pos] == keys, pos, -1)
+        return np.split(rows, np.cumsum(counts)[:-1])
+
+    def span_scores(self, ids: list[np.ndarray], start: int = 0, end: int | None = None) -> np.ndarray:
+        """Raw decision scores of the text between ``start`` and ``end`` from :meth:`lookup`'s ids."""
+        parts = []
+        for k, row in enumerate(ids):
+            stop = len(row) if end is None else max(end - (self.features.char_min + k) + 1, start)
+            parts.append(row[start:stop])
+        found = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        found = found[found >= 0]
+        if not len(found):
             return np.asarray(self.intercept, dtype=np.float64)
-        cols, tf = np.unique(np.asarray(idx, dtype=np.int64), return_counts=True)
+        cols, tf = np.unique(found, return_counts=True)
         vals = (1.0 + np.log(tf)) if self.sublinear_tf else tf.astype(np.float64)
         vals = vals * self.idf[cols]
         vals /= np.linalg.norm(vals)
         return np.asarray(vals @ self.weights[cols] + self.intercept, dtype=np.float64)
 
+    def spans_scores(self, ids: list[np.ndarray], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Raw decision scores of several non-overlapping spans (start, end) at once (spans x classes)."""
+        out = np.tile(np.asarray(self.intercept, dtype=np.float64), (len(spans), 1))
+        if not spans:
+            return out
+        starts = np.array([a for a, _ in spans])
+        ends = np.array([b for _, b in spans])
+        rows_all, span_all = [], []
+        for k, row in enumerate(ids):
+            n = self.features.char_min + k
+            pos = np.arange(len(row))
+            which = np.searchsorted(starts, pos, side="right") - 1
+            inside = (which >= 0) & (row >= 0)
+            inside[inside] &= pos[inside] + n <= ends[which[inside]]
+            rows_all.append(row[inside])
+            span_all.append(which[inside])
+        rows = np.concatenate(rows_all)
+        which = np.concatenate(span_all)
+        if not len(rows):
+            return out
+        size = np.int64(len(self.keys))
+        combined, tf = np.unique(which * size + rows, return_counts=True)
+        which, rows = combined // size, combined % size
+        vals = (1.0 + np.log(tf)) if self.sublinear_tf else tf.astype(np.float64)
+        vals = vals * self.idf[rows]
+        vals /= np.sqrt(np.bincount(which, vals * vals, minlength=len(spans)))[which]
+        first = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+        out[which[first]] += np.add.reduceat(vals[:, None] * self.weights[rows], first, axis=0)
+        return out
+
+    def proba_of_scores(self, scores: np.ndarray, n_chars: int | np.ndarray) -> np.ndarray:
+        return shrink(softmax(scores / self.temperature), n_chars, self.short_prior)
+
+    def scores(self, norm: str) -> np.ndarray:
+        """Raw decision scores for one normalised text."""
+        return self.span_scores(self.lookup(norm))
+
     def predict_proba(self, norm: str) -> np.ndarray:
         """Calibrated class probabilities for one normalised text (order of ``labels``)."""
-        return shrink(softmax(self.scores(norm) / self.temperature), evidence(norm), self.short_prior)
+        return self.proba_of_scores(self.scores(norm), evidence(norm))
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        vocab = [""] * len(self.vocab)
-        for term, j in self.vocab.items():
-            vocab[j] = term
-        np.savez(path / MODEL_FILE, vocab=np.asarray(vocab, dtype=str), idf=self.idf.astype(np.float32),
+        np.savez(path / MODEL_FILE, keys=self.keys.astype(np.uint64), idf=self.idf.astype(np.float32),
                  weights=self.weights.astype(np.float32), intercept=self.intercept.astype(np.float32))
         meta = {"format": FORMAT, "labels": self.labels, "temperature": self.temperature,
                 "threshold": self.threshold, "sublinear_tf": self.sublinear_tf, "short_prior": self.short_prior,
@@ -131,13 +211,11 @@ class LinearTextModel:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: model format {meta.get('format')}, expected {FORMAT}: train it again")
         with np.load(path / MODEL_FILE, allow_pickle=False) as data:
-            vocab = data["vocab"].tolist()
-            return cls(labels=list(meta["labels"]), vocab=dict(zip(vocab, range(len(vocab)), strict=True)),
-                       idf=data["idf"].astype(np.float64), weights=np.ascontiguousarray(data["weights"]),
-                       intercept=data["intercept"].astype(np.float64), temperature=float(meta["temperature"]),
-                       threshold=float(meta["threshold"]), sublinear_tf=bool(meta["sublinear_tf"]),
-                       short_prior=float(meta.get("short_prior", 0.0)), features=FeatureConfig(**meta["features"]),
-                       report=dict(meta.get("report") or {}))
+            return cls(labels=list(meta["labels"]), keys=data["keys"], idf=data["idf"].astype(np.float64),
+                       weights=np.ascontiguousarray(data["weights"]), intercept=data["intercept"].astype(np.float64),
+                       temperature=float(meta["temperature"]), threshold=float(meta["threshold"]),
+                       sublinear_tf=bool(meta["sublinear_tf"]), short_prior=float(meta.get("short_prior", 0.0)),
+                       features=FeatureConfig(**meta["features"]), report=dict(meta.get("report") or {}))
 
 
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
@@ -183,6 +261,37 @@ def _view(counts: Any, vocab: dict[str, int], char_max: int) -> tuple[Any, dict[
     return counts[:, keep], {t: new_index[j] for t, j in vocab.items() if j in new_index}
 
 
+_SENTENCE_END = re.compile(r"[。!?;\n\r]+|\.(?!\d)")
+
+
+def shared_sentence_groups(norms: Sequence[str], min_chars: int = 10, max_docs: int = 5) -> np.ndarray | None:
+    """Group ids joining texts that share a sentence (a repeated complaint, an example reused in a longer
+    message), so cross-validation never scores a text against a near-copy of itself. Sentences found in
+    more than ``max_docs`` texts are boilerplate and join nothing. None when every text is on its own."""
+    where: dict[str, list[int]] = {}
+    for i, norm in enumerate(norms):
+        for sentence in set(_SENTENCE_END.split(norm)):
+            if len(sentence.strip()) >= min_chars:
+                where.setdefault(sentence.strip(), []).append(i)
+    parent = list(range(len(norms)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    joined = False
+    for docs in where.values():
+        if 2 <= len(docs) <= max_docs:
+            for other in docs[1:]:
+                a, b = root(docs[0]), root(other)
+                if a != b:
+                    parent[b] = a
+                    joined = True
+    return np.array([root(i) for i in range(len(norms))]) if joined else None
+
+
 def _preference(g: tuple[int, bool, float]) -> tuple[bool, bool, float]:
     """Among configurations that score the same: char 1-3 (the reference's features), raw tf, C nearest 1."""
     return (g[0] == 3, not g[1], -abs(math.log(g[2])))
@@ -194,13 +303,15 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     CV, the temperature and the auto-route threshold on the out-of-fold scores of the chosen one."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
     from sklearn.metrics import f1_score
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     from nlu.evaluate import coverage_at_precision
 
     features = features or FeatureConfig()
     config = config or TrainConfig()
     step = progress or (lambda _msg: None)
+    if features.char_max > 3:
+        raise ValueError("n-grams of up to 3 characters (each is one 64-bit key)")
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError("training needs at least two labels")
@@ -224,10 +335,14 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     grid = [(m, sub, c) for (m, sub) in xs for c in config.c_grid]
     cv_f1: dict[tuple[int, bool, float], float] = {}
     fold_f1: dict[tuple[int, bool, float], list[float]] = {g: [] for g in grid}
+    grouped = False
     if folds >= 2:
         oof = {g: np.zeros((len(y), len(classes))) for g in grid}
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-        for tr, va in splitter.split(np.zeros(len(y)), y):
+        groups = shared_sentence_groups(norms)
+        grouped = groups is not None
+        splitter = (StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed) if groups is None
+                    else StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.seed))
+        for tr, va in splitter.split(np.zeros(len(y)), y, groups):
             for g in grid:
                 x = xs[g[:2]]
                 oof[g][va] = _decision(_svm(g[2], config).fit(x[tr], y[tr]), x[va], len(classes))
@@ -256,13 +371,14 @@ def train(texts: Sequence[str], labels: Sequence[str], features: FeatureConfig |
     def name(g: tuple[int, bool, float]) -> str:
         return f"char{features.char_min}-{g[0]} {'sublinear' if g[1] else 'raw'} C={g[2]}"
 
-    return LinearTextModel(
-        labels=classes, vocab=views[char_max][1], idf=np.asarray(weights[(char_max, sublinear)].idf_),
-        weights=np.ascontiguousarray(coef.T, dtype=np.float32), intercept=intercept, temperature=temperature,
+    return LinearTextModel.from_vocabulary(
+        views[char_max][1], np.asarray(weights[(char_max, sublinear)].idf_), coef.T,
+        labels=classes, intercept=intercept, temperature=temperature,
         threshold=threshold, sublinear_tf=sublinear, short_prior=config.short_prior,
         features=FeatureConfig(features.char_min, char_max, features.min_df, features.max_features),
         report={"char_ngrams": f"{features.char_min}-{char_max}", "sublinear_tf": sublinear, "C": best_c,
-                "folds": folds, "temperature": round(temperature, 4), "best_cv_macro_f1": cv_f1.get(best),
+                "folds": folds, "grouped_cv": grouped, "temperature": round(temperature, 4),
+                "best_cv_macro_f1": cv_f1.get(best),
                 "cv_fold_std": float(np.std(fold_f1[best])) if fold_f1[best] else None,
                 "cv_macro_f1": {name(g): round(f, 4) for g, f in cv_f1.items()},
                 "target_precision": config.target_precision, "oof_auto_route_coverage": round(coverage, 4),

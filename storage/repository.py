@@ -417,7 +417,10 @@ class SqliteRepository:
 
     # ---- mapping ----------------------------------------------------------------------------------
     def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        return next(iter(self.db.query(sql, params)), None)
+        # a plain SELECT: db.query() would wrap it in a SAVEPOINT and RELEASE (three statements per read)
+        cur = self.db.execute(sql, params)
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row is not None else None
 
     def _insert_event(self, ev: AppealEvent, appeal_id: int) -> None:
         self.db.execute(

@@ -34,6 +34,7 @@ def last() -> Router:
     r.message.register(unknown_command, F.text.startswith("/"))
     r.message.register(unsupported)
     r.callback_query.register(stale_button)
+    r.edited_message.register(edited)
     return r
 
 
@@ -72,3 +73,8 @@ async def unsupported(message: Message, t: Translator) -> None:
 async def stale_button(query: CallbackQuery, t: Translator) -> None:
     """A button whose payload we cannot read (forged, or from an older version)."""
     await query.answer(t("common.button_stale"), show_alert=True)
+
+
+async def edited(message: Message, t: Translator) -> None:
+    """An edit of a sent message changes nothing on record: say so, and how to add to an appeal."""
+    await message.answer(t("common.edit_not_applied"))

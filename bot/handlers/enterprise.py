@@ -185,7 +185,7 @@ async def withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
 async def rate(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
                services: Services, notifier: Notifier, renderer: Renderer) -> None:
     """好差评: 5/4/3 close, 2/1 reopen and tell supervisors."""
-    score = int(callback_data.arg) if callback_data.arg.isdigit() else 0
+    score = int(callback_data.arg) if callback_data.arg.isascii() and callback_data.arg.isdigit() else 0
     outcome = await services.appeals.rate(actor, callback_data.id, score)
     key = "appeal.rated_poor" if outcome.appeal.status.value == "reopened" else "appeal.rated_good"
     await query.answer()

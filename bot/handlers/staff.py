@@ -12,6 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from appeals.errors import InvalidInput
+from appeals.inputs import parse_small_int
 from appeals.model import Actor, Role
 from appeals.notices import Audience, Notice
 from bot import keyboards
@@ -149,7 +150,7 @@ async def reply(message: Message, actor: Actor, t: Translator, services: Service
 
 async def extension(message: Message, actor: Actor, t: Translator, services: Services,
                     notifier: Notifier, state: FSMContext) -> None:
-    match = re.match(r"^\s*(\d{1,2})\s*(?:天|个工作日|日)?\s*[,，:：\s]\s*(.+)$", message.text or "", re.S)
+    match = re.match(r"^\s*([0-9]{1,2})\s*(?:天|个工作日|日)?\s*[,，:：\s]\s*(.+)$", message.text or "", re.S)
     if not match:
         raise InvalidInput("staff.extend_format")
     appeal_id = (await state.get_data())["appeal_id"]
@@ -201,7 +202,7 @@ async def dispatch(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
 
 async def report(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:
     """/report [days]: the supervisors' Excel report (default: the last 30 days)."""
-    days = int(command.args) if command.args and command.args.strip().isdigit() else 30
+    days = parse_small_int(command.args, low=1, high=3660, key="error.bad_days") if command.args else 30
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
     end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()

@@ -33,3 +33,15 @@ def test_ensure_model_trains_once(tmp_path: Path, caplog: pytest.LogCaptureFixtu
 def test_unknown_backend(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="backend"):
         build_classifier("keywords", tmp_path, "", 1.0)
+
+
+def test_a_model_of_an_older_format_is_trained_again(tmp_path: Path) -> None:
+    data = tmp_path / "train"
+    write_rasa_yaml(split()[0], data)
+    model_dir = tmp_path / "models" / "appeals"
+    ensure_model(model_dir, data)
+    meta = model_dir / "model.json"
+    meta.write_text(meta.read_text(encoding="utf-8").replace('"format": 3', '"format": 2'), encoding="utf-8")
+    assert not has_model(model_dir)
+    ensure_model(model_dir, data)
+    assert has_model(model_dir) and '"format": 3' in meta.read_text(encoding="utf-8")
