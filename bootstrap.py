@@ -31,6 +31,7 @@ from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
 from storage.leases import Leases
 from storage.repository import SqliteRepository
+from storage.web_repo import WebRepository
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,6 +99,7 @@ class Services:
     registration: Offloaded[RegistrationService]
     figures: Offloaded[FigureService]
     staff: Offloaded[StaffService]
+    web: Offloaded[WebRepository]  # console logins, partner keys, console queries
 
 
 @dataclass
@@ -113,6 +115,7 @@ class Core:
     registration: RegistrationService
     leases: Leases
     figures: FigureService
+    web: WebRepository
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
     def services(self) -> Services:
@@ -121,7 +124,8 @@ class Core:
                         Offloaded(self.appeals, self.writer, self._committed),
                         Offloaded(self.registration, self.writer, self._committed),
                         Offloaded(self.figures, self.writer),
-                        Offloaded(self.registration.staff, self.writer, self._committed))
+                        Offloaded(self.registration.staff, self.writer, self._committed),
+                        Offloaded(self.web, self.writer))
 
     def _committed(self) -> None:
         for callback in self.on_commit:
@@ -167,4 +171,5 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     if seed_supervisors:
         registration.seed_supervisors()
     figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
-    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures)
+    return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures,
+                WebRepository(db))

@@ -291,6 +291,36 @@ class AppealService:
             changes["alert_level"] = None
         return self._move(actor, appeal_id, action, "", **changes)
 
+    def supervise(self, actor: Actor, appeal_ids: Iterable[int], note: str | None) -> list[Outcome]:
+        """督办: a supervisor presses departments on open appeals (one or a 热点 group) with one note.
+
+        Each appeal gets an internal history row; each department is told once, on its first appeal,
+        with the numbers of all of its appeals in the note. Raises NotAllowed for other roles and
+        InvalidInput without a note or when an appeal is finished or has no department yet.
+        """
+        if actor.role is not Role.SUPERVISOR:
+            raise NotAllowed("督办 is for supervisors")
+        note = check_text(note)[:1000]
+        appeals = [self._visible(actor, i) for i in dict.fromkeys(appeal_ids)]
+        for appeal in appeals:
+            if appeal.status not in OPEN or appeal.department_id is None:
+                raise InvalidInput("error.cannot_supervise", number=appeal.number)
+        by_dept: dict[str, list[Appeal]] = {}
+        for appeal in appeals:
+            by_dept.setdefault(appeal.department_id or "", []).append(appeal)
+        now = self.clock.now()
+        out = []
+        for group in by_dept.values():
+            numbers = "、".join(a.number for a in group)
+            text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
+            for i, appeal in enumerate(group):
+                event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
+                self.repo.add_event(event)
+                told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
+                out.append(Outcome(appeal, event, told))
+        log.info("督办 on %d appeal(s) by %s", len(appeals), actor.user_id)
+        return out
+
     # ---- the enterprise's side ------------------------------------------------------------
     def withdraw(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
         """撤回 by the enterprise, or by a supervisor with a recorded reason the enterprise is told."""
@@ -373,7 +403,7 @@ class AppealService:
         enterprise = self.repo.get_enterprise(appeal.enterprise_id)
         assert enterprise is not None
         events = self.repo.events(appeal.id)
-        if not actor.is_staff:
+        if not (actor.is_staff or actor.role is Role.SYSTEM):  # the system composes staff notices too
             events = [e for e in events if not e.internal]
         return AppealView(appeal, enterprise, tuple(events), self.light(appeal))
 

@@ -44,6 +44,7 @@ class App:
     policy_desk: Any = None
     core: Core | None = None
     scheduler: Any = None  # set by bot.runner.serve
+    web_runner: Any = None  # the console and Open311 API, set by bot.runner.serve
 
     async def close(self) -> None:
         await self.bot.session.close()

@@ -26,6 +26,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.texts import cli_locale, cli_text, set_cli_locale, translator
 from storage.db import open_db
 from storage.repository import SqliteRepository
+from web.cli import api_key, web_group
 
 if TYPE_CHECKING:
     from bot.render import Renderer
@@ -196,8 +197,11 @@ def init(folder: Path, force: bool) -> None:
 @main.command()
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the demo database in this folder (default: a temporary folder, removed afterwards).")
+@click.option("--console", "console", is_flag=True,
+              help="Afterwards serve the demo's database in the web console on 127.0.0.1 and print a login link.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where --console listens.")
 @click.pass_context
-def demo(ctx: click.Context, workdir: Path | None) -> None:
+def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
     from bot.demo import run_demo
 
@@ -205,7 +209,13 @@ def demo(ctx: click.Context, workdir: Path | None) -> None:
     settings = _settings(ctx)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    ctx.exit(asyncio.run(run_demo(settings, click.echo, workdir)))
+    try:
+        code = asyncio.run(run_demo(settings, click.echo, workdir, console=listen if console else None))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.exit(code)
 
 
 @main.command()
@@ -557,3 +567,5 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
 
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
+main.add_command(web_group)  # wanqi web [link]
+main.add_command(api_key)  # wanqi api-key create|list|revoke

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 MENUS: dict[Role | None, tuple[str, ...]] = {
     None: ("start", "help", "lang"),
     Role.ENTERPRISE: ("new", "my", "policies", "profile", "subscribe", "lang", "help", "cancel"),
-    Role.HANDLER: ("queue", "view", "lang", "help", "cancel"),
-    Role.DISPATCHER: ("queue", "view", "lang", "help", "cancel"),
-    Role.SUPERVISOR: ("queue", "view", "report", "broadcast", "staff", "lang", "help", "cancel"),
+    Role.HANDLER: ("queue", "view", "console", "lang", "help", "cancel"),
+    Role.DISPATCHER: ("queue", "view", "console", "lang", "help", "cancel"),
+    Role.SUPERVISOR: ("queue", "view", "report", "console", "broadcast", "staff", "lang", "help", "cancel"),
 }
 
 

@@ -35,11 +35,13 @@ ENV_SUPERVISORS = "WANQI_SUPERVISORS"
 ENV_API_BASE = "WANQI_API_BASE"
 ENV_DATABASE = "WANQI_DATABASE"
 ENV_DATA_DIR = "WANQI_DATA_DIR"
+ENV_WEB_LISTEN = "WANQI_WEB_LISTEN"
 # Flat environment names kept for operators (each -> a dotted config key). Add yours here.
 ENV_ALIASES: dict[str, str] = {
     ENV_API_BASE: "telegram.api_base",
     ENV_DATABASE: "database",
     ENV_DATA_DIR: "data_dir",
+    ENV_WEB_LISTEN: "web.listen",
 }
 # Paths given in the environment are relative to the working directory, like any command-line path.
 _ENV_PATHS = {"database", "data_dir"}
@@ -162,6 +164,20 @@ class StaffSettings:
     invite_days: int = Field(default=7, ge=1, le=365)  # an unused invite code expires after this many days
 
 
+@section(frozen=True, config=_STRICT)
+class WebSettings:
+    """The console and the Open311 API (served by `wanqi run` and `wanqi web`)."""
+
+    listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$")  # host:port; env WANQI_WEB_LISTEN
+    public_url: str = ""  # how staff reach it (login links); empty: http://<listen>
+    enabled: bool = True  # served inside `wanqi run`
+    api_rate_per_minute: int = Field(default=600, ge=1, le=100_000)  # per partner key (and per address)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
 class _Department(BaseModel):
     model_config = _STRICT
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -206,6 +222,7 @@ class _File(BaseModel):
     policies: PolicySettings = PolicySettings()
     push: PushSettings = PushSettings()
     staff: StaffSettings = StaffSettings()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _references(self) -> _File:
@@ -245,6 +262,7 @@ class Settings:
     data_dir: Path = Path(".")
     source: str = ""  # the config file read (or "packaged default config")
     staff: StaffSettings = field(default_factory=StaffSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def path(self, value: str | Path) -> Path:
         """A path from the settings, relative to the config file's folder unless absolute."""

@@ -3,6 +3,7 @@ local Bot API stand-in on 127.0.0.1 by a scripted journey. No token, no network.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from appeals.lifecycle import Status
 from appeals.model import Role
-from bot.app import build_app
+from bot.app import App, build_app
 from bot.config import Settings, TelegramSettings
 from bot.runner import running
 from bot.standin import BotAPIStandin, SentMessage, StandinUser
@@ -57,25 +58,60 @@ class Transcript:
         return f"🤖 → {self.names.get(m.chat_id, m.chat_id)}：{body}" + (f"\n   {buttons.strip()}" if buttons else "")
 
 
-async def run_demo(settings: Settings, out: Callable[[str], None] = print, workdir: Path | None = None) -> int:
+async def serve_console(app: App, listen: str, out: Callable[[str], None], stop: asyncio.Event | None) -> None:
+    """The demo's database in the web console on 127.0.0.1, with a one-time login link for the supervisor."""
+    import signal
+    from datetime import UTC, datetime
+
+    from bootstrap import SystemClock
+    from web.auth import login_url
+    from web.context import WebContext
+    from web.server import split_listen, start
+
+    host, port = split_listen(listen)
+    if host != "127.0.0.1":
+        raise ValueError(cli_text("cli.demo.console_local", host=host))
+    runner = await start(WebContext(app.settings, app.services, SystemClock(), tell=app.notifier.deliver), listen)
+    actual = runner.addresses[0][1] if runner.addresses else port
+    settings = dataclasses.replace(app.settings, web=dataclasses.replace(app.settings.web,
+                                                                         listen=f"127.0.0.1:{actual}", public_url=""))
+    token = await app.services.web.create_login_link(SUPERVISOR, datetime.now(UTC))
+    out("\n" + cli_text("cli.demo.console", port=actual))
+    out(cli_text("cli.demo.console_link", url=login_url(settings, token)))
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_demo(settings: Settings, out: Callable[[str], None] = print, workdir: Path | None = None,
+                   console: str | None = None, stop: asyncio.Event | None = None) -> int:
     """Play the journey: register, file, auto-route, 签收, 答复, 好评 -> closed; then 差评 -> 重办.
 
     Each run starts from a fresh database: in ``workdir`` (kept afterwards, replaced by the next run),
-    else in a temporary folder removed at the end.
+    else in a temporary folder removed at the end. With ``console`` (host:port on 127.0.0.1) the demo's
+    database then stays served by the web console, a supervisor's login link printed, until ``stop`` is
+    set or the process is interrupted.
     """
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="wanqi-demo-") as tmp:
-            return await _play(settings, out, Path(tmp))
+            return await _play(settings, out, Path(tmp), console, stop)
     for suffix in ("", "-wal", "-shm", "-journal"):
         (workdir / f"demo.db{suffix}").unlink(missing_ok=True)
-    return await _play(settings, out, workdir)
+    return await _play(settings, out, workdir, console, stop)
 
 
-async def _play(settings: Settings, out: Callable[[str], None], workdir: Path) -> int:
+async def _play(settings: Settings, out: Callable[[str], None], workdir: Path, console: str | None,
+                stop: asyncio.Event | None) -> int:
     async with BotAPIStandin() as api:
         settings = dataclasses.replace(
             settings, database=str(workdir / "demo.db"), supervisors=frozenset({SUPERVISOR}),
-            telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1))
+            telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1),
+            web=dataclasses.replace(settings.web, enabled=False))
         app = build_app(settings, token=DEMO_TOKEN)
         names = {ENTERPRISE: "陈经理（肇庆星河精密制造有限公司）", HANDLER: "李科长（市税务局）",
                  SUPERVISOR: "王主任（中心督办）"}
@@ -171,6 +207,8 @@ async def _play(settings: Settings, out: Callable[[str], None], workdir: Path) -
                                 reopened=again.reopen_count))
             ok = first.status is Status.CLOSED and again.status is Status.REOPENED
             out(cli_text("cli.demo.ok" if ok else "cli.demo.failed"))
+            if console is not None and ok:
+                await serve_console(app, console, out, stop)
             return 0 if ok else 1
         finally:
             await app.close()

@@ -114,6 +114,9 @@ class Notifier:
         if kind == "extension_decided":
             key = "staff.extension_approved" if a.extension_status == "approved" else "staff.extension_denied"
             return t(key, due=r.when(a.reply_due), **common), None
+        if kind == "supervise":
+            return (t("staff.supervised", note=_last_note(view, "supervise"), due=r.when(r.due(a)), **common),
+                    keyboards.view_buttons(t, [a]))
         if kind in ("sla_yellow", "sla_red"):
             return t(f"staff.{kind}", due=r.when(r.due(a)), **common), keyboards.view_buttons(t, [a])
         raise ValueError(f"unknown notice kind {kind}")
@@ -135,6 +138,8 @@ class Notifier:
 
     async def _attachments(self, chat_id: int, attachments: Iterable[Attachment], number: str) -> None:
         for att in attachments:
+            if att.kind == "url":  # a partner's media_url: shown on the card and the console, not re-sent
+                continue
             try:
                 if att.kind == "photo":
                     await self.bot.send_photo(chat_id, att.file_id, caption=number)

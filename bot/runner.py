@@ -13,6 +13,7 @@ import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -103,6 +104,8 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
         except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
             log.warning("default menu not set: %s", type(exc).__name__)
         scheduler.start()
+        if app.settings.web.enabled:
+            app.web_runner = await start_web(app)
         log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                  app.settings.nlu.backend)
         if announce is not None:
@@ -113,6 +116,9 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
     finally:
         await app.intake.stop()
         scheduler.shutdown(wait=False)
+        if app.web_runner is not None:
+            await app.web_runner.cleanup()
+            app.web_runner = None
         await app.dp.emit_shutdown(bot=app.bot, **workflow)
         log.info("Wanqi stopped: %s", app.intake.counts_text())
 
@@ -127,6 +133,16 @@ async def running(app: App) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def start_web(app: App) -> Any:
+    """The console and the Open311 API in this process, on web.listen, over the same services."""
+    from bootstrap import SystemClock
+    from web.context import WebContext
+    from web.server import start
+
+    clock = app.core.clock if app.core is not None else SystemClock()
+    return await start(WebContext(app.settings, app.services, clock, tell=app.notifier.deliver))
 
 
 async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None) -> None:

@@ -43,6 +43,7 @@ def router() -> Router:
     r.message.register(queue, Command("queue"))
     r.message.register(view_command, Command("view"))
     r.message.register(report, Command("report"))
+    r.message.register(console_link, Command("console"))
     r.message.register(withdraw, Command("withdraw"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
@@ -198,6 +199,16 @@ async def dispatch(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
     await query.message.answer(t("staff.dispatched", number=outcome.appeal.number,
                                  department=renderer.department(t, outcome.appeal.department_id)))
     await notifier.deliver([*outcome.notices, Notice(Audience.ENTERPRISE, "routed", outcome.appeal.id)])
+
+
+async def console_link(message: Message, actor: Actor, t: Translator, services: Services) -> None:
+    """/console: a one-time login link to the web console, valid 10 minutes (staff only)."""
+    if not actor.is_staff:
+        await message.answer(t("common.staff_only"))
+        return
+    token = await services.web.create_login_link(actor.user_id, datetime.now(UTC))
+    url = f"{services.settings.web.base_url()}/console/login?token={token}"
+    await message.answer(t("staff.console_link", url=url), disable_web_page_preview=True)
 
 
 async def report(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:

@@ -213,6 +213,7 @@ class Harness:
 
 def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     settings = load_settings(ROOT / "config.yml", env={})
+    changes.setdefault("web", dataclasses.replace(settings.web, listen="127.0.0.1:0"))  # any free port
     return dataclasses.replace(settings, database=str(tmp_path / "wanqi-test.db"),
                                supervisors=frozenset({SUPERVISOR}), **changes)
 

@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import aiohttp
+
 from bot.app import build_app
 from bot.config import TelegramSettings
 from bot.runner import serve
@@ -27,6 +29,11 @@ async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
             assert [label for label, _ in welcome.buttons] == ["开始登记"]
             assert [c["command"] for c in api.commands["default"]][:1] == ["start"]  # the default menu
             assert "appeals:sla-scan" in {job.id for job in app.scheduler.get_jobs()}
+            # the console and the Open311 API are served by the same process
+            host, port = app.web_runner.addresses[0][:2]
+            async with aiohttp.ClientSession() as http, \
+                    http.get(f"http://{host}:{port}/open311/v2/services.json") as resp:
+                assert resp.status == 200 and any(s["service_code"] == "tax" for s in await resp.json())
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)

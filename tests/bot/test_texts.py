@@ -20,7 +20,8 @@ from bot.texts import DEFAULT, catalogue
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ROOT / "bot" / "texts"
 # Files translated here; policies.yml has its own owner and tests.
-FILES = ("action", "appeal", "cli", "common", "error", "light", "rating", "register", "role", "staff", "status")
+FILES = ("action", "appeal", "cli", "common", "error", "light", "rating", "register", "role", "staff", "status",
+         "console")
 EN_ONLY = ("category", "department")  # zh-CN takes these names from config.yml
 HAN = re.compile(r"[\u3400-\u9fff]")
 EN_MAY_HOLD_CHINESE = {"common.lang_choose"}  # shown before a language is chosen: bilingual on purpose

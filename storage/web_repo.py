@@ -1,0 +1,217 @@
+"""What the web doors keep: partner API keys and their audit, console login links and sessions, and the
+console's list queries (search, filters, clocks, digest counts). Secrets are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from appeals.lifecycle import CLOCK_RUNNING
+
+KEY_PREFIX = "wq_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str
+    rate_per_minute: int
+    created_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user_id: int
+    csrf: str
+
+
+class WebRepository:
+    """Sync, like SqliteRepository: run it on the writer thread."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+    # ---- partner API keys ------------------------------------------------------------------------
+    def create_key(self, name: str, now: datetime, rate_per_minute: int = 600) -> str:
+        """A new key, returned once; only its hash is kept. Raises ValueError if the name is taken."""
+        if self._one("SELECT 1 AS x FROM api_keys WHERE name = ?", [name]):
+            raise ValueError(f"an API key named {name!r} exists already")
+        key = KEY_PREFIX + secrets.token_urlsafe(24)
+        self.db.execute(
+            "INSERT INTO api_keys (name, key_hash, prefix, rate_per_minute, created_at) VALUES (?, ?, ?, ?, ?)",
+            [name, digest(key), key[:8], rate_per_minute, _ts(now)])
+        return key
+
+    def keys(self) -> list[ApiKey]:
+        return [ApiKey(r["id"], r["name"], r["prefix"], r["rate_per_minute"], r["created_at"], r["revoked_at"],
+                       r["last_used_at"]) for r in self.db.query("SELECT * FROM api_keys ORDER BY id")]
+
+    def revoke_key(self, name: str, now: datetime) -> bool:
+        cur = self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                              [_ts(now), name])
+        return bool(cur.rowcount)
+
+    def key_for(self, key: str) -> ApiKey | None:
+        """The live key matching ``key`` (None if unknown or revoked)."""
+        r = self._one("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [digest(key)])
+        if r is None:
+            return None
+        return ApiKey(r["id"], r["name"], r["prefix"], r["rate_per_minute"], r["created_at"], None,
+                      r["last_used_at"])
+
+    def audit(self, now: datetime, key_id: int | None, method: str, path: str, status: int, remote: str,
+              appeal_id: int | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO api_audit (at, key_id, method, path, status, remote, appeal_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_ts(now), key_id, method, path[:500], status, remote, appeal_id])
+        if key_id is not None:
+            self.db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [_ts(now), key_id])
+
+    def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM api_audit ORDER BY id DESC LIMIT ?", [limit]))
+
+    # ---- console login -----------------------------------------------------------------------------
+    def create_login_link(self, user_id: int, now: datetime, minutes: int = 10) -> str:
+        token = secrets.token_urlsafe(32)
+        self.db.execute(
+            "INSERT INTO login_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            [digest(token), user_id, _ts(now), _ts(now + timedelta(minutes=minutes))])
+        return token
+
+    def use_login_link(self, token: str, now: datetime, hours: int = 12) -> tuple[str, Session] | None:
+        """Spend a one-time link: a new session id and its CSRF token, or None (unknown, used or expired)."""
+        with self.db.atomic():
+            row = self._one("SELECT * FROM login_links WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+                            [digest(token), _ts(now)])
+            if row is None:
+                return None
+            self.db.execute("UPDATE login_links SET used_at = ? WHERE token_hash = ?", [_ts(now), row["token_hash"]])
+            session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            self.db.execute(
+                "INSERT INTO web_sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                [digest(session_id), row["user_id"], csrf, _ts(now), _ts(now + timedelta(hours=hours))])
+        return session_id, Session(int(row["user_id"]), csrf)
+
+    def session(self, session_id: str, now: datetime) -> Session | None:
+        row = self._one("SELECT user_id, csrf FROM web_sessions WHERE id_hash = ? AND ended_at IS NULL "
+                        "AND expires_at > ?", [digest(session_id), _ts(now)])
+        return Session(int(row["user_id"]), row["csrf"]) if row else None
+
+    def end_session(self, session_id: str, now: datetime) -> None:
+        self.db.execute("UPDATE web_sessions SET ended_at = ? WHERE id_hash = ?", [_ts(now), digest(session_id)])
+
+    def end_sessions_of(self, user_id: int, now: datetime) -> None:
+        """Staff removed: every console session of theirs ends now."""
+        self.db.execute("UPDATE web_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
+                        [_ts(now), user_id])
+
+    # ---- console queries ---------------------------------------------------------------------------
+    def search_appeals(self, *, department_id: str | None = None, status: str | None = None,
+                       category: str | None = None, channel: str | None = None, query: str = "",
+                       page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """One page of appeals, newest first, with the enterprise's name; and the total count."""
+        where, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
+        for column, value in (("a.department_id", department_id), ("a.status", status),
+                              ("a.category", category), ("a.channel", channel)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query:
+            where.append("(a.number LIKE ? OR e.name LIKE ? OR e.credit_code = ? OR a.text LIKE ?)")
+            like = f"%{query}%"
+            params.extend([like, like, query.upper(), like])
+        clause = " AND ".join(where)
+        joined = "FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id"
+        total_row = self._one(f"SELECT COUNT(*) AS n {joined} WHERE {clause}", params)
+        rows = list(self.db.query(
+            f"SELECT a.id, a.number, a.status, a.category, a.department_id, a.channel, a.created_at, a.accept_due, "
+            f"a.reply_due, a.dispatched_at, substr(a.text, 1, 60) AS excerpt, e.name AS enterprise, "
+            f"e.district, e.verified {joined} WHERE {clause} ORDER BY a.id DESC LIMIT ? OFFSET ?",
+            [*params, per_page, (max(page, 1) - 1) * per_page]))
+        return rows, int(total_row["n"] if total_row else 0)
+
+    def running(self, department_id: str | None = None) -> list[dict[str, Any]]:
+        """Appeals whose clock runs, with what the 超期 page shows."""
+        marks = ", ".join("?" for _ in CLOCK_RUNNING)
+        params: list[Any] = sorted(s.value for s in CLOCK_RUNNING)
+        extra = ""
+        if department_id:
+            extra, params = " AND a.department_id = ?", [*params, department_id]
+        return list(self.db.query(
+            f"SELECT a.id, a.number, a.status, a.category, a.department_id, a.dispatched_at, a.accept_due, "
+            f"a.reply_due, a.extension_status, a.extension_days, a.extension_reason, e.name AS enterprise "
+            f"FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id WHERE a.status IN ({marks}){extra} "
+            f"ORDER BY a.id", params))
+
+    def texts_between(self, low: datetime, high: datetime, department_id: str | None = None
+                      ) -> list[dict[str, Any]]:
+        """Appeal texts of a period for the 热点 grouping (shown only to staff)."""
+        sql = ("SELECT a.id, a.number, a.text, a.enterprise_id, a.department_id, a.status, e.district "
+               "FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id WHERE a.created_at >= ? "
+               "AND a.created_at < ?")
+        params: list[Any] = [_ts(low), _ts(high)]
+        if department_id:
+            sql += " AND a.department_id = ?"
+            params.append(department_id)
+        return list(self.db.query(sql + " ORDER BY a.id", params))
+
+    def digest_counts(self, weeks: int = 6) -> list[dict[str, Any]]:
+        """Weekly digest deliveries per week and status, latest weeks first."""
+        return list(self.db.query(
+            "SELECT week, status, COUNT(*) AS n FROM deliveries WHERE kind = 'digest' AND week IN "
+            "(SELECT DISTINCT week FROM deliveries WHERE kind = 'digest' AND week IS NOT NULL "
+            "ORDER BY week DESC LIMIT ?) GROUP BY week, status ORDER BY week DESC, status", [weeks]))
+
+    def policies(self) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT id, title, issuer, doc_number, valid_from, valid_until, deadline, sample FROM policies "
+            "ORDER BY (deadline IS NULL), deadline, id"))
+
+    def unverified_enterprises(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT id, name, credit_code, created_at FROM enterprises WHERE verified = 0 "
+                                  "ORDER BY id DESC LIMIT 50"))
+
+    def open311_requests(self, *, numbers: list[str] | None = None, category: str | None = None,
+                         low: datetime | None = None, high: datetime | None = None,
+                         statuses: list[str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows for the partner API's request list (newest first)."""
+        where, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
+        if numbers:
+            where.append(f"a.number IN ({', '.join('?' for _ in numbers)})")
+            params.extend(numbers)
+        if category:
+            where.append("a.category = ?")
+            params.append(category)
+        if low is not None:
+            where.append("a.created_at >= ?")
+            params.append(_ts(low))
+        if high is not None:
+            where.append("a.created_at <= ?")
+            params.append(_ts(high))
+        if statuses:
+            where.append(f"a.status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        return list(self.db.query(
+            "SELECT a.id, a.number, a.status, a.category, a.department_id, a.created_at, a.updated_at, "
+            "a.accept_due, a.reply_due, a.text, a.user_id, a.channel, e.name AS enterprise, e.credit_code, "
+            "e.contact, e.phone, e.district FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id "
+            f"WHERE {' AND '.join(where)} ORDER BY a.id DESC LIMIT ?", [*params, limit]))

@@ -1,0 +1,160 @@
+"""`wanqi web` (the console and Open311 API alone), `wanqi web link`, and `wanqi api-key` for partners."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+import click
+
+from bot.config import Settings, load_settings
+from bot.texts import cli_text
+
+log = logging.getLogger(__name__)
+
+
+def _fail(key: str, /, **params: object) -> click.ClickException:
+    from bot.cli import fail  # the CLI's one-line failures (bot.cli imports this module)
+
+    return fail(key, **params)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    """Through the root command's loader (validated once, CLI language from the config) when there is one."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and "settings_loader" in obj:
+        settings: Settings = obj["settings_loader"]()
+        return settings
+    return load_settings(obj.get("config_path") if isinstance(obj, dict) else None)
+
+
+@click.group("web", invoke_without_command=True)
+@click.option("--listen", default=None, help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
+@click.pass_context
+def web_group(ctx: click.Context, listen: str | None) -> None:
+    """Serve the console and the Open311 API alone (without the bot's polling)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(ctx)
+    try:
+        asyncio.run(serve_alone(settings, listen))
+    except OSError as exc:
+        raise _fail("cli.web.cannot_listen", listen=listen or settings.web.listen, problem=exc.strerror) from exc
+
+
+async def serve_alone(settings: Settings, listen: str | None = None, *, stop: asyncio.Event | None = None,
+                      announce: object = None) -> None:
+    """Until ``stop`` is set (or forever): with a bot token, notices also reach Telegram directly."""
+    from bootstrap import build_classifier, build_core
+    from web.context import WebContext
+    from web.server import start
+
+    tell = None
+    app = None
+    if settings.bot_token:
+        from bot.app import build_app
+
+        app = build_app(settings, token=settings.bot_token)
+        services, clock, tell = app.services, app.core.clock if app.core else None, app.notifier.deliver
+        core = app.core
+    else:
+        core = build_core(settings, classifier=build_classifier(settings))
+        services, clock = core.services(), core.clock
+    assert core is not None
+    runner = await start(WebContext(settings, services, clock or core.clock, tell=tell), listen)
+    if callable(announce):
+        announce(runner)
+    try:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())
+    finally:
+        await runner.cleanup()
+        if app is not None:
+            await app.close()
+        else:
+            core.close()
+
+
+@web_group.command("link")
+@click.option("--user", "user_id", type=int, required=True, help="The staff member's user id (Telegram id).")
+@click.pass_context
+def web_link(ctx: click.Context, user_id: int) -> None:
+    """Print a one-time console login link (valid 10 minutes) for a staff member."""
+    from bootstrap import NoClassifier, build_core
+    from web.auth import login_url
+
+    settings = _settings(ctx)
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False)
+    try:
+        user = core.repo.get_user(user_id)
+        if user is None or (user.role not in ("handler", "dispatcher", "supervisor") and user_id not in \
+                settings.supervisors):
+            raise _fail("cli.web.not_staff", user=user_id)
+        token = core.web.create_login_link(user_id, datetime.now(UTC))
+    finally:
+        core.close()
+    click.echo(login_url(settings, token))
+
+
+@click.group("api-key")
+def api_key() -> None:
+    """Keys of partner systems for the Open311 API (stored hashed)."""
+
+
+@api_key.command("create")
+@click.option("--name", required=True, help="Who the key is for, e.g. 12345-hotline.")
+@click.option("--rate", default=None, type=int, help="Requests per minute (default: web.api_rate_per_minute).")
+@click.pass_context
+def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
+    """Create a key and print it once: only its hash is kept."""
+    from storage.db import open_db
+    from storage.web_repo import WebRepository
+
+    settings = _settings(ctx)
+    db = open_db(settings.path(settings.database))
+    try:
+        key = WebRepository(db).create_key(name.strip(), datetime.now(UTC), rate or settings.web.api_rate_per_minute)
+    except ValueError as exc:
+        raise _fail("cli.api_key.exists", name=name) from exc
+    finally:
+        db.close()
+    click.echo(key)
+    click.echo(cli_text("cli.api_key.created", name=name), err=True)
+
+
+@api_key.command("list")
+@click.pass_context
+def api_key_list(ctx: click.Context) -> None:
+    """Every key: name, prefix, limit, created, last used, revoked."""
+    from storage.db import open_db
+    from storage.web_repo import WebRepository
+
+    settings = _settings(ctx)
+    db = open_db(settings.path(settings.database))
+    keys = WebRepository(db).keys()
+    db.close()
+    if not keys:
+        click.echo(cli_text("cli.api_key.none"))
+    for k in keys:
+        state = cli_text("cli.api_key.revoked_at", at=k.revoked_at[:16]) if k.revoked_at else \
+            cli_text("cli.api_key.active")
+        click.echo(cli_text("cli.api_key.line", name=k.name, prefix=k.prefix, rate=k.rate_per_minute,
+                            created=k.created_at[:16], used=(k.last_used_at or "-")[:16], state=state))
+
+
+@api_key.command("revoke")
+@click.argument("name")
+@click.pass_context
+def api_key_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke a key at once: its next call gets 403."""
+    from storage.db import open_db
+    from storage.web_repo import WebRepository
+
+    settings = _settings(ctx)
+    db = open_db(settings.path(settings.database))
+    done = WebRepository(db).revoke_key(name, datetime.now(UTC))
+    db.close()
+    if not done:
+        raise _fail("cli.api_key.unknown", name=name)
+    click.echo(cli_text("cli.api_key.revoked", name=name))

@@ -1,0 +1,78 @@
+"""What the web doors share: settings, the async services, the clock and how notices reach people."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from appeals.model import Actor
+from appeals.notices import Notice
+from appeals.ports import Clock
+from bootstrap import Services
+from bot.config import Settings
+from bot.texts import Translator, translator
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[[Iterable[Notice]], Awaitable[None]]
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    services: Services
+    clock: Clock
+    # How notices of a console or API step reach the enterprise and the department. With the outbox the
+    # services commit them as rows themselves and this stays None; until then `wanqi run` passes the bot's
+    # Notifier.deliver.
+    tell: Tell | None = None
+    buckets: dict[str, list[float]] = field(default_factory=dict)  # rate limit: recent call times per caller
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.center.timezone)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def t(self, actor: Actor | None = None) -> Translator:
+        """Texts for HTML pages: every interpolated value escaped (Markup)."""
+        return translator(actor.lang if actor else None)
+
+    def plain(self) -> Translator:
+        """Texts for JSON (the partner API): nothing escaped; use ``.plain(key, ...)``."""
+        return translator(None, html=False)
+
+    async def notify(self, notices: Iterable[Notice]) -> None:
+        notices = list(notices)
+        if notices and self.tell is not None:
+            try:
+                await self.tell(notices)
+            except Exception:  # a failed notice must not undo a committed step: logged, like the notifier's
+                log.exception("notices of a web step not delivered")
+
+    def allow(self, caller: str, per_minute: int) -> bool:
+        """A sliding one-minute window per caller (partner key or address)."""
+        now = self.clock.now().timestamp()
+        recent = [t for t in self.buckets.get(caller, []) if now - t < 60]
+        if len(recent) >= per_minute:
+            self.buckets[caller] = recent
+            return False
+        recent.append(now)
+        self.buckets[caller] = recent
+        return True
+
+
+CONTEXT = web.AppKey("wanqi", WebContext)
+# What middlewares leave on a request for the handlers.
+PARAMS = web.RequestKey("params", dict)  # Open311: query + form/JSON body
+API_KEY = web.RequestKey("api_key", object)  # Open311: the caller's ApiKey or None
+APPEAL_ID = web.RequestKey("appeal_id", int)  # Open311: the appeal a call touched (for the audit)
+ACTOR = web.RequestKey("actor", Actor)  # console: who is logged in
+CSRF = web.RequestKey("csrf", str)
+SESSION_ID = web.RequestKey("session_id", str)

@@ -1,0 +1,54 @@
+"""The web side as one aiohttp application: the console and the Open311 API, in `wanqi run` or alone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from web import auth, console, open311
+from web.context import CONTEXT, WebContext
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def headers(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                  ) -> web.StreamResponse:
+    """Offline and locked down: everything from this origin, no framing, no referrer (login tokens)."""
+    response = await handler(request)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def build_web_app(ctx: WebContext) -> web.Application:
+    app = web.Application(middlewares=[headers, open311.guard, auth.sessions, console.domain_errors],
+                          client_max_size=1024 * 1024)
+    app[CONTEXT] = ctx
+    app.add_routes(open311.routes())
+    app.add_routes(console.routes())
+    return app
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"console.listen must look like 127.0.0.1:8080, not {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+async def start(ctx: WebContext, listen: str | None = None) -> web.AppRunner:
+    """Serve on ``listen`` (default: the settings' web.listen) until the runner is cleaned up."""
+    host, port = split_listen(listen or ctx.settings.web.listen)
+    runner = web.AppRunner(build_web_app(ctx), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("console and Open311 API on http://%s:%d", host, port)
+    return runner
