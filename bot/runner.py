@@ -111,6 +111,8 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
         if announce is not None:
             jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in scheduler.get_jobs())
             announce(cli_text("cli.run.jobs", jobs=jobs))
+            if app.web_runner is not None:
+                announce(cli_text("cli.run.web", url=app.settings.web.base_url()))
         await app.intake.recover()
         await app.intake.poll(stop)
     finally:
