@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -41,6 +42,8 @@ class IntakeSettings:
     retry_cap: float = 30.0
     polling_timeout: int = 30
     stop_grace: float = 10.0  # seconds in-flight updates get to finish on stop
+    chores_every: float = 60.0  # seconds between taking up re-queued updates and pruning
+    keep_days: int = 7  # handled updates are kept this long (for the operators), then removed
 
 
 def chat_key(update: Update) -> int:
@@ -109,12 +112,17 @@ class Intake:
         offset = last + 1 if last is not None else None
         allowed = self.dp.resolve_used_update_types()
         pause = 0.0
+        chores = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() - chores >= self.settings.chores_every:
+                chores = time.monotonic()
+                await self._chores()
             if not self._room.is_set():
                 await _first(self._room.wait(), stop.wait())
                 continue
+            room = max(1, min(100, self.settings.max_backlog - self._waiting))  # never more than the backlog
             fetch = asyncio.ensure_future(self.bot.get_updates(
-                offset=offset, timeout=self.settings.polling_timeout, allowed_updates=allowed))
+                offset=offset, limit=room, timeout=self.settings.polling_timeout, allowed_updates=allowed))
             await _first(asyncio.shield(fetch), stop.wait())
             if not fetch.done():  # stopping: what this poll returns is not confirmed, Telegram keeps it
                 fetch.cancel()
@@ -134,6 +142,13 @@ class Intake:
             if updates:
                 await self.accept(updates)
                 offset = updates[-1].update_id + 1
+
+    async def _chores(self) -> None:
+        """Take up updates an operator re-queued (``wanqi inbox retry``); forget old handled ones."""
+        await self.recover()
+        pruned = await self.writer.run(self.inbox.prune, datetime.now(UTC) - timedelta(days=self.settings.keep_days))
+        if pruned:
+            log.info("inbox: %d handled updates older than %d days removed", pruned, self.settings.keep_days)
 
     async def drain(self) -> None:
         """Wait until every queued update is handled or parked."""

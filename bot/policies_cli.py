@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import click
-from openpyxl.utils.exceptions import InvalidFileException
 
 from bot.config import Settings, load_settings
 from bot.policy_wiring import sync_catalogue
@@ -83,6 +82,8 @@ def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
 
     Exits 1 when the file cannot be read, has no rows or no known headers, or every row is rejected.
     """
+    from openpyxl.utils.exceptions import InvalidFileException  # here: `wanqi run` need not load openpyxl
+
     from bot.cli import fail
 
     settings = _settings(ctx)

@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from io import BytesIO
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from appeals.lifecycle import OPEN, Status
 from appeals.metrics import Figures, Overview, days_text, ordered, percent
@@ -21,8 +16,10 @@ from appeals.sla import Light
 from bot.config import Settings
 from bot.texts import Translator, translator
 
-HEADER = Font(bold=True, color="FFFFFF")
-FILL = PatternFill("solid", fgColor="1F4E79")
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is built: `wanqi run` need not hold it (9 MB)
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
 
 
 def _overdue(appeal: Appeal, now: datetime) -> bool:
@@ -59,6 +56,8 @@ def figures_line(t: Translator, ov: Overview) -> str:
 
 def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings) -> None:
     """三率统计 by department and by category, and the weekly trend with a chart (appeals.metrics)."""
+    from openpyxl.chart import BarChart, Reference
+
     depts = {**settings.departments, None: "待分拨（中心）"}
     cats = {c.id: c.name for c in settings.routing.categories}
     for title, label, groups, names, order in (
@@ -110,6 +109,11 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
                  now: datetime, overview: Overview | None = None) -> bytes:
     """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
     plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
     tz = ZoneInfo(settings.center.timezone)
     t = translator(t.locale, html=False)  # cells are plain text
 
@@ -153,7 +157,7 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
     for sheet in wb.worksheets:
         _as_text(sheet)
         for cell in sheet[1]:
-            cell.font, cell.fill = HEADER, FILL
+            cell.font, cell.fill = header, fill
             cell.alignment = Alignment(horizontal="center")
         for i, column in enumerate(sheet.columns, start=1):
             width = max(len(str(c.value or "")) for c in list(column)[:200])

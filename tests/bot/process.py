@@ -43,7 +43,7 @@ def appeal_texts() -> list[str]:
 
     settings = load_settings(ROOT / "config.yml", env={})
     classifier = build_classifier(settings)
-    texts = [e.text for e in load_examples(ROOT / "nlu" / "data" / "test")]
+    texts = [e.text for e in load_examples(ROOT / "nlu" / "data" / "test" / "short")]
     return [t for t in texts if settings.routing.triage(t, classifier.parse(t)).step is Step.FILE]
 
 

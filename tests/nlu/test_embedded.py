@@ -84,3 +84,15 @@ def test_one_label_is_refused(tmp_path: Path) -> None:
     train, _ = split()
     with pytest.raises(ValueError, match="two"):
         train_model([ex for ex in train if ex.label == "tax"], tmp_path / "m")
+
+
+def test_texts_sharing_a_sentence_share_a_cv_group() -> None:
+    from nlu.linear_model import shared_sentence_groups
+
+    texts = ["您好。增值税专用发票开不出来怎么办。谢谢", "增值税专用发票开不出来怎么办。另外社保怎么交",
+             "排污许可证到期了要重新监测吗", "您好。员工的养老保险断缴两个月了"]
+    texts += [f"第{i}个互不相干的问题描述文本" for i in range(20)]
+    groups = shared_sentence_groups(texts)
+    assert groups is not None and groups[0] == groups[1]
+    assert len(set(groups[2:].tolist())) == len(texts) - 2  # 您好 is too short to join anything
+    assert shared_sentence_groups(texts[2:]) is None

@@ -83,6 +83,20 @@ async def test_removed_staff_lose_the_console_at_once(site: Site) -> None:
     await client.close()
 
 
+async def test_a_supervisor_removed_with_wanqi_staff_loses_the_console_though_still_in_the_environment(
+        site: Site) -> None:
+    await staffed(site)
+    h = site.h
+    await h.send(9003, "/start")
+    await h.send(SUPERVISOR, "/staff role 9003 supervisor")
+    client = await site.login(SUPERVISOR)
+    assert (await client.get("/console")).status == 200
+    await h.send(9003, "/staff remove 9001")  # SUPERVISOR (9001) is in WANQI_SUPERVISORS of this process
+    assert h.one("SELECT role FROM users WHERE id = 9001")["role"] is None
+    assert (await client.get("/console")).status == 401
+    await client.close()
+
+
 async def test_every_page_renders_for_a_supervisor(site: Site) -> None:
     ids = await staffed(site)
     client = await site.login(SUPERVISOR)
