@@ -21,6 +21,9 @@ _ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "�
                   "district": "区县", "department": "部门"}
 
 
+_CONTACT = {"accept": "contact"}  # for the enterprise, 签收 is when the department gets in touch
+
+
 class Renderer:
     """Formats for one center (category and department names, timezone)."""
 
@@ -113,8 +116,7 @@ class Renderer:
         if not due:
             deadline = ""
         elif enterprise:
-            key = {"accept": "appeal.due_contact", "reply": "appeal.due_reply", "rating": "appeal.due_rating"}[which]
-            deadline = t(key, date=self.day(t, due))
+            deadline = t(f"appeal.due_{_CONTACT.get(which, which)}", date=self.day(t, due))
         else:
             deadline = t("staff.due_line", label=t(f"staff.due_{which}"), due=self.when(due))
         return t("appeal.my_line", light="" if enterprise else t(f"light.{light or 'none'}"), number=appeal.number,
@@ -123,9 +125,10 @@ class Renderer:
     def detail(self, t: Translator, view: AppealView, *, staff: bool) -> str:
         a = view.appeal
         which, due = self.deadline(a)
-        label = t(f"staff.due_{which}") if staff else t(
-            {"accept": "appeal.detail_due_contact", "reply": "appeal.detail_due_reply",
-             "rating": "appeal.detail_due_rating"}.get(which, "appeal.detail_due_reply"))
+        if not due:
+            label = ""
+        else:
+            label = t(f"staff.due_{which}") if staff else t(f"appeal.detail_due_{_CONTACT.get(which, which)}")
         lines = [t(
             "appeal.detail", number=a.number, enterprise=view.enterprise.name, status=self.status(t, a.status),
             light=Markup(" ") + t(f"light.{view.light.value}") if view.light and staff else "",
