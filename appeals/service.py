@@ -289,8 +289,10 @@ class AppealService:
         due = add_working_days(now, self.sla.rating_days, self.calendar, self.tz)
         return self._move(actor, appeal_id, Action.REPLY, note=text, replied_at=now, rating_due=due)
 
-    def close(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.CLOSE, closed_at=self.clock.now())
+    def close(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
+        """办结 by staff after the reply, with the reason on the record (the rating still counts if it comes)."""
+        note = check_text(reason)[:1000] if reason is not None else ""
+        return self._move(actor, appeal_id, Action.CLOSE, note=note, closed_at=self.clock.now())
 
     def request_extension(self, actor: Actor, appeal_id: int, days: int, reason: str | None) -> Outcome:
         appeal = self._get(actor, appeal_id, Action.REQUEST_EXTENSION)
