@@ -131,7 +131,7 @@ async def test_two_wanqi_run_processes_on_one_database_send_each_message_once(tm
         try:
             first.start()
             second.start()
-            for _ in range(600):  # both are up: one primary, one standby
+            for _ in range(1800):  # both are up (slow on a loaded machine): one primary, one standby
                 if "standby" in (first.tail() + second.tail()):
                     break
                 await asyncio.sleep(0.1)
@@ -140,14 +140,15 @@ async def test_two_wanqi_run_processes_on_one_database_send_each_message_once(tm
             # a push queued as `wanqi policies digest` queues it, while both processes run
             outbox = Outbox(open_db(db_path, migrate=False))
             outbox.add(Outgoing(c, "text", {"text": f"push:{c} 本周政策"}, dedupe=f"push:{c}") for c in chats)
-            while len(api.sent) < 30:
+            deadline = time.monotonic() + 120
+            while len(api.sent) < 30 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-            assert await primary.stop() == 0  # a deploy: the primary stops mid-push, the standby takes over
-            deadline = time.monotonic() + 60
+            assert await primary.stop(timeout=90) == 0  # a deploy: the primary stops mid-push, the standby takes over
+            deadline = time.monotonic() + 180
             while count(db_path, "SELECT COUNT(*) FROM outbox WHERE status != 'sent'") and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert "took over" in standby.tail(), standby.tail()
-            assert await standby.stop() == 0
+            assert await standby.stop(timeout=90) == 0
         finally:
             for proc in (first, second):
                 if proc.proc is not None and proc.proc.poll() is None:
