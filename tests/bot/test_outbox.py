@@ -144,10 +144,16 @@ async def test_two_wanqi_run_processes_on_one_database_send_each_message_once(tm
             while len(api.sent) < 30 and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             assert await primary.stop(timeout=90) == 0  # a deploy: the primary stops mid-push, the standby takes over
+            deadline = time.monotonic() + 120
+            while "took over" not in standby.tail() and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert "took over" in standby.tail(), standby.tail()
+            later = [800_000 + n for n in range(60)]  # queued after the switch: only the new primary can send them
+            outbox.add(Outgoing(c, "text", {"text": f"push:{c} 本周政策"}, dedupe=f"push:{c}") for c in later)
+            chats += later
             deadline = time.monotonic() + 180
             while count(db_path, "SELECT COUNT(*) FROM outbox WHERE status != 'sent'") and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
-            assert "took over" in standby.tail(), standby.tail()
             assert await standby.stop(timeout=90) == 0
         finally:
             for proc in (first, second):
