@@ -11,6 +11,7 @@ from datetime import datetime, tzinfo
 
 from appeals.calendar import WorkCalendar
 from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.inputs import display_name
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
 from appeals.notices import Audience, Notice, notices_for
@@ -155,9 +156,11 @@ class AppealService:
             raise InvalidInput("error.unknown_category", category=category)
         enterprise = self.repo.find_enterprise(code)
         if enterprise is None:
-            name = (enterprise_name or "").strip()[:100] or f"未核实企业 {code}"
+            # a partner's free text: no control, bidi or zero-width characters in what staff will read
+            name = display_name(enterprise_name, 100) or f"未核实企业 {code}"
             enterprise = self.repo.create_unverified_enterprise(
-                {"name": name, "credit_code": code, "contact": contact[:50], "phone": phone[:30]}, self.clock.now())
+                {"name": name, "credit_code": code, "contact": display_name(contact, 50), "phone": phone[:30]},
+                self.clock.now())
             log.info("unverified enterprise %s created by %s", enterprise.id, channel)
         return self._file(actor, enterprise.id, text, attachments, idempotency_key=idempotency_key,
                           channel=channel, category=category)
