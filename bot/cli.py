@@ -439,7 +439,7 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
         t = translator(cli_locale(), html=False)
         appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
         end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
-        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end, fresh=True)
         out.write_bytes(build_report(appeals, names, settings, t, now, overview))
     finally:
         core.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from appeals.lifecycle import Status
@@ -19,6 +20,9 @@ from bot.texts import Markup, Translator
 TELEGRAM_LIMIT = 4096
 _ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "金额", "date": "日期",
                   "district": "区县", "department": "部门"}
+
+
+_CONTACT = {"accept": "contact"}  # for the enterprise, 签收 is when the department gets in touch
 
 
 class Renderer:
@@ -57,45 +61,81 @@ class Renderer:
         return t(f"rating.{score}") if score in RATINGS else t("rating.unrated")
 
     @staticmethod
-    def percent(value: float | None) -> str:
-        return f"{round((value or 0) * 100)}%"
+    def short(text: str, limit: int = 200) -> str:
+        """An excerpt for an alert: the first ``limit`` characters, whitespace folded."""
+        folded = " ".join(text.split())
+        return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
     def due(self, appeal: Appeal) -> datetime | None:
+        return self.deadline(appeal)[1]
+
+    @staticmethod
+    def deadline(appeal: Appeal) -> tuple[str, datetime | None]:
+        """Which deadline runs now: ``accept`` (签收, to contact the enterprise), ``reply`` or ``rating``."""
         if appeal.status in (Status.DISPATCHED, Status.REOPENED):
-            return appeal.accept_due
+            return "accept", appeal.accept_due
         if appeal.status is Status.ACCEPTED:
-            return appeal.reply_due
+            return "reply", appeal.reply_due
         if appeal.status is Status.REPLIED:
-            return appeal.rating_due
-        return None
+            return "rating", appeal.rating_due
+        return "", None
+
+    def day(self, t: Translator, value: datetime | None) -> str:
+        """A date as people say it ("12 月 7 日"); the center's timezone."""
+        if value is None:
+            return "—"
+        local = value.astimezone(self.tz)
+        return t("appeal.date", day=local.day, month_name=t.plain("appeal.month_names").split(",")[local.month - 1])
+
+    @staticmethod
+    def confidence(value: float | None) -> str:
+        """The model's confidence for staff: a whole percentage, never 100 % (a model is never certain)."""
+        return "—" if value is None else f"{min(99, round(value * 100))}%"
+
+    def expectation(self, t: Translator, appeal: Appeal) -> str:
+        """What the enterprise can expect: contact within the category's days, an answer by a date."""
+        routing = self.settings.routing
+        days = routing.category(appeal.category).accept_days if appeal.category and routing.knows(appeal.category) \
+            else self.settings.sla.accept_days
+        key = "appeal.expect" if days else "appeal.expect_today"
+        return t(key, days=days, reply_date=self.day(t, appeal.reply_due))
 
     # ---- enterprise side ---------------------------------------------------------------------
     def filed(self, t: Translator, appeal: Appeal, automatic: bool) -> str:
         if automatic:
             routing = t("appeal.filed_routed", category=self.category(t, appeal.category),
-                        confidence=self.percent(appeal.confidence),
-                        department=self.department(t, appeal.department_id),
-                        accept_due=self.when(appeal.accept_due), reply_due=self.when(appeal.reply_due))
+                        department=self.department(t, appeal.department_id), expect=self.expectation(t, appeal))
         elif appeal.category:
             routing = t("appeal.filed_queued", category=self.category(t, appeal.category))
         else:
             routing = t("appeal.filed_unclassified")
         return t("appeal.filed", number=appeal.number, routing=routing)
 
-    def listing_line(self, t: Translator, appeal: Appeal, light: str | None) -> str:
-        due = self.due(appeal)
-        return t("appeal.my_line", light=t(f"light.{light or 'none'}"), number=appeal.number,
-                 status=self.status(t, appeal.status), category=self.category(t, appeal.category),
-                 deadline=t("appeal.deadline", due=self.when(due)) if due else "")
+    def listing_line(self, t: Translator, appeal: Appeal, light: str | None, *, enterprise: bool = False) -> str:
+        """One line of a list: staff see the light and which deadline; an enterprise sees what to expect."""
+        which, due = self.deadline(appeal)
+        if not due:
+            deadline = ""
+        elif enterprise:
+            deadline = t(f"appeal.due_{_CONTACT.get(which, which)}", date=self.day(t, due))
+        else:
+            deadline = t("staff.due_line", label=t(f"staff.due_{which}"), due=self.when(due))
+        return t("appeal.my_line", light="" if enterprise else t(f"light.{light or 'none'}"), number=appeal.number,
+                 status=self.status(t, appeal.status), category=self.category(t, appeal.category), deadline=deadline)
 
     def detail(self, t: Translator, view: AppealView, *, staff: bool) -> str:
         a = view.appeal
-        due = self.due(a)
+        which, due = self.deadline(a)
+        if not due:
+            label = ""
+        else:
+            label = t(f"staff.due_{which}") if staff else t(f"appeal.detail_due_{_CONTACT.get(which, which)}")
         lines = [t(
-            "appeal.detail", number=a.number, enterprise=view.enterprise.name,
-            status=self.status(t, a.status), light=Markup(" ") + t(f"light.{view.light.value}") if view.light else "",
+            "appeal.detail", number=a.number, enterprise=view.enterprise.name, status=self.status(t, a.status),
+            light=Markup(" ") + t(f"light.{view.light.value}") if view.light and staff else "",
             category=self.category(t, a.category), department=self.department(t, a.department_id),
-            created=self.when(a.created_at), deadline=t("appeal.detail_deadline", due=self.when(due)) if due else "",
+            created=self.when(a.created_at),
+            deadline=t("appeal.detail_deadline", label=label, due=self.when(due)) if due else "",
             rating=t("appeal.detail_rating", rating=self.rating(t, a.rating)) if a.rating else "",
             text=a.text,
         ), "", t("appeal.history")]
@@ -128,7 +168,7 @@ class Renderer:
             "staff.card", title=t("staff.card_reopened" if a.reopen_count else "staff.card_new"),
             number=a.number, enterprise=e.name, district=e.district, scale=e.scale,
             industry=INDUSTRIES.get(e.industry, e.industry), contact=e.contact, phone=e.phone,
-            category=self.category(t, a.category), confidence=self.percent(a.confidence),
+            category=self.category(t, a.category), confidence=self.confidence(a.confidence),
             accept_due=self.when(a.accept_due), reply_due=self.when(a.reply_due),
             entities=t("staff.entities", items=entities) if entities else "",
             attachments=t("staff.attachments", count=len(a.attachments)) if a.attachments else "",
@@ -138,7 +178,8 @@ class Renderer:
 
     def triage(self, t: Translator, view: AppealView, return_reason: str | None) -> str:
         a, e = view.appeal, view.enterprise
-        suggestions = "、".join(f"{self.category(t, s.category)} {self.percent(s.confidence)}" for s in a.ranking[:3])
+        suggestions = "、".join(f"{self.category(t, s.category)} {self.confidence(s.confidence)}"
+                               for s in a.ranking[:3])
         return t("staff.triage", number=a.number, enterprise=e.name, district=e.district,
                  suggestions=suggestions or "—", text=a.text,
                  returned=t("staff.triage_returned", reason=return_reason) if return_reason else "")
@@ -148,13 +189,24 @@ class Renderer:
         return f"{enterprise.contact} {mask_phone(enterprise.phone)}"
 
 
-_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{1,10});|[\s\S]")
+# A tag, an entity, a line break, a run of plain text, or a stray "<"/"&" (counted as one character).
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{1,10});|\n|[^<&\n]+|[<&]")
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
 
 
 def utf16_len(text: str) -> int:
     """Telegram's length: UTF-16 code units (an emoji or a rare CJK character outside the BMP counts 2)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(run: str, room: int) -> int:
+    """How many characters of a plain-text run fit in ``room`` UTF-16 units."""
+    units = 0
+    for i, ch in enumerate(run):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > room:
+            return i
+    return len(run)
 
 
 def _after(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
@@ -174,9 +226,16 @@ def _after(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
 
 def _shown(token: str) -> int:
     """What a token adds to Telegram's count, which is taken after parsing: a tag nothing, ``&amp;`` one."""
-    if token.startswith("<") and len(token) > 1:
+    if token[0] == "<" and len(token) > 1:
         return 0
-    return utf16_len(html.unescape(token) if token.startswith("&") else token)
+    if token[0] == "&" and len(token) > 1:
+        return _entity_units(token)
+    return utf16_len(token)
+
+
+@cache
+def _entity_units(entity: str) -> int:
+    return utf16_len(html.unescape(entity))
 
 
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
@@ -185,8 +244,11 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     Cuts at a line break in the second half of a part where there is one; never inside a tag or an
     entity (``&amp;``); tags open at a cut are closed at the end of the part and opened again in the next.
     """
+    if utf16_len(text) <= limit:  # markup only ever shrinks when parsed: short texts need no count
+        return [text]
     tokens = _TOKEN.findall(text)
-    if sum(_shown(token) for token in tokens) <= limit:
+    costs = [_shown(token) for token in tokens]
+    if sum(costs) <= limit:
         return [text]
     parts: list[str] = []
     stack: list[tuple[str, str]] = []
@@ -197,11 +259,19 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         body: list[str] = []
         best: tuple[int, list[tuple[str, str]], int] | None = None  # (body length, open tags, next token)
         while i < len(tokens):
-            token = tokens[i]
-            if body and size + _shown(token) > limit:
-                break
-            body.append(token)
-            size += _shown(token)
+            token, cost = tokens[i], costs[i]
+            if size + cost > limit:
+                if best is None and token[0] not in "<&\n":  # no line break to prefer: fill with text
+                    n = _fit(token, limit - size)
+                    if n:
+                        body.append(token[:n])
+                        tokens[i] = token[n:]
+                        costs[i] = utf16_len(tokens[i])
+                        size = limit
+                if body:
+                    break
+            body.append(token)  # (on an empty part a tag or an entity goes in whatever its size)
+            size += cost
             stack = _after(stack, token)
             i += 1
             if token == "\n" and size >= limit // 2:

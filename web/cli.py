@@ -51,19 +51,18 @@ async def serve_alone(settings: Settings, listen: str | None = None, *, stop: as
     from web.context import WebContext
     from web.server import start
 
-    tell = None
     app = None
     if settings.bot_token:
         from bot.app import build_app
 
         app = build_app(settings, token=settings.bot_token)
-        services, clock, tell = app.services, app.core.clock if app.core else None, app.notifier.deliver
+        services, clock = app.services, app.core.clock if app.core else None  # services queue notices
         core = app.core
     else:
         core = build_core(settings, classifier=build_classifier(settings))
         services, clock = core.services(), core.clock
     assert core is not None
-    runner = await start(WebContext(settings, services, clock or core.clock, tell=tell), listen)
+    runner = await start(WebContext(settings, services, clock or core.clock), listen)
     if callable(announce):
         announce(runner)
     try:

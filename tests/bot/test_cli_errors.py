@@ -184,3 +184,14 @@ def test_exit_codes_are_documented() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "0 ok, 1 failed, 2 usage" in wanqi("--help").output
     assert "| 2 |" in readme and "| 1 |" in readme
+
+
+def test_policies_validate_names_a_broken_yaml_file_in_chinese(tmp_path: Path) -> None:
+    folder = tmp_path / "catalogue"
+    folder.mkdir()
+    (folder / "broken.yml").write_text("policies:\n  - id: [unclosed\n", encoding="utf-8")
+    result = wanqi("--config", str(write_config(tmp_path)), "policies", "validate", str(folder))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    problem, summary = result.stderr.strip().splitlines()
+    assert "broken.yml" in problem and "不是有效的 YAML（第 " in problem and "while parsing" not in problem
+    assert summary == "政策库有 1 处问题（见上）"
