@@ -337,16 +337,16 @@ class AppealService:
             by_dept.setdefault(appeal.department_id or "", []).append(appeal)
         now = self.clock.now()
         out = []
-        for group in by_dept.values():
-            numbers = "、".join(a.number for a in group)
-            text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
-            for i, appeal in enumerate(group):
-                event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
-                told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
-                with self.repo.transaction():
+        with self.repo.transaction():  # one 督办, one commit: every history row and notice, or none
+            for group in by_dept.values():
+                numbers = "、".join(a.number for a in group)
+                text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
+                for i, appeal in enumerate(group):
+                    event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
+                    told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
                     self.repo.add_event(event)
                     self._tell(appeal, told)
-                out.append(Outcome(appeal, event, told))
+                    out.append(Outcome(appeal, event, told))
         log.info("督办 on %d appeal(s) by %s", len(appeals), actor.user_id)
         return out
 
