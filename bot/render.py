@@ -185,6 +185,8 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     Cuts at a line break in the second half of a part where there is one; never inside a tag or an
     entity (``&amp;``); tags open at a cut are closed at the end of the part and opened again in the next.
     """
+    if utf16_len(text) <= limit:  # tags and entities only shorten what is shown: nothing to count (most texts)
+        return [text]
     tokens = _TOKEN.findall(text)
     if sum(_shown(token) for token in tokens) <= limit:
         return [text]
