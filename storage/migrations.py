@@ -240,3 +240,10 @@ def m_intake_001(db: Database) -> None:
     db.execute(
         "INSERT INTO appeal_counters (day, last) SELECT substr(number, 1, instr(number, '-')), "
         "MAX(CAST(substr(number, instr(number, '-') + 1) AS INTEGER)) FROM appeals GROUP BY 1")
+
+
+@migrations()
+def m_intake_002_update_effects(db: Database) -> None:
+    """The committed steps of updates in flight (storage/inbox.py ``Steps``): handling again repeats none."""
+    db.table("update_effects").create({"update_id": int, "seq": int, "method": str, "result": bytes},
+                                      pk=("update_id", "seq"), not_null={"method", "result"}, strict=True)

@@ -98,3 +98,44 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
         twice = sum(1 for n in acks.values() if n > 1)
         print(f"{len(rows)} appeals, {KILLS} kills: {twice} acknowledged more than once "
               f"({sum(acks.values()) - len(acks)} extra acknowledgements)")
+
+
+@pytest.mark.slow
+async def test_a_second_wanqi_run_on_the_same_database_stands_by(tmp_path: Path) -> None:
+    config = seed(tmp_path, 20)
+    db_path = tmp_path / "wanqi.db"
+    texts = appeal_texts()
+    filed = "SELECT COUNT(*) FROM appeals WHERE source_update_id IS NOT NULL"
+    async with BotAPIStandin() as api:
+        users = [api.user(ENTERPRISE_BASE + i, f"企业用户{i}") for i in range(20)]
+        first, second = WanqiProcess(config, api, tmp_path / "first.log"), WanqiProcess(config, api,
+                                                                                         tmp_path / "second.log")
+        try:
+            first.start()
+            await users[0].send(texts[0])
+            assert await _until(lambda: count(db_path, filed) == 1, 60), first.tail()
+            second.start()
+            assert await _until(lambda: "standby" in second.tail(), 60), second.tail()
+            for k in range(1, 60):  # both processes are up: only the primary takes updates
+                await users[k % 20].send(texts[k % len(texts)])
+            assert await _until(lambda: count(db_path, filed) == 60, 60), first.tail()
+            assert await first.stop() == 0  # a deploy: the old one stops and gives the lease back
+            assert await _until(lambda: "took over" in second.tail(), 30), second.tail()
+            for k in range(60, 80):
+                await users[k % 20].send(texts[k % len(texts)])
+            assert await _until(lambda: count(db_path, filed) == 80, 60), second.tail()
+            await asyncio.sleep(1.0)
+            assert await second.stop() == 0
+        finally:
+            for proc in (first, second):
+                if proc.proc is not None and proc.proc.poll() is None:
+                    proc.kill()
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(DISTINCT source_update_id), COUNT(*) FROM appeals").fetchone() == (80, 80)
+    conn.close()
+    acks: dict[str, int] = {}
+    for m in api.sent:
+        if ENTERPRISE_BASE <= m.chat_id < ENTERPRISE_BASE + 20:
+            for number in set(NUMBER.findall(m.text or "")):
+                acks[number] = acks.get(number, 0) + 1
+    assert len(acks) == 80 and set(acks.values()) == {1}  # each acknowledged exactly once
