@@ -7,6 +7,11 @@ The bot (``bot.app``), the CLI and the web console all start here::
     await services.appeals.accept(actor, appeal_id)  # commits the step, its event and its outbox rows
     core.close()
 
+Every service writes its notices to the outbox in the transaction of the step; the delivery worker
+of the process holding the "primary" lease sends them (``wanqi run``), so any entry point that calls
+a service gets the notifications for free. ``core.on_commit`` callbacks (the worker's wake-up) run
+after each offloaded service call.
+
 Nothing here knows Telegram: the aiogram Bot and Dispatcher are built in ``bot.app``.
 """
 
@@ -31,6 +36,7 @@ from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
 from storage.inbox import current_steps
 from storage.leases import Leases
+from storage.outbox import Outbox
 from storage.repository import SqliteRepository
 from storage.web_repo import WebRepository
 
@@ -106,6 +112,7 @@ class Services:
     figures: Offloaded[FigureService]
     staff: Offloaded[StaffService]
     web: Offloaded[WebRepository]  # console logins, partner keys, console queries
+    outbox: Offloaded[Outbox]
 
 
 @dataclass
@@ -122,6 +129,7 @@ class Core:
     leases: Leases
     figures: FigureService
     web: WebRepository
+    outbox: Outbox
     on_commit: list[Any] = field(default_factory=list)  # callbacks after each offloaded service call
 
     def services(self) -> Services:
@@ -131,7 +139,8 @@ class Core:
                         Offloaded(self.registration, self.writer, self._committed),
                         Offloaded(self.figures, self.writer),
                         Offloaded(self.registration.staff, self.writer, self._committed),
-                        Offloaded(self.web, self.writer))
+                        Offloaded(self.web, self.writer),
+                        Offloaded(self.outbox, self.writer, self._committed))
 
     def _committed(self) -> None:
         for callback in self.on_commit:
@@ -171,11 +180,12 @@ def build_core(settings: Settings, *, classifier: Classifier | None = None, cloc
     repo = SqliteRepository(db, settings.center.appeal_prefix, tz)
     repo.sync_departments(settings.departments)
     calendar = OfficialCalendar()
+    outbox = Outbox(db)
     appeals = AppealService(repo, classifier or build_classifier(settings), settings.routing, settings.sla,
-                            calendar, tz, clock)
-    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days)
+                            calendar, tz, clock, outbox)
+    registration = RegistrationService(repo, clock, settings.supervisors, settings.staff.invite_days, outbox)
     if seed_supervisors:
         registration.seed_supervisors()
     figures = FigureService(SqliteFigureSource(db), calendar, tz, clock, settings.sla.yellow_ratio)
     return Core(settings, db, Writer(), clock, repo, appeals, registration, Leases(db), figures,
-                WebRepository(db))
+                WebRepository(db), outbox)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,22 +67,17 @@ def _vectors(texts: Sequence[str], n: int) -> list[dict[str, float]]:
     return vectors
 
 
-def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.35, min_enterprises: int = 3,
-                  n: int = 2, max_df: float = 0.2) -> list[Hotspot]:
+def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.3, min_enterprises: int = 3,
+                  n: int = 2, max_df: float = 0.2, window: int = 40) -> list[Hotspot]:
     """Groups of similar appeals, largest first.
 
     Two appeals are linked when the cosine of their TF-IDF vectors is at least ``threshold``; groups are
-    the connected components with ``min_enterprises`` or more distinct enterprises. N-grams found in more
-    than ``max_df`` of the appeals carry almost no weight and are left out of the candidate search only.
+    the connected components with ``min_enterprises`` or more distinct enterprises. Texts equal once digits
+    and punctuation are dropped are one text (a campaign of copies costs nothing). N-grams found in more
+    than ``max_df`` of the texts carry almost no weight and are left out of the candidate search only.
     """
     if len(items) < 2:
         return []
-    vectors = _vectors([i.text for i in items], n)
-    limit = max(20, int(max_df * len(items)))
-    postings: dict[str, list[int]] = defaultdict(list)
-    for idx, v in enumerate(vectors):
-        for g in v:
-            postings[g].append(idx)
     parent = list(range(len(items)))
 
     def find(x: int) -> int:
@@ -90,18 +86,44 @@ def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.35, min_
             x = parent[x]
         return x
 
-    for idx, v in enumerate(vectors):
+    def union(x: int, y: int) -> None:
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    first_of: dict[str, int] = {}
+    unique: list[int] = []  # indexes of the first item of each distinct text
+    rep: list[int] = []  # each item's first item with the same text
+    for idx, item in enumerate(items):
+        key = _NOISE.sub("", item.text)
+        if key in first_of:
+            union(idx, first_of[key])
+        else:
+            first_of[key] = idx
+            unique.append(idx)
+        rep.append(first_of[key])
+    vectors = _vectors([items[i].text for i in unique], n)
+    postings: dict[str, list[int]] = defaultdict(list)
+    for pos, v in enumerate(vectors):
+        for g in v:
+            postings[g].append(pos)
+    limit = max(20, int(max_df * len(vectors)))
+    for pos, v in enumerate(vectors):
         scores: dict[int, float] = defaultdict(float)
-        for g, w in v.items():
+        for g, x in v.items():
             docs = postings[g]
-            if len(docs) > limit:
+            if len(docs) > limit:  # in a fifth of all texts: almost no weight, and the costliest to scan
                 continue
-            for other in docs:
-                if other > idx:
-                    scores[other] += w * vectors[other][g]
+            # the next ``window`` texts sharing the n-gram: a hot topic of hundreds of near-copies links
+            # as a chain instead of every pair, which keeps a month of a city's appeals to seconds
+            start = bisect_right(docs, pos)
+            for other in docs[start:start + window]:
+                scores[other] += x * vectors[other][g]
+        me = unique[pos]
         for other, score in scores.items():
             if score >= threshold:
-                parent[find(other)] = find(idx)
+                union(me, unique[other])
+    vector_of = {unique[pos]: v for pos, v in enumerate(vectors)}
     groups: dict[int, list[int]] = defaultdict(list)
     for idx in range(len(items)):
         groups[find(idx)].append(idx)
@@ -113,7 +135,7 @@ def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.35, min_
             continue
         weight: dict[str, float] = defaultdict(float)
         for i in members:
-            for g, x in vectors[i].items():
+            for g, x in vector_of[rep[i]].items():
                 weight[g] += x
         out.append(Hotspot(
             items=tuple(chosen), enterprises=enterprises,

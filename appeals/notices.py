@@ -1,9 +1,15 @@
-"""Who is told what after each step. The bot turns a Notice into messages (and buttons)."""
+"""Who is told what after each step, and who those people are. The bot turns a Notice into messages.
+
+Pure rules: :func:`notices_for` says which audiences hear of a step, :func:`recipients` turns an
+audience into user ids through a :class:`Directory` (the repository answers it inside the step's
+transaction, so the people told are the people responsible at that moment).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from appeals.lifecycle import TRIAGE, Action, Status
 from appeals.model import Appeal, Role
@@ -11,6 +17,7 @@ from appeals.sla import Light
 
 
 class Audience(StrEnum):
+    FILER = "filer"  # the person who filed the appeal (its acknowledgement)
     ENTERPRISE = "enterprise"  # everyone of the appeal's enterprise (the filer first)
     DEPARTMENT = "department"  # the handlers of the appeal's department
     DISPATCHERS = "dispatchers"
@@ -23,6 +30,31 @@ class Notice:
     kind: str  # card | accepted | replied | closed | rated | poor_rating | withdrawn | returned |
     #            extension_request | extension_decided | message | triage | sla_yellow | sla_red
     appeal_id: int
+
+
+class Directory(Protocol):
+    """Who holds which role now (active people only)."""
+
+    def user_ids(self, role: str, department_id: str | None = None) -> list[int]: ...
+    def enterprise_user_ids(self, enterprise_id: int) -> list[int]: ...
+
+
+def recipients(audience: Audience, appeal: Appeal, people: Directory) -> list[int]:
+    """The user ids an audience means for this appeal, in a stable order, each once.
+
+    Dispatchers' work falls to the supervisors when the center has no dispatcher.
+    """
+    if audience is Audience.FILER:
+        found = [appeal.user_id]
+    elif audience is Audience.ENTERPRISE:
+        found = people.enterprise_user_ids(appeal.enterprise_id)
+    elif audience is Audience.DEPARTMENT:
+        found = people.user_ids(Role.HANDLER.value, appeal.department_id) if appeal.department_id else []
+    elif audience is Audience.DISPATCHERS:
+        found = people.user_ids(Role.DISPATCHER.value) or people.user_ids(Role.SUPERVISOR.value)
+    else:
+        found = people.user_ids(Role.SUPERVISOR.value)
+    return list(dict.fromkeys(found))
 
 
 def notices_for(

@@ -1,11 +1,12 @@
-"""Interfaces the domain core needs from the outside world (NLU, storage, clock, notifier)."""
+"""Interfaces the domain core needs from the outside world (NLU, storage, clock, outbox)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,43 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to one chat, as an outbox row: the channel renders it from ``payload`` at send time.
+
+    ``kind`` names the template (a notice kind such as ``card``, or ``text`` / ``digest`` for text
+    rendered by the producer); ``payload`` is JSON-ready and holds everything the template needs
+    (a snapshot taken in the transaction of the event, so sending never re-reads history).
+    ``dedupe`` makes a producer idempotent: a second row with the same key is ignored.
+    """
+
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    lang: str = "zh-CN"
+    appeal_id: int | None = None
+    event_id: int | None = None
+    enterprise_id: int | None = None
+    week: str | None = None
+    dedupe: str | None = None
+
+
+class Outbox(Protocol):
+    """Where the services put every outgoing message, inside their own transaction."""
+
+    def add(self, messages: Iterable[Outgoing]) -> int: ...
+
+
 class Repository(Protocol):
     """What the services need from storage. Each write method is one transaction."""
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """Everything inside commits together (write methods nest as savepoints)."""
+        ...
+
+    def last_event_id(self) -> int | None:
+        """The id of the history row this repository wrote last (on this connection)."""
+        ...
 
     # people and enterprises
     def get_user(self, user_id: int) -> UserRecord | None: ...
@@ -81,6 +117,7 @@ class Repository(Protocol):
     def create_enterprise(self, draft: dict[str, object], owner_id: int, now: datetime) -> Enterprise: ...
     def create_claim(self, enterprise_id: int, user_id: int, now: datetime) -> int: ...
     def get_claim(self, claim_id: int) -> dict[str, object] | None: ...
+    def pending_claim(self, user_id: int) -> dict[str, object] | None: ...
     def decide_claim(self, claim_id: int, approved: bool, by: int, now: datetime) -> None: ...
     def create_invite(self, code: str, role: str, department_id: str | None, by: str, now: datetime,
                       expires_at: datetime | None = None) -> None: ...

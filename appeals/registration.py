@@ -11,7 +11,7 @@ from appeals import credit_code
 from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.inputs import clean_name, display_name, normalize
 from appeals.model import SYSTEM, Actor, Enterprise, Role
-from appeals.ports import Clock, Repository
+from appeals.ports import Clock, Outbox, Outgoing, Repository
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from appeals.staff import StaffRepository, StaffService
 
@@ -65,10 +65,17 @@ class Registration:
 
 class RegistrationService:
     def __init__(self, repo: RegistrationRepository, clock: Clock, supervisors: frozenset[int] = frozenset(),
-                 invite_days: int = 7) -> None:
+                 invite_days: int = 7, outbox: Outbox | None = None) -> None:
         self.repo = repo
         self.clock = clock
         self.staff = StaffService(repo, clock, supervisors, invite_days)
+        self.outbox = outbox  # claim requests and decisions are told through it, in the claim's transaction
+
+    def _tell(self, user_ids: list[int], kind: str, payload: dict[str, object]) -> None:
+        if self.outbox is None:
+            return
+        users = [(uid, self.repo.get_user(uid)) for uid in dict.fromkeys(user_ids)]
+        self.outbox.add(Outgoing(uid, kind, dict(payload), user.lang if user else "zh-CN") for uid, user in users)
 
     def actor(self, user_id: int, name: str = "", lang: str = "zh-CN") -> Actor:
         """Who this Telegram user is for the domain, read afresh on every update.
@@ -79,6 +86,14 @@ class RegistrationService:
         role = Role(user.role) if user.role else None
         return Actor(user_id=user_id, role=role, enterprise_id=user.enterprise_id,
                      department_id=user.department_id, lang=user.lang, name=user.name)
+
+    def has_pending_claim(self, user_id: int) -> bool:
+        """The user asked to join an enterprise and waits for the owner's or a supervisor's decision."""
+        return self.repo.pending_claim(user_id) is not None
+
+    def enterprise_of(self, actor: Actor) -> Enterprise | None:
+        """The actor's own enterprise (None for staff and unregistered users)."""
+        return self.repo.get_enterprise(actor.enterprise_id) if actor.enterprise_id is not None else None
 
     def seed_supervisors(self) -> None:
         """At start: WANQI_SUPERVISORS ids become supervisors, ids taken out of it lose the role."""
@@ -108,7 +123,12 @@ class RegistrationService:
         now = self.clock.now()
         existing = self.repo.find_enterprise(clean["credit_code"])
         if existing is not None:
-            claim_id = self.repo.create_claim(existing.id, actor.user_id, now)
+            with self.repo.transaction():
+                claim_id = self.repo.create_claim(existing.id, actor.user_id, now)
+                # the owner and every supervisor may decide
+                self._tell([existing.owner_id, *self.repo.user_ids(Role.SUPERVISOR.value)], "claim_request",
+                           {"user": actor.name or str(actor.user_id), "enterprise": existing.name,
+                            "claim_id": claim_id})
             log.info("claim %s filed on enterprise %s", claim_id, existing.id)
             return Registration(existing, owner=False, claim_id=claim_id)
         enterprise = self.repo.create_enterprise(dict[str, object](clean), actor.user_id, now)
@@ -130,7 +150,10 @@ class RegistrationService:
             # overwrite that account, so the stale claim is closed instead.
             self.repo.decide_claim(claim_id, False, actor.user_id, self.clock.now())
             raise NotFound("the claimant's account has changed; claim closed", ref=claim_id)
-        self.repo.decide_claim(claim_id, approve, actor.user_id, self.clock.now())
+        with self.repo.transaction():
+            self.repo.decide_claim(claim_id, approve, actor.user_id, self.clock.now())
+            self._tell([int(str(claim["user_id"]))], "claim_decided",
+                       {"approved": approve, "enterprise": enterprise.name})
         return int(str(claim["user_id"])), enterprise
 
     def create_invite(self, role: Role, department_id: str | None, created_by: str) -> str:

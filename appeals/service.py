@@ -5,19 +5,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from appeals.calendar import WorkCalendar
 from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.inputs import display_name
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
-from appeals.notices import Audience, Notice, notices_for
-from appeals.ports import CategoryScore, Classifier, ClassifierUnavailable, Clock, ParseResult, Repository
+from appeals.notices import Audience, Notice, notices_for, recipients
+from appeals.ports import (
+    CategoryScore,
+    Classifier,
+    ClassifierUnavailable,
+    Clock,
+    Outbox,
+    Outgoing,
+    ParseResult,
+    Repository,
+)
 from appeals.registration import check_credit_code
 from appeals.routing import Intake, RouteDecision, Routing
 from appeals.sla import Light, SlaPolicy, add_working_days, light
+from appeals.snapshot import dump_view
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +98,13 @@ def check_text(text: str | None) -> str:
 
 
 class AppealService:
+    """The appeal use cases. With an ``outbox``, every step writes its notices (one row per reader)
+    in the same transaction as the change and its history row: whoever calls a service, the people
+    concerned are told, and a crash can lose neither the step nor its notices."""
+
     def __init__(
         self, repo: Repository, classifier: Classifier, routing: Routing, sla: SlaPolicy,
-        calendar: WorkCalendar, tz: tzinfo, clock: Clock,
+        calendar: WorkCalendar, tz: tzinfo, clock: Clock, outbox: Outbox | None = None,
     ) -> None:
         self.repo = repo
         self.classifier = classifier
@@ -98,6 +113,7 @@ class AppealService:
         self.calendar = calendar
         self.tz = tz
         self.clock = clock
+        self.outbox = outbox
 
     # ---- intake -------------------------------------------------------------------------
     def _classify(self, text: str) -> ParseResult:
@@ -155,9 +171,11 @@ class AppealService:
             raise InvalidInput("error.unknown_category", category=category)
         enterprise = self.repo.find_enterprise(code)
         if enterprise is None:
-            name = (enterprise_name or "").strip()[:100] or f"未核实企业 {code}"
+            # a partner's free text: no control, bidi or zero-width characters in what staff will read
+            name = display_name(enterprise_name, 100) or f"未核实企业 {code}"
             enterprise = self.repo.create_unverified_enterprise(
-                {"name": name, "credit_code": code, "contact": contact[:50], "phone": phone[:30]}, self.clock.now())
+                {"name": name, "credit_code": code, "contact": display_name(contact, 50), "phone": phone[:30]},
+                self.clock.now())
             log.info("unverified enterprise %s created by %s", enterprise.id, channel)
         return self._file(actor, enterprise.id, text, attachments, idempotency_key=idempotency_key,
                           channel=channel, category=category)
@@ -194,10 +212,14 @@ class AppealService:
             appeal, ev = self._dispatched(appeal, SYSTEM if category is None else actor, decision.category or "",
                                           now, note="auto" if category is None else "")
             events.append(ev)
-        saved = self.repo.create_appeal(appeal, events, source_update_id, idempotency_key)
+        with self.repo.transaction():
+            saved = self.repo.create_appeal(appeal, events, source_update_id, idempotency_key)
+            notices = tuple(notices_for(saved, Action.DISPATCH if decision.department_id else None))
+            # the filer in the chat gets the acknowledgement; other channels answer their caller themselves
+            ack = (Notice(Audience.FILER, "filed", saved.id),) if channel == "telegram" else ()
+            self._tell(saved, (*ack, *notices), automatic=decision.automatic)
         log.info("appeal %s filed via %s: %s", saved.id, channel, saved.status)
-        return Submission(saved, decision, tuple(notices_for(saved, Action.DISPATCH if decision.department_id
-                                                               else None)))
+        return Submission(saved, decision, notices)
 
     def _decision_of(self, appeal: Appeal) -> RouteDecision:
         return RouteDecision(appeal.category, appeal.confidence or 0.0,
@@ -240,8 +262,13 @@ class AppealService:
         new, event = self._dispatched(appeal, actor, category, now)
         source = "correction" if actor.role is Role.ENTERPRISE else ("return" if was_returned else "dispatch")
         feedback = (source, category) if category != predicted or was_returned else None
-        saved = self.repo.save(new, event, feedback)
-        return Outcome(saved, event, tuple(notices_for(saved, Action.DISPATCH)))
+        with self.repo.transaction():
+            saved = self.repo.save(new, event, feedback)
+            notices = notices_for(saved, Action.DISPATCH)
+            if actor.role is not Role.ENTERPRISE:  # the center routed it: the enterprise hears where it went
+                notices.append(Notice(Audience.ENTERPRISE, "routed", saved.id))
+            self._tell(saved, notices)
+        return Outcome(saved, event, tuple(notices))
 
     # ---- the department's work ------------------------------------------------------------
     def accept(self, actor: Actor, appeal_id: int) -> Outcome:
@@ -287,7 +314,7 @@ class AppealService:
             changes["reply_due"] = add_working_days(appeal.reply_due, appeal.extension_days or 0,
                                                     self.calendar, self.tz)
             changes["alert_level"] = None
-        return self._move(actor, appeal_id, action, "", **changes)
+        return self._move(actor, appeal_id, action, "", None, **changes)
 
     def supervise(self, actor: Actor, appeal_ids: Iterable[int], note: str | None) -> list[Outcome]:
         """督办: a supervisor presses departments on open appeals (one or a 热点 group) with one note.
@@ -313,8 +340,10 @@ class AppealService:
             text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
             for i, appeal in enumerate(group):
                 event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
-                self.repo.add_event(event)
                 told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
+                with self.repo.transaction():
+                    self.repo.add_event(event)
+                    self._tell(appeal, told)
                 out.append(Outcome(appeal, event, told))
         log.info("督办 on %d appeal(s) by %s", len(appeals), actor.user_id)
         return out
@@ -328,13 +357,16 @@ class AppealService:
             note = (reason or "").strip()[:1000]
             if len(_MEANINGFUL.findall(note)) < 2:
                 raise InvalidInput("error.withdraw_reason_required")
-        outcome = self._move(actor, appeal_id, Action.WITHDRAW, note=note, closed_at=self.clock.now())
-        told = list(outcome.notices)
-        if outcome.event.from_status == Status.RETURNED:  # its old department had already let it go
-            told = [n for n in told if n.audience is not Audience.DEPARTMENT]
-        if actor.is_staff:
-            told.append(Notice(Audience.ENTERPRISE, "withdrawn_by_center", appeal_id))
-        return dataclasses.replace(outcome, notices=tuple(told))
+
+        def adjust(event: AppealEvent, notices: list[Notice]) -> list[Notice]:
+            told = list(notices)
+            if event.from_status == Status.RETURNED:  # its old department had already let it go
+                told = [n for n in told if n.audience is not Audience.DEPARTMENT]
+            if actor.is_staff:
+                told.append(Notice(Audience.ENTERPRISE, "withdrawn_by_center", appeal_id))
+            return told
+
+        return self._move(actor, appeal_id, Action.WITHDRAW, note=note, adjust=adjust, closed_at=self.clock.now())
 
     def rate(self, actor: Actor, appeal_id: int, score: int) -> Outcome:
         """好差评: 5/4/3 close the appeal, 2/1 reopen it for 重办 and tell supervisors."""
@@ -374,8 +406,10 @@ class AppealService:
         now = self.clock.now()
         kind = "note" if internal else "message"
         event = self._event(actor, appeal.id, kind, appeal.status, appeal.status, now, text, internal)
-        self.repo.add_event(event)
         audience = () if internal else notices_for(appeal, None, message_from=actor.role)
+        with self.repo.transaction():
+            self.repo.add_event(event)
+            self._tell(appeal, audience)
         return Outcome(appeal, event, tuple(audience))
 
     def add_files(self, actor: Actor, appeal_id: int, attachments: Iterable[Attachment]) -> Outcome:
@@ -388,12 +422,15 @@ class AppealService:
             raise InvalidInput("error.appeal_finished", number=appeal.number)
         now = self.clock.now()
         event = self._event(actor, appeal.id, "files", appeal.status, appeal.status, now, str(len(files)))
-        self.repo.add_attachments(appeal.id, files, now, event)
-        saved = self.repo.get_appeal(appeal.id) or appeal
         # a returned appeal is back with the dispatchers: the department that returned it gets nothing more
         target = Audience.DEPARTMENT if appeal.department_id and appeal.status not in TRIAGE \
             else Audience.DISPATCHERS
-        return Outcome(saved, event, (Notice(target, "files", appeal.id),))
+        notices = (Notice(target, "files", appeal.id),)
+        with self.repo.transaction():
+            self.repo.add_attachments(appeal.id, files, now, event)
+            saved = self.repo.get_appeal(appeal.id) or appeal
+            self._tell(saved, notices)
+        return Outcome(saved, event, notices)
 
     # ---- reading ------------------------------------------------------------------------------
     def view(self, actor: Actor, ref: int | str) -> AppealView:
@@ -460,8 +497,12 @@ class AppealService:
             now = self.clock.now()
             action = "escalate" if level is Light.RED else "remind"
             event = self._event(SYSTEM, appeal.id, action, appeal.status, appeal.status, now, level.value, True)
-            saved = self.repo.save(dataclasses.replace(appeal, alert_level=level.value), event)
-            alerts.append(SlaAlert(saved, level, tuple(notices_for(saved, None, alert=level))))
+            # the level is recorded with its alerts' outbox rows: an alert counts as sent once committed
+            with self.repo.transaction():
+                saved = self.repo.save(dataclasses.replace(appeal, alert_level=level.value), event)
+                notices = tuple(notices_for(saved, None, alert=level))
+                self._tell(saved, notices)
+            alerts.append(SlaAlert(saved, level, notices))
         return alerts
 
     def auto_close(self) -> list[Outcome]:
@@ -518,15 +559,76 @@ class AppealService:
                 raise NotAllowed("only the filer or the enterprise's owner may withdraw")
         return appeal
 
-    def _move(self, actor: Actor, appeal_id: int, action: Action, note: str = "", **changes: object) -> Outcome:
+    def _move(
+        self, actor: Actor, appeal_id: int, action: Action, note: str = "",
+        adjust: Callable[[AppealEvent, list[Notice]], list[Notice]] | None = None, **changes: object,
+    ) -> Outcome:
+        """Apply one lifecycle step; the change, its event and its notices commit together.
+
+        ``adjust`` may change who is told, before anything is written."""
         appeal = self._get(actor, appeal_id, action)
         new_status = next_status(appeal.status, action)  # raises before anything is written
         now = self.clock.now()
         new = dataclasses.replace(appeal, status=new_status, **changes)  # type: ignore[arg-type]
         event = self._event(actor, appeal.id, action, appeal.status, new_status, now, note)
-        saved = self.repo.save(new, event)
+        with self.repo.transaction():
+            saved = self.repo.save(new, event)
+            told = notices_for(saved, action)
+            notices = tuple(adjust(event, told) if adjust is not None else told)
+            self._tell(saved, notices)
         log.info("appeal %s: %s -> %s (%s)", saved.id, appeal.status, new_status, action)
-        return Outcome(saved, event, tuple(notices_for(saved, action)))
+        return Outcome(saved, event, notices)
+
+    def announce(self, notices: Iterable[Notice]) -> int:
+        """Queue notices outside a lifecycle step (e.g. the handover of a removed handler's appeals),
+        each appeal's in one transaction with the appeal as it is now; returns the appeals told."""
+        by_appeal: dict[int, list[Notice]] = {}
+        for notice in notices:
+            by_appeal.setdefault(notice.appeal_id, []).append(notice)
+        for appeal_id, told in by_appeal.items():
+            with self.repo.transaction():
+                appeal = self.repo.get_appeal(appeal_id)
+                if appeal is not None:
+                    self._tell(appeal, told)
+        return len(by_appeal)
+
+    def _tell(self, appeal: Appeal, notices: Iterable[Notice], **extra: object) -> None:
+        """Write one outbox row per notice and reader (inside the caller's transaction).
+
+        The payload is the appeal as it is now, with its history (staff see internal notes, the
+        enterprise does not); cards and 补充材料 notices are followed by their files, one row each.
+        """
+        notices = list(notices)
+        if self.outbox is None or not notices:
+            return
+        event_id = self.repo.last_event_id()
+        enterprise = self.repo.get_enterprise(appeal.enterprise_id)
+        assert enterprise is not None
+        events = tuple(self.repo.events(appeal.id))
+        full = AppealView(appeal, enterprise, events, self.light(appeal))
+        views = {True: dump_view(full),
+                 False: dump_view(dataclasses.replace(full, events=tuple(e for e in events if not e.internal)))}
+        langs: dict[int, str] = {}
+        out: list[Outgoing] = []
+        for notice in notices:
+            staff = notice.audience not in (Audience.FILER, Audience.ENTERPRISE)
+            payload = {"audience": notice.audience.value, "view": views[staff], **extra}
+            files: tuple[Attachment, ...] = ()
+            if notice.kind == "card":
+                files = appeal.attachments
+            elif notice.kind == "files":
+                added = next((int(e.note or 0) for e in reversed(events) if e.action == "files"), 0)
+                files = appeal.attachments[-added:] if added else ()
+            for user_id in recipients(notice.audience, appeal, self.repo):
+                if user_id not in langs:
+                    user = self.repo.get_user(user_id)
+                    langs[user_id] = user.lang if user else "zh-CN"
+                lang = langs[user_id]
+                out.append(Outgoing(user_id, notice.kind, payload, lang, appeal.id, event_id))
+                out += [Outgoing(user_id, "attachment", {"type": f.kind, "file_id": f.file_id,
+                                                         "caption": appeal.number}, lang, appeal.id, event_id)
+                        for f in files if f.kind in ("photo", "document")]  # a partner's media_url stays a link
+        self.outbox.add(out)
 
     @staticmethod
     def _event(

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from appeals.errors import InvalidInput, NotAllowed
 from appeals.lifecycle import Status
-from appeals.model import SYSTEM, Actor, Appeal, Role
+from appeals.model import Actor, Appeal, Role
 from appeals.ports import Clock, UserRecord
 
 log = logging.getLogger(__name__)
@@ -236,4 +236,3 @@ class StaffService:
         return sum(1 for m in self.repo.staff() if m.role == Role.SUPERVISOR)
 
 
-__all__ = ["SYSTEM", "AuditEntry", "Invite", "Removal", "StaffMember", "StaffService", "who"]

@@ -439,7 +439,7 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
         t = translator(cli_locale(), html=False)
         appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
         end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
-        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end)
+        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end, fresh=True)
         out.write_bytes(build_report(appeals, names, settings, t, now, overview))
     finally:
         core.close()
@@ -470,18 +470,34 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path) -> None:
     """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
+    from storage.db import backup
+
     settings = _settings(ctx)
     source_path = _existing_database(settings)
     _folder_of(target)
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-    try:
-        dest = sqlite3.connect(target)
-        with dest:
-            source.backup(dest)
-        dest.close()
-    finally:
-        source.close()
+    backup(source_path, target)  # a 0600 file: it holds the same personal data
     click.echo(cli_text("cli.db.backed_up", path=target))
+
+
+@db.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_restore(ctx: click.Context, backup_file: Path) -> None:
+    """Replace the database with a backup: refused while the bot runs; the old one is kept beside it."""
+    import time
+
+    from storage.db import RestoreRefused, open_db, restore
+
+    settings = _settings(ctx)
+    target = settings.path(settings.database)
+    try:
+        saved = restore(backup_file, target, time.time())
+    except RestoreRefused as exc:
+        raise fail(exc.key, **exc.params) from None
+    open_db(target).close()  # a backup from an older version gets this version's migrations
+    if saved is not None:
+        click.echo(cli_text("cli.db.previous_kept", path=saved))
+    click.echo(cli_text("cli.db.restored", path=target, backup=backup_file))
 
 
 # Tool groups living next to what they operate on. Each helper adds its line here.

@@ -154,9 +154,26 @@ class PolicySettings:
 
 @section(frozen=True, config=_STRICT)
 class PushSettings:
+    """The delivery worker's limits (every outgoing message goes through it)."""
+
     messages_per_second: float = Field(default=30, gt=0, le=1000)
     per_chat_interval: float = Field(default=1.0, ge=0, le=60)
-    max_retries: int = Field(default=5, ge=0, le=100)
+    # attempts on 429/5xx/network errors before a message is marked failed
+    max_retries: int = Field(default=30, ge=1, le=1000)
+    backoff_max: float = Field(default=60.0, gt=0, le=3600)  # seconds: the back-off doubles from 0.5 s up to this
+
+
+@section(frozen=True, config=_STRICT)
+class JobSettings:
+    """Scheduled jobs: a run missed while the bot was down is made up at start-up within the grace."""
+
+    daily_digest_cron: str = "30 8 * * mon-fri"
+    missed_run_grace_hours: float = Field(default=12.0, ge=0, le=24 * 7)
+
+    @field_validator("daily_digest_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return PolicySettings._valid_cron(value)
 
 
 @section(frozen=True, config=_STRICT)
@@ -221,6 +238,7 @@ class _File(BaseModel):
     nlu: NluSettings = NluSettings()
     policies: PolicySettings = PolicySettings()
     push: PushSettings = PushSettings()
+    jobs: JobSettings = JobSettings()
     staff: StaffSettings = StaffSettings()
     web: WebSettings = WebSettings()
 
@@ -256,6 +274,7 @@ class Settings:
     nlu: NluSettings
     policies: PolicySettings
     push: PushSettings
+    jobs: JobSettings = field(default_factory=JobSettings)
     bot_token: str | None = field(default=None, repr=False)
     supervisors: frozenset[int] = frozenset()
     base_dir: Path = Path(".")

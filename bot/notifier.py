@@ -1,21 +1,30 @@
-"""Delivers the domain's notices to the right chats, each in the recipient's language."""
+"""Renders outbox rows into Bot API calls, each in the recipient's language, from the row's own payload.
+
+The delivery worker (bot/delivery.py) calls :meth:`Notifier.render` at send time; nothing here
+reads the database, so a message shows the appeal as it was when its event was committed.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup
 
-from appeals.model import SYSTEM, Appeal, AppealEvent, Attachment
+from appeals.model import AppealEvent
 from appeals.notices import Audience, Notice
 from appeals.service import AppealView
+from appeals.snapshot import load_view
 from bot import keyboards
+from bot.config import Settings
+from bot.delivery import Call
 from bot.render import Renderer, split_message
-from bot.services import Services
 from bot.texts import Translator, translator
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -32,53 +41,73 @@ def _last_event(view: AppealView, action: str) -> AppealEvent | None:
 
 
 class Notifier:
-    def __init__(self, bot: Bot, services: Services, renderer: Renderer) -> None:
-        self.bot = bot
+    """Outbox row -> Bot API calls: appeal notices, acknowledgements, texts, files."""
+
+    def __init__(self, settings: Settings, renderer: Renderer, bot: Bot | None = None,
+                 services: Services | None = None) -> None:
+        self.settings = settings
+        self.render_ = renderer
+        self.bot = bot  # for direct answers only (send)
         self.services = services
-        self.render = renderer
 
-    async def deliver(self, notices: Iterable[Notice], *, exclude: int | None = None) -> None:
-        """Send every notice to its audience (except ``exclude``, who already sees the result)."""
-        for notice in notices:
-            view: AppealView = await self.services.appeals.view(SYSTEM, notice.appeal_id)
-            for user_id in await self._recipients(notice.audience, view.appeal):
-                if user_id == exclude:
-                    continue
-                user = await self.services.repo.get_user(user_id)
-                t = translator(user.lang if user else None)
-                text, markup = self.compose(notice.kind, notice.audience, view, t)
-                if not await self.send(user_id, text, markup):
-                    continue
-                if notice.kind == "card":
-                    await self._attachments(user_id, view.appeal.attachments, view.appeal.number)
-                elif notice.kind == "files":
-                    added = int(_last_note(view, "files") or 0)
-                    await self._attachments(user_id, view.appeal.attachments[-added:] if added else (),
-                                            view.appeal.number)
+    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """A direct answer to the person acting now, split at Telegram's limit (buttons on the last part).
 
-    async def _recipients(self, audience: Audience, appeal: Appeal) -> list[int]:
-        repo = self.services.repo
-        if audience is Audience.ENTERPRISE:
-            return list(await repo.enterprise_user_ids(appeal.enterprise_id))
-        if audience is Audience.DEPARTMENT:
-            return list(await repo.user_ids("handler", appeal.department_id)) if appeal.department_id else []
-        if audience is Audience.DISPATCHERS:
-            return list(await repo.user_ids("dispatcher")) or list(await repo.user_ids("supervisor"))
-        return list(await repo.user_ids("supervisor"))
+        Only for replies in the conversation; telling anyone of a committed change goes through the outbox.
+        """
+        assert self.bot is not None
+        parts = split_message(text)
+        for i, part in enumerate(parts):
+            await self.bot.send_message(chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
+
+    async def deliver(self, notices: Iterable[Notice]) -> None:
+        """Queue notices about appeals (e.g. a handover) in the outbox, rendered from the appeals as they are now."""
+        assert self.services is not None
+        await self.services.appeals.announce(list(notices))
+
+    @property
+    def render(self) -> Renderer:  # the name handlers and jobs know
+        return self.render_
+
+    def calls(self, row: dict[str, Any]) -> list[Call]:
+        """The calls one outbox row is sent as (long texts split, buttons on the last part)."""
+        kind, payload = str(row["kind"]), row["payload"]
+        t = translator(row.get("lang"))
+        markup: InlineKeyboardMarkup | None = None
+        if kind == "attachment":
+            return [Call(str(payload["type"]), text=str(payload.get("caption") or ""), file_id=str(payload["file_id"]))]
+        if kind in ("text", "digest", "broadcast"):
+            text = str(payload["text"])
+        elif kind == "delivery_bug":
+            text = t("staff.delivery_bug", template=str(payload["template"]), error=str(payload["error"])[:300])
+        elif kind == "claim_request":
+            text = t("register.claim_request", user=str(payload["user"]), enterprise=str(payload["enterprise"]))
+            markup = keyboards.claim(t, int(payload["claim_id"]))
+        elif kind == "claim_decided":
+            key = "register.claim_approved" if payload["approved"] else "register.claim_denied"
+            text = t(key, enterprise=str(payload["enterprise"]))
+        elif kind == "filed":
+            view = load_view(payload["view"])
+            text = self.render_.filed(t, view.appeal, bool(payload.get("automatic")))
+            markup = keyboards.fix_category(t, view.appeal.id)
+        else:
+            text, markup = self.compose(kind, Audience(payload["audience"]), load_view(payload["view"]), t)
+        parts = split_message(text)
+        return [Call("message", part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
     def compose(
         self, kind: str, audience: Audience, view: AppealView, t: Translator
     ) -> tuple[str, InlineKeyboardMarkup | None]:
         """The text and buttons of one notice for one reader."""
-        a, r = view.appeal, self.render
+        a, r = view.appeal, self.render_
         dept = r.department(t, a.department_id)
         common = {"number": a.number, "department": dept}
         if kind == "card":
             return r.card(t, view), keyboards.handler_actions(t, a)
         if kind == "triage":
-            names = {c.id: r.category(t, c.id) for c in self.services.settings.routing.categories}
+            names = {c.id: r.category(t, c.id) for c in self.settings.routing.categories}
             reason = _last_note(view, "return") if a.status.value == "returned" else None
-            return r.triage(t, view, reason), keyboards.triage(t, a, names, self.services.settings.routing)
+            return r.triage(t, view, reason), keyboards.triage(t, a, names, self.settings.routing)
         if kind == "replied":
             return (t("appeal.replied", reply=_last_note(view, "reply"), **common),
                     keyboards.ratings(t, a.id))
@@ -120,30 +149,3 @@ class Notifier:
         if kind in ("sla_yellow", "sla_red"):
             return t(f"staff.{kind}", due=r.when(r.due(a)), **common), keyboards.view_buttons(t, [a])
         raise ValueError(f"unknown notice kind {kind}")
-
-    async def send(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
-        """Send (split past 4096 characters, buttons on the last part); a blocked user is marked inactive."""
-        parts = split_message(text)
-        try:
-            for i, part in enumerate(parts):
-                await self.bot.send_message(chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
-        except TelegramForbiddenError:
-            log.info("user %s blocked the bot: marked inactive", chat_id)
-            await self.services.repo.set_user(chat_id, active=0)
-            return False
-        except TelegramAPIError as exc:
-            log.warning("could not message %s: %s", chat_id, type(exc).__name__)
-            return False
-        return True
-
-    async def _attachments(self, chat_id: int, attachments: Iterable[Attachment], number: str) -> None:
-        for att in attachments:
-            if att.kind == "url":  # a partner's media_url: shown on the card and the console, not re-sent
-                continue
-            try:
-                if att.kind == "photo":
-                    await self.bot.send_photo(chat_id, att.file_id, caption=number)
-                else:
-                    await self.bot.send_document(chat_id, att.file_id, caption=number)
-            except TelegramAPIError as exc:
-                log.warning("attachment of appeal %s not forwarded: %s", number, type(exc).__name__)

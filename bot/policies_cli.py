@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time as clock
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from policies.catalogue import CatalogueError, load_catalogue
 from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
 from policies.service import PolicyService
 from storage.db import open_db
-from storage.deliveries import DeliveryStore
+from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
 
 
@@ -34,7 +36,7 @@ def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService,
     repo = PolicyRepository(db)
     clock = (lambda: datetime.combine(on, time(12), tzinfo=UTC)) if on else None
     p = settings.policies
-    service = PolicyService(repo, DeliveryStore(db), timezone=settings.center.timezone,
+    service = PolicyService(repo, Outbox(db), timezone=settings.center.timezone,
                             window_days=p.deadline_window_days, max_per_digest=p.max_per_digest,
                             **({"clock": clock} if clock else {}))
     return service, repo
@@ -135,7 +137,11 @@ def match(ctx: click.Context, enterprise_id: int | None, credit_code: str | None
 @click.option("--dry-run", is_flag=True, help="Print who would get what; send nothing.")
 @click.pass_context
 def digest(ctx: click.Context, dry_run: bool) -> None:
-    """This week's digests: print them (--dry-run) or send them once through the Bot API."""
+    """This week's digests: print them (--dry-run), or queue them once in the outbox.
+
+    A running `wanqi run` (the lease holder) sends them; when none is running, this command sends
+    the outbox itself under the same lease, within the same limits.
+    """
     settings = _settings(ctx)
     if dry_run:
         service, _ = _service(settings)
@@ -150,26 +156,48 @@ def digest(ctx: click.Context, dry_run: bool) -> None:
         return
     if not settings.bot_token:
         raise click.ClickException("WANQI_BOT_TOKEN is not set")
-    report = asyncio.run(_send(settings))
-    click.echo(f"sent {report.sent}, failed {report.failed}, blocked {report.blocked}, "
-               f"already sent {report.skipped}, recovered after a crash {report.recovered}, "
-               f"{report.rate:.1f} msg/s")
+    asyncio.run(_queue_and_send(settings, click.echo))
 
 
-async def _send(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.app import build_bot
+async def _queue_and_send(settings: Settings, echo: Callable[[str], None]) -> None:
+    from bootstrap import NoClassifier, build_core
+    from bot.app import build_bot, build_delivery
+    from bot.notifier import Notifier
     from bot.policy_wiring import PolicyDesk
-    from storage.db import Writer
+    from bot.render import Renderer
+    from bot.runner import LEASE_TTL
+    from storage.leases import PRIMARY, new_holder_id
 
-    db = open_db(settings.path(settings.database))
-    writer = Writer()
-    assert settings.bot_token is not None
-    bot = build_bot(settings, settings.bot_token)
+    core = build_core(settings, classifier=NoClassifier())
+    services = core.services()
     try:
-        return await PolicyDesk(db=db, writer=writer, settings=settings, bot=bot).push()
+        report = await PolicyDesk(db=core.db, writer=core.writer, settings=settings).push()
+        echo(f"{report.week}：新排队 {report.queued} 份，此前已排队或已发送 {report.skipped} 份")
+        holder = new_holder_id()
+        if not core.leases.acquire(PRIMARY, holder, LEASE_TTL, clock.time()):
+            echo(f"wanqi run（{core.leases.holder(PRIMARY, clock.time())}）正在运行，由它按频率限制发送")
+            return
+        assert settings.bot_token is not None
+        bot = build_bot(settings, settings.bot_token)
+        worker = build_delivery(bot, services, Notifier(settings, Renderer(settings)))
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(LEASE_TTL / 3)
+                await core.writer.run(core.leases.acquire, PRIMARY, holder, LEASE_TTL, clock.time())
+
+        keeper = asyncio.create_task(keep())
+        try:
+            done = await worker.drain()
+        finally:
+            keeper.cancel()
+            worker.close()
+            await bot.session.close()
+            await core.writer.run(core.leases.release, PRIMARY, holder)
+        echo(f"已发送 {done.sent}，失败 {done.failed}，已屏蔽 {done.blocked}，"
+             f"崩溃后重发 {done.recovered}，{done.rate:.1f} 条/秒")
     finally:
-        await bot.session.close()
-        writer.close()
+        core.close()
 
 
 @policies.command()
@@ -179,11 +207,11 @@ def stats(ctx: click.Context, weeks: int) -> None:
     """Weekly digest deliveries per status, most recent week first."""
     settings = _settings(ctx)
     service, _ = _service(settings)
-    store = DeliveryStore(open_db(settings.path(settings.database)))
+    store = Outbox(open_db(settings.path(settings.database)))
     today = service.today()
     for back in range(weeks):
         week = digests.iso_week(today - timedelta(weeks=back))
-        counts = store.stats(week)
+        counts = store.stats(week, digests.KIND)
         click.echo(f"{week}: " + ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "—"))
-    total = store.stats()
+    total = store.stats(kind=digests.KIND)
     click.echo("total: " + ("，".join(f"{k} {v}" for k, v in sorted(total.items())) or "—"))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import escape
 from sqlite_utils import Database
 
+from appeals.ports import Outgoing
 from appeals.reference import INDUSTRIES
 from bot.config import Settings
 from bot.texts import translator
@@ -20,10 +22,11 @@ from policies.model import Profile, Subscription
 from policies.render import Translate
 from policies.service import PolicyService, ProfileError, utc_now
 from storage.db import Writer
+from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
 
 if TYPE_CHECKING:  # the CLI imports this module; aiogram costs seconds and is not needed there
-    from aiogram import Bot, Dispatcher
+    from aiogram import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,6 @@ JOB_ID = "policies:weekly-digest"
 STATUS_TEXT = {"sent": "policies.status_sent", "failed": "policies.status_failed",
                "blocked": "policies.status_blocked", "queued": "policies.status_queued",
                "sending": "policies.status_sending"}
-MISFIRE_GRACE = 6 * 3600  # a bot down at 09:00 still sends the Monday push when it is back the same day
 
 
 def sync_catalogue(db: Database, settings: Settings, now: datetime | None = None) -> dict[str, list[str]]:
@@ -41,20 +43,14 @@ def sync_catalogue(db: Database, settings: Settings, now: datetime | None = None
     return load_catalogue_into(db, settings, now)
 
 
-def _deliveries(db: Database) -> Any:
-    from storage.deliveries import DeliveryStore
-
-    return DeliveryStore(db)
-
-
 class PolicyDesk:
     """What handlers, the scheduler and the appeal flow call; blocking work runs on the writer thread."""
 
-    def __init__(self, *, db: Database, writer: Writer, settings: Settings, bot: Bot | None = None,
+    def __init__(self, *, db: Database, writer: Writer, settings: Settings, wake: Callable[[], Any] | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
-        self.db, self.writer, self.settings, self.bot = db, writer, settings, bot
+        self.db, self.writer, self.settings, self.wake = db, writer, settings, wake
         self.repo = PolicyRepository(db)
-        self.deliveries = _deliveries(db)
+        self.deliveries = Outbox(db)  # what was sent before (the digest's memory) and where digests go
         p = settings.policies
         self.service = PolicyService(self.repo, self.deliveries, timezone=settings.center.timezone, clock=clock,
                                      window_days=p.deadline_window_days, max_per_digest=p.max_per_digest)
@@ -135,37 +131,25 @@ class PolicyDesk:
         built: list[tuple[Digest, Profile]] = await self._run(self.service.digests, include_known=include_known)
         return built
 
-    def outgoing(self, built: list[tuple[Digest, Profile]]) -> list[Any]:
-        """Digests as the broadcaster's items, each rendered in its recipient's language."""
-        from bot.broadcast import Outgoing
-
+    def outgoing(self, built: list[tuple[Digest, Profile]]) -> list[Outgoing]:
+        """Digests as outbox rows, each rendered in its recipient's language, keyed once per user and week."""
         items = []
         for d, profile in built:
             shown, text = digests.fitted(d, translator(d.lang), profile.name)
-            items.append(Outgoing(key=d.key, chat_id=d.user_id, text=text, kind=digests.KIND,
-                                  enterprise_id=d.enterprise_id, meta=shown.meta, week=d.week))
+            items.append(Outgoing(d.user_id, digests.KIND, {"text": text, "meta": shown.meta}, d.lang,
+                                  enterprise_id=d.enterprise_id, week=d.week, dedupe=d.key))
         return items
 
-    async def push(self, bot: Bot | None = None) -> Any:
-        """Build and send this week's digests exactly once through the broadcaster; returns its report."""
-        from bot.broadcast import Broadcaster
-
-        target = bot or self.bot
-        if target is None:
-            raise RuntimeError("no bot to send the policy push with")
+    async def push(self) -> PushReport:
+        """Queue this week's digests in the outbox, once per recipient and week; the delivery worker sends them."""
         built = await self.build_week(include_known=True)
         items = self.outgoing(built)
-        push = self.settings.push
-        broadcaster = Broadcaster(target, self.deliveries, self.writer,
-                                  messages_per_second=push.messages_per_second,
-                                  per_chat_interval=push.per_chat_interval, max_retries=push.max_retries,
-                                  on_blocked=self._on_blocked)
-        logger.info("policy push %s: %d digests", digests.iso_week(self.service.today()), len(items))
-        return await broadcaster.send(items)
-
-    async def _on_blocked(self, chat_id: int, *_: Any) -> None:
-        """403 from Telegram: the user blocked the bot; no more pushes to them."""
-        await self._run(self.repo.mark_inactive, chat_id)
+        queued: int = await self._run(self.deliveries.add, items)
+        if self.wake is not None:
+            self.wake()
+        week = digests.iso_week(self.service.today())
+        logger.info("policy push %s: %d digests queued, %d already known", week, queued, len(items) - queued)
+        return PushReport(week, queued, len(items) - queued)
 
     async def preview_text(self, t: Translate) -> tuple[str, int]:
         """The supervisor's preview: how many digests this week and the first one."""
@@ -179,14 +163,14 @@ class PolicyDesk:
 
     async def push_now_text(self, t: Translate) -> str:
         report = await self.push()
-        return t("policies.broadcast_done", **report_counts(report))
+        return t("policies.broadcast_queued", queued=report.queued, skipped=report.skipped)
 
     async def stats_text(self, t: Translate, weeks: int = 4) -> str:
         today = self.service.today()
         lines = []
         for back in range(weeks):
             week = digests.iso_week(today - timedelta(weeks=back))
-            counts = await self._run(self.deliveries.stats, week)
+            counts = await self._run(self.deliveries.stats, week, digests.KIND)
             if counts:
                 shown = "，".join(f"{t(STATUS_TEXT[k]) if k in STATUS_TEXT else k} {v}"
                                  for k, v in sorted(counts.items()))
@@ -194,40 +178,33 @@ class PolicyDesk:
         return "\n".join([t("policies.broadcast_stats"), *(lines or [t("policies.broadcast_stats_empty")])])
 
 
-def report_counts(report: Any) -> dict[str, int]:
-    """sent / failed / blocked / skipped from the broadcaster's report."""
-    return {k: int(getattr(report, k, 0) or 0) for k in ("sent", "failed", "blocked", "skipped")}
+@dataclass(frozen=True, slots=True)
+class PushReport:
+    """What queueing one week's push did: digests queued now, and digests already queued or sent before."""
+
+    week: str
+    queued: int
+    skipped: int
 
 
 def digest_text(d: Digest, profile: Profile, t: Translate) -> str:
     return digests.text(d, t, profile.name)
 
 
-def install(dp: Dispatcher, *, db: Database, writer: Writer, settings: Settings, bot: Bot | None = None) -> PolicyDesk:
+def install(dp: Dispatcher, *, db: Database, writer: Writer, settings: Settings,
+            wake: Callable[[], Any] | None = None) -> PolicyDesk:
     """Put the policy service into the dispatcher's workflow data and include the policy router."""
     from bot.handlers.policies import router
 
-    desk = PolicyDesk(db=db, writer=writer, settings=settings, bot=bot)
+    desk = PolicyDesk(db=db, writer=writer, settings=settings, wake=wake)
     dp["policy_service"] = desk
     dp.include_router(router())
     return desk
 
 
-async def weekly_job(desk: PolicyDesk, bot: Bot) -> None:
-    """The scheduled push: build, send once, log the outcome."""
-    report = await desk.push(bot)
-    logger.info("policy push done: %s", report_counts(report))
+async def weekly_job(desk: PolicyDesk) -> None:
+    """The scheduled push: queue this week's digests once (the delivery worker sends them)."""
+    await desk.push()
 
 
-def schedule(scheduler: Any, *, bot: Bot, db: Database, writer: Writer, settings: Settings,
-             desk: PolicyDesk | None = None) -> Any:
-    """Add the weekly digest job (APScheduler 3) from ``policies.digest_cron`` in the center's timezone."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    desk = desk or PolicyDesk(db=db, writer=writer, settings=settings, bot=bot)
-    trigger = CronTrigger.from_crontab(settings.policies.digest_cron, timezone=settings.center.timezone)
-    return scheduler.add_job(weekly_job, trigger, args=[desk, bot], id=JOB_ID, replace_existing=True,
-                             coalesce=True, max_instances=1, misfire_grace_time=MISFIRE_GRACE)
-
-
-__all__ = ["JOB_ID", "PolicyDesk", "install", "schedule", "sync_catalogue", "weekly_job"]
+__all__ = ["JOB_ID", "PolicyDesk", "PushReport", "install", "sync_catalogue", "weekly_job"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from appeals.lifecycle import Status
@@ -148,13 +149,24 @@ class Renderer:
         return f"{enterprise.contact} {mask_phone(enterprise.phone)}"
 
 
-_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{1,10});|[\s\S]")
+# A tag, an entity, a line break, a run of plain text, or a stray "<"/"&" (counted as one character).
+_TOKEN = re.compile(r"<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{1,10});|\n|[^<&\n]+|[<&]")
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z][a-zA-Z0-9-]*)")
 
 
 def utf16_len(text: str) -> int:
     """Telegram's length: UTF-16 code units (an emoji or a rare CJK character outside the BMP counts 2)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(run: str, room: int) -> int:
+    """How many characters of a plain-text run fit in ``room`` UTF-16 units."""
+    units = 0
+    for i, ch in enumerate(run):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > room:
+            return i
+    return len(run)
 
 
 def _after(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
@@ -174,9 +186,16 @@ def _after(stack: list[tuple[str, str]], token: str) -> list[tuple[str, str]]:
 
 def _shown(token: str) -> int:
     """What a token adds to Telegram's count, which is taken after parsing: a tag nothing, ``&amp;`` one."""
-    if token.startswith("<") and len(token) > 1:
+    if token[0] == "<" and len(token) > 1:
         return 0
-    return utf16_len(html.unescape(token) if token.startswith("&") else token)
+    if token[0] == "&" and len(token) > 1:
+        return _entity_units(token)
+    return utf16_len(token)
+
+
+@cache
+def _entity_units(entity: str) -> int:
+    return utf16_len(html.unescape(entity))
 
 
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
@@ -185,10 +204,11 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     Cuts at a line break in the second half of a part where there is one; never inside a tag or an
     entity (``&amp;``); tags open at a cut are closed at the end of the part and opened again in the next.
     """
-    if utf16_len(text) <= limit:  # tags and entities only shorten what is shown: nothing to count (most texts)
+    if utf16_len(text) <= limit:  # markup only ever shrinks when parsed: short texts need no count
         return [text]
     tokens = _TOKEN.findall(text)
-    if sum(_shown(token) for token in tokens) <= limit:
+    costs = [_shown(token) for token in tokens]
+    if sum(costs) <= limit:
         return [text]
     parts: list[str] = []
     stack: list[tuple[str, str]] = []
@@ -199,11 +219,19 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         body: list[str] = []
         best: tuple[int, list[tuple[str, str]], int] | None = None  # (body length, open tags, next token)
         while i < len(tokens):
-            token = tokens[i]
-            if body and size + _shown(token) > limit:
-                break
-            body.append(token)
-            size += _shown(token)
+            token, cost = tokens[i], costs[i]
+            if size + cost > limit:
+                if best is None and token[0] not in "<&\n":  # no line break to prefer: fill with text
+                    n = _fit(token, limit - size)
+                    if n:
+                        body.append(token[:n])
+                        tokens[i] = token[n:]
+                        costs[i] = utf16_len(tokens[i])
+                        size = limit
+                if body:
+                    break
+            body.append(token)  # (on an empty part a tag or an entity goes in whatever its size)
+            size += cost
             stack = _after(stack, token)
             i += 1
             if token == "\n" and size >= limit // 2:

@@ -1,4 +1,9 @@
-"""`wanqi run`: production long polling with the scheduler, on the configured Bot API server.
+"""`wanqi run`: production long polling, the delivery worker and the scheduler, in the lease holder only.
+
+One process per database holds the "primary" lease (storage/leases.py) and runs everything that
+must not run twice: polling, the outbox's delivery worker, the SLA scan and the digests. A second
+`wanqi run` on the same database (a deploy overlap) logs one line and waits as standby; it takes
+over when the first one stops (it releases the lease) or dies (the lease expires after ``LEASE_TTL``).
 
 Before polling it waits for the Bot API like a service waits for its network: one log line per attempt,
 back-off from 1 s up to a minute, forever; a token Telegram refuses stops it with one clear line.
@@ -11,6 +16,7 @@ import contextlib
 import logging
 import re
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -30,10 +36,12 @@ from aiogram.types import User
 from bot.app import App, build_app
 from bot.commands import set_default_menu
 from bot.config import Settings
-from bot.scheduler import build_scheduler
+from bot.scheduler import build_scheduler, catch_up
 from bot.texts import cli_text
+from storage.leases import PRIMARY, holder_is_dead, new_holder_id
 
 log = logging.getLogger(__name__)
+LEASE_TTL = 30.0  # seconds; renewed every third of it
 TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 _TRANSIENT = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, asyncio.TimeoutError, OSError)
 
@@ -82,44 +90,132 @@ async def wait_for_bot_api(bot: Bot, api_base: str, *, first_delay: float = 1.0,
         delay, attempt = min(delay * 2, max_delay), attempt + 1
 
 
+class Primary:
+    """This process's claim on the "primary" lease: wait for it, keep it, give it back."""
+
+    def __init__(self, app: App, ttl: float = LEASE_TTL) -> None:
+        assert app.core is not None
+        self.app, self.leases, self.ttl = app, app.core.leases, ttl
+        self.holder = new_holder_id()
+        self.lost = asyncio.Event()
+
+    async def _acquire(self) -> bool:
+        ok: bool = await self.app.services.writer.run(self.leases.acquire, PRIMARY, self.holder, self.ttl, time.time())
+        return ok
+
+    async def wait(self) -> None:
+        """Return once this process holds the lease (one log line if it has to wait).
+
+        A holder that died on this host (kill -9) is taken over at once instead of after its lease runs out.
+        """
+        told = False
+        while not await self._acquire():
+            run = self.app.services.writer.run
+            other = await run(self.leases.holder, PRIMARY, time.time())
+            if other is not None and holder_is_dead(other) and \
+                    await run(self.leases.take_over, PRIMARY, other, self.holder, self.ttl, time.time()):
+                log.warning("took over as primary from %s, which is no longer running", other)
+                return
+            if not told:
+                log.warning("standby: %s is the primary for this database; waiting to take over", other)
+                told = True
+            await asyncio.sleep(min(self.ttl / 3, 2.0))
+        if told:
+            log.info("took over as primary (%s)", self.holder)
+
+    async def keep(self) -> None:
+        """Renew until cancelled; set ``lost`` if another process took the lease meanwhile."""
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            if not await self._acquire():
+                log.error("lost the primary lease: stopping this process's polling and sending")
+                self.lost.set()
+                return
+
+    async def release(self) -> None:
+        await self.app.services.writer.run(self.leases.release, PRIMARY, self.holder)
+
+
+@contextlib.asynccontextmanager
+async def background(app: App, primary: Primary) -> AsyncIterator[None]:
+    """The lease holder's work beside polling: the delivery worker, the scheduler (missed runs made up),
+    the lease renewal. On exit the worker finishes the sends in flight, so none is left uncertain."""
+    assert app.delivery is not None and app.policy_desk is not None
+    scheduler, cron = build_scheduler(app.services, app.notifier.render, app.policy_desk, db=app.db,
+                                      holder=primary.holder)
+    app.scheduler = scheduler
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(app.delivery.run(), name="delivery"),
+                                      asyncio.create_task(primary.keep(), name="lease")]
+    scheduler.start()
+    tasks.append(asyncio.create_task(catch_up(cron), name="catch-up"))
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+        app.delivery.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(tasks[0]), app.delivery.request_timeout + 10)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | None = None,
-                announce: Callable[[str], None] | None = None) -> None:
-    """Poll until stopped (SIGINT/SIGTERM or ``stop``): menus and the scheduler start and stop with it.
+                announce: Callable[[str], None] | None = None, lease_ttl: float = LEASE_TTL) -> None:
+    """Wait for the lease, then poll until stopped (SIGINT/SIGTERM, ``stop``, or the lease lost), with the
+    delivery worker and the scheduler alongside.
 
     Updates are committed to the inbox before Telegram is told they arrived (bot/intake.py); those a
     previous run stored but did not finish are handled first.
     """
     stop = stop or asyncio.Event()
-    scheduler = app.scheduler = build_scheduler(app.services, app.notifier, bot=app.bot, db=app.db,
-                                                desk=app.policy_desk)
     if handle_signals:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+    primary = Primary(app, lease_ttl)
+    waiting = asyncio.create_task(primary.wait())
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiting, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not waiting.done():  # stopped while standing by
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        return
     workflow = {"dispatcher": app.dp, "bots": (app.bot,), **app.dp.workflow_data}
     await app.dp.emit_startup(bot=app.bot, **workflow)
+
+    async def step_down() -> None:
+        await primary.lost.wait()
+        stop.set()
+
+    watcher = asyncio.create_task(step_down())
     try:
         try:
             await set_default_menu(app.bot)
         except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
             log.warning("default menu not set: %s", type(exc).__name__)
-        scheduler.start()
-        if app.settings.web.enabled:
-            app.web_runner = await start_web(app)
-        log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
-                 app.settings.nlu.backend)
-        if announce is not None:
-            jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in scheduler.get_jobs())
-            announce(cli_text("cli.run.jobs", jobs=jobs))
-        await app.intake.recover()
-        await app.intake.poll(stop)
+        async with background(app, primary):
+            if app.settings.web.enabled:  # the console and the partner API, served by the lease holder
+                app.web_runner = await start_web(app)
+            log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
+                     app.settings.nlu.backend)
+            if announce is not None and app.scheduler is not None:
+                jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in app.scheduler.get_jobs())
+                announce(cli_text("cli.run.jobs", jobs=jobs))
+            try:
+                await app.intake.recover()
+                await app.intake.poll(stop)
+            finally:
+                await app.intake.stop()
+                if app.web_runner is not None:
+                    await app.web_runner.cleanup()
+                    app.web_runner = None
     finally:
-        await app.intake.stop()
-        scheduler.shutdown(wait=False)
-        if app.web_runner is not None:
-            await app.web_runner.cleanup()
-            app.web_runner = None
+        watcher.cancel()
         await app.dp.emit_shutdown(bot=app.bot, **workflow)
+        if not primary.lost.is_set():
+            await primary.release()
         log.info("Wanqi stopped: %s", app.intake.counts_text())
 
 
@@ -142,7 +238,7 @@ async def start_web(app: App) -> Any:
     from web.server import start
 
     clock = app.core.clock if app.core is not None else SystemClock()
-    return await start(WebContext(app.settings, app.services, clock, tell=app.notifier.deliver))
+    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
 
 
 async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None) -> None:

@@ -389,12 +389,14 @@ class BotAPIStandin:
         self._blocked.discard(chat_id)
 
     def fail_next(
-        self, chat_id: int | None, status: int, *, retry_after: int | None = None, times: int = 1
+        self, chat_id: int | None, status: int, *, retry_after: int | None = None, times: int = 1,
+        html: bool = False,
     ) -> None:
-        """Fail the next ``times`` calls to ``chat_id`` (any call but getUpdates if None) with ``status``."""
+        """Fail the next ``times`` calls to ``chat_id`` (any call but getUpdates if None) with ``status``;
+        ``html=True`` answers with an HTML error page (a proxy's 502) instead of Telegram's JSON."""
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._injections.append(_Injection(chat_id, status, retry_after, times))
+        self._injections.append(_Injection(chat_id, status, retry_after, times, html=html))
 
     def fail_for(
         self, seconds: float, status: int, *, method: str | None = "sendMessage", retry_after: int | None = None,
@@ -468,6 +470,8 @@ class BotAPIStandin:
                 injection.times -= 1
                 if injection.times <= 0:
                     self._injections.remove(injection)
+                if injection.html:
+                    raise _HTMLError(injection.status)
                 raise _injected(injection)
 
     # -- method implementations ------------------------------------------------------------------

@@ -63,6 +63,18 @@ def _classifier(ctx: click.Context, backend: str | None, model: str | None, rasa
         raise click.ClickException(str(exc)) from exc
 
 
+def _routing(ctx: click.Context, labels: list[str]) -> Any:
+    """The bot's routing (appeals.routing) for config.yml's categories; a model label config.yml does not
+    know (a model trained on other data) counts as a category with a department of its own."""
+    from appeals.routing import Category, Routing
+
+    settings = _settings(ctx)
+    known: tuple[Category, ...] = settings.routing.categories if settings is not None else ()
+    ids = {c.id for c in known}
+    extra = tuple(Category(label, label, label) for label in labels if label not in ids)
+    return Routing(known + extra, threshold=_threshold(ctx, None))
+
+
 _text_column = click.option("--text-column", default="text", show_default=True, help="CSV/Excel text column.")
 _label_column = click.option("--label-column", default="label", show_default=True,
                              help="CSV/Excel label column.")
@@ -166,6 +178,9 @@ def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, th
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     result["load_s"] = round(load_s, 3)
+    if result["unknown_labels"]:
+        click.echo(f"警告 warning: {sum(result['unknown_labels'].values())} examples have labels the model does not "
+                   f"know ({', '.join(result['unknown_labels'])}); scored over the model's labels only", err=True)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -187,6 +202,7 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
     from dataclasses import asdict
 
     from appeals.ports import ClassifierUnavailable
+    from appeals.routing import Step
 
     if not text.strip():
         raise click.UsageError("TEXT is empty: give the appeal text to classify", ctx)
@@ -195,10 +211,10 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
         result = classifier.parse(text)
     except ClassifierUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
-    threshold = _threshold(ctx, None)
-    threshold = threshold if threshold is not None else (result.threshold if result.threshold is not None else 0.5)
+    routing = _routing(ctx, [s.category for s in result.ranking])
+    threshold = routing.threshold_for(result)
     top_score = result.top
-    auto = bool(result.is_appeal and not result.candidates and top_score and top_score.confidence >= threshold)
+    auto = routing.triage(text, result).step is Step.FILE and routing.decide(result).automatic
     if as_json:
         click.echo(json.dumps({
             "category": top_score.category if top_score else None,

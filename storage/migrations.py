@@ -243,6 +243,47 @@ def m_intake_001(db: Database) -> None:
 
 
 @migrations()
+def m_web_002(db: Database) -> None:
+    """The figures' period scan reads one covering index instead of 10^5 table rows."""
+    db.table("appeals").create_index(
+        ["created_at", "department_id", "category", "status", "accept_due", "accepted_at", "reply_due",
+         "replied_at", "closed_at", "rating", "reopen_count", "return_count"], index_name="idx_appeals_figures")
+
+
+@migrations()
+def m_outbox_001(db: Database) -> None:
+    """One outbox for every outgoing message (it takes over the weekly push's deliveries rows), and the
+    last run of each scheduled job (so a job missed while down runs once at start-up, never twice)."""
+    db.table("outbox").create(
+        {
+            "id": int, "created_at": str, "updated_at": str, "chat_id": int, "kind": str, "lang": str,
+            "payload": str, "appeal_id": int, "event_id": int, "enterprise_id": int, "week": str,
+            "status": str, "attempts": int, "next_attempt_at": float, "last_error": str, "sent_at": str,
+            "message_id": int, "dedupe": str,
+        },
+        pk="id", not_null={"created_at", "updated_at", "chat_id", "kind", "payload", "status", "attempts",
+                           "next_attempt_at"},
+        defaults={"status": "queued", "attempts": 0, "next_attempt_at": 0.0, "payload": "{}"},
+        strict=True,
+    )
+    db.table("outbox").create_index(["dedupe"], unique=True)
+    db.table("outbox").create_index(["status", "id"])
+    db.table("outbox").create_index(["chat_id", "status"])
+    db.table("outbox").create_index(["enterprise_id", "kind"])
+    db.table("outbox").create_index(["week"])
+    if db.table("deliveries").exists():
+        db.execute(
+            "INSERT INTO outbox (created_at, updated_at, chat_id, kind, lang, payload, enterprise_id, week, status, "
+            "attempts, next_attempt_at, last_error, sent_at, message_id, dedupe) "
+            "SELECT created_at, updated_at, chat_id, kind, 'zh-CN', "
+            "json_object('text', text, 'meta', json(COALESCE(meta, '{}'))), enterprise_id, week, status, attempts, "
+            "0, error, sent_at, message_id, key FROM deliveries ORDER BY rowid")
+        db.table("deliveries").drop()
+    db.table("job_runs").create({"job_id": str, "due_at": str, "ran_at": str, "holder": str}, pk="job_id",
+                                not_null={"due_at", "ran_at"}, strict=True)
+
+
+@migrations()
 def m_intake_002_update_effects(db: Database) -> None:
     """The committed steps of updates in flight (storage/inbox.py ``Steps``): handling again repeats none."""
     db.table("update_effects").create({"update_id": int, "seq": int, "method": str, "result": bytes},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,15 @@ class SqliteRepository:
         self.db = db
         self.prefix = appeal_prefix
         self.tz = tz  # appeal numbers count per day of the center's calendar
+        self._last_event_id: int | None = None
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction around several writes (the write methods inside become savepoints)."""
+        return self.db.atomic()
+
+    def last_event_id(self) -> int | None:
+        """The id of the appeal_events row this repository inserted last."""
+        return self._last_event_id
 
     # ---- departments ------------------------------------------------------------------------
     def sync_departments(self, departments: dict[str, str]) -> None:
@@ -423,11 +433,12 @@ class SqliteRepository:
         return dict(zip([d[0] for d in cur.description], row, strict=True)) if row is not None else None
 
     def _insert_event(self, ev: AppealEvent, appeal_id: int) -> None:
-        self.db.execute(
+        cur = self.db.execute(
             "INSERT INTO appeal_events (appeal_id, at, actor_id, actor_role, action, from_status, to_status, "
             "note, internal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [appeal_id, _ts(ev.at), ev.actor_id, ev.actor_role, ev.action, ev.from_status, ev.to_status,
              ev.note, int(ev.internal)])
+        self._last_event_id = cur.lastrowid
 
     @staticmethod
     def _appeal_row(a: Appeal) -> dict[str, Any]:

@@ -177,8 +177,8 @@ class WebRepository:
     def digest_counts(self, weeks: int = 6) -> list[dict[str, Any]]:
         """Weekly digest deliveries per week and status, latest weeks first."""
         return list(self.db.query(
-            "SELECT week, status, COUNT(*) AS n FROM deliveries WHERE kind = 'digest' AND week IN "
-            "(SELECT DISTINCT week FROM deliveries WHERE kind = 'digest' AND week IS NOT NULL "
+            "SELECT week, status, COUNT(*) AS n FROM outbox WHERE kind = 'digest' AND week IN "
+            "(SELECT DISTINCT week FROM outbox WHERE kind = 'digest' AND week IS NOT NULL "
             "ORDER BY week DESC LIMIT ?) GROUP BY week, status ORDER BY week DESC, status", [weeks]))
 
     def policies(self) -> list[dict[str, Any]]:

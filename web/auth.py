@@ -31,9 +31,9 @@ async def staff_actor(ctx: WebContext, user_id: int) -> Actor | None:
     user = await ctx.services.repo.get_user(user_id)
     if user is None or not user.active:
         return None
+    # the recorded role only: WANQI_SUPERVISORS is applied at start (appeals/staff.py), so a supervisor
+    # removed since then is refused here at once, as in the bot
     role = Role(user.role) if user.role else None
-    if user_id in ctx.settings.supervisors:
-        role = Role.SUPERVISOR
     if role not in STAFF:
         return None
     return Actor(user_id=user_id, role=role, enterprise_id=None, department_id=user.department_id,

@@ -51,19 +51,18 @@ async def serve_alone(settings: Settings, listen: str | None = None, *, stop: as
     from web.context import WebContext
     from web.server import start
 
-    tell = None
     app = None
     if settings.bot_token:
         from bot.app import build_app
 
         app = build_app(settings, token=settings.bot_token)
-        services, clock, tell = app.services, app.core.clock if app.core else None, app.notifier.deliver
+        services, clock = app.services, app.core.clock if app.core else None  # services queue notices
         core = app.core
     else:
         core = build_core(settings, classifier=build_classifier(settings))
         services, clock = core.services(), core.clock
     assert core is not None
-    runner = await start(WebContext(settings, services, clock or core.clock, tell=tell), listen)
+    runner = await start(WebContext(settings, services, clock or core.clock), listen)
     if callable(announce):
         announce(runner)
     try:
@@ -85,11 +84,10 @@ def web_link(ctx: click.Context, user_id: int) -> None:
     from web.auth import login_url
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False)
+    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
     try:
         user = core.repo.get_user(user_id)
-        if user is None or (user.role not in ("handler", "dispatcher", "supervisor") and user_id not in \
-                settings.supervisors):
+        if user is None or user.role not in ("handler", "dispatcher", "supervisor"):  # the recorded role
             raise _fail("cli.web.not_staff", user=user_id)
         token = core.web.create_login_link(user_id, datetime.now(UTC))
     finally:

@@ -30,6 +30,7 @@ ROOT = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 PER_PAGE = 50
+OVERDUE_SHOWN = 200  # the most urgent first; the rest are one filter away in 诉求
 NAV = (("overview", "/console"), ("overdue", "/console/overdue"), ("appeals", "/console/appeals"),
        ("hotspots", "/console/hotspots"), ("policies", "/console/policies"))
 
@@ -122,7 +123,7 @@ def _period(ctx: WebContext, query: Any) -> tuple[date, date, str]:
 async def overview(request: web.Request) -> web.Response:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     start, end, preset = _period(ctx, request.query)
-    ov = await ctx.services.figures.overview(actor, start, end)
+    ov = await ctx.services.figures.overview(actor, start, end, fresh=request.query.get("fresh") == "1")
     t = ctx.t(actor)
     views = Views(ctx)
     depts = ordered(ov.by_department, list(ctx.settings.departments))
@@ -131,7 +132,8 @@ async def overview(request: web.Request) -> web.Response:
                       title=t("console.overview.trend"))
     return render(ctx, "overview.html", {
         "ov": ov, "depts": depts, "cats": cats, "v": views, "chart": Markup(chart), "preset": preset,
-        "start": start, "end": end, "Light": Light,
+        "start": start, "end": end, "Light": Light, "counted": views.when(ov.counted_at),
+        "fresh_url": f"/console?period={preset}&start={start}&end={end}&fresh=1",
         "periods": ("7d", "30d", "month", "quarter", "year", "365d"),
     }, request=request)
 
@@ -151,7 +153,8 @@ async def overdue(request: web.Request) -> web.Response:
         if level in (Light.RED, Light.YELLOW):
             items.append({**row, "light": level.value, "due": due, "clock": _clock(due, now, t)})
     items.sort(key=lambda r: (r["light"] != "red", r["due"] or now))
-    return render(ctx, "overdue.html", {"items": items, "extensions": extensions, "v": Views(ctx),
+    return render(ctx, "overdue.html", {"items": items[:OVERDUE_SHOWN], "count": len(items),
+                                        "extensions": extensions, "v": Views(ctx),
                                         "can_supervise": actor.role is Role.SUPERVISOR}, request=request)
 
 
@@ -242,9 +245,9 @@ async def hotspots(request: web.Request) -> web.Response:
     q = request.query
     days = int(q["days"]) if q.get("days", "").isdigit() and 1 <= int(q["days"]) <= 365 else 30
     try:
-        threshold = min(0.95, max(0.1, float(q.get("threshold", "0.35"))))
+        threshold = min(0.95, max(0.1, float(q.get("threshold", "0.3"))))
     except ValueError:
-        threshold = 0.35
+        threshold = 0.3
     today = ctx.now().astimezone(ctx.tz).date()
     low = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=ctx.tz).astimezone(UTC)
     rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), department_scope(actor))

@@ -27,9 +27,8 @@ class WebContext:
     settings: Settings
     services: Services
     clock: Clock
-    # How notices of a console or API step reach the enterprise and the department. With the outbox the
-    # services commit them as rows themselves and this stays None; until then `wanqi run` passes the bot's
-    # Notifier.deliver.
+    # The services commit the notices of a console or API step as outbox rows themselves, so this stays
+    # None; it exists for notices a door adds beyond those of the services.
     tell: Tell | None = None
     buckets: dict[str, list[float]] = field(default_factory=dict)  # rate limit: recent call times per caller
 

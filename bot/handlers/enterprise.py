@@ -15,7 +15,6 @@ from appeals.ports import ParseResult
 from appeals.routing import Step
 from bot import keyboards
 from bot.callbacks import AppealCb, IntakeCb
-from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Services
 from bot.states import Compose, Work
@@ -48,7 +47,7 @@ async def new(message: Message, actor: Actor, t: Translator) -> None:
 
 
 async def file_appeal(
-    message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier, renderer: Renderer,
+    message: Message, actor: Actor, t: Translator, services: Services, renderer: Renderer,
     state: FSMContext, event_update: Update, policy_service: Any = None,
 ) -> None:
     """Free text: dialogue is answered, a short or undecided text asks for more, several topics are confirmed,
@@ -63,7 +62,7 @@ async def file_appeal(
         await message.answer(t(f"dialogue.{intake.act}") if t.has(f"dialogue.{intake.act}") else t("dialogue.help"))
         return
     if intake.step is Step.FILE:
-        await _submit(message, text, actor, t, services, notifier, renderer, state, event_update, policy_service,
+        await _submit(message, text, actor, t, services, renderer, state, event_update, policy_service,
                       parsed=parsed)
         return
     await state.set_state(Compose.text)
@@ -77,7 +76,7 @@ async def file_appeal(
 
 
 async def intake_choice(query: CallbackQuery, callback_data: IntakeCb, actor: Actor, t: Translator,
-                        services: Services, notifier: Notifier, renderer: Renderer, state: FSMContext,
+                        services: Services, renderer: Renderer, state: FSMContext,
                         event_update: Update, policy_service: Any = None) -> None:
     """作为诉求提交 / a chosen category / 一并提交 for the message kept as a draft."""
     await query.answer()
@@ -90,12 +89,12 @@ async def intake_choice(query: CallbackQuery, callback_data: IntakeCb, actor: Ac
         options["chosen"] = callback_data.arg
     elif callback_data.act == "all":
         options["topics"] = tuple((await services.appeals.intake(actor, draft))[0].candidates)
-    await _submit(query.message, draft, actor, t, services, notifier, renderer, state, event_update,
+    await _submit(query.message, draft, actor, t, services, renderer, state, event_update,
                   policy_service, **options)
 
 
 async def _submit(
-    message: Message, text: str | None, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+    message: Message, text: str | None, actor: Actor, t: Translator, services: Services,
     renderer: Renderer, state: FSMContext, event_update: Update, policy_service: Any = None, *,
     parsed: ParseResult | None = None, topics: tuple[str, ...] = (), chosen: str | None = None,
 ) -> None:
@@ -103,20 +102,17 @@ async def _submit(
     sub = await services.appeals.submit(actor, text, pending, source_update_id=event_update.update_id,
                                         parsed=parsed, topics=topics, chosen=chosen)
     await state.clear()
-    if sub.duplicate:
-        await message.answer(t("appeal.filed_duplicate", number=sub.appeal.number))
+    if sub.duplicate:  # the same update again (a redelivery after a crash): its acknowledgement is queued already
         return
-    await message.answer(renderer.filed(t, sub.appeal, sub.decision.automatic),
-                         reply_markup=keyboards.fix_category(t, sub.appeal.id))
-    await notifier.deliver(sub.notices)
+    # the acknowledgement and the department's card were committed with the appeal, as outbox rows
     if sub.appeal.category == "policy" and policy_service is not None:
         answer = await policy_service.answer_for_appeal(actor.enterprise_id, sub.appeal.text, t)
-        if answer:
-            await notifier.send(actor.user_id, answer)
+        if answer:  # queued after the acknowledgement, so it arrives after it
+            await services.outbox.add_text(actor.user_id, answer, lang=actor.lang)
 
 
 async def attachment(message: Message, actor: Actor, t: Translator, state: FSMContext, services: Services,
-                     notifier: Notifier, renderer: Renderer, event_update: Update, policy_service: Any = None) -> None:
+                     renderer: Renderer, event_update: Update, policy_service: Any = None) -> None:
     """A photo or file: with a caption it files an appeal at once, otherwise it waits for the text."""
     if actor.role is not Role.ENTERPRISE:
         await message.answer(t("common.need_register") if not actor.is_staff else t("common.help_staff"))
@@ -124,7 +120,7 @@ async def attachment(message: Message, actor: Actor, t: Translator, state: FSMCo
     data = await state.get_data()
     await state.update_data(attachments=[*data.get("attachments", []), _attachment(message)])
     if message.caption:
-        await _submit(message, message.caption, actor, t, services, notifier, renderer, state, event_update,
+        await _submit(message, message.caption, actor, t, services, renderer, state, event_update,
                       policy_service)
         return
     await state.set_state(Compose.text)
@@ -157,14 +153,13 @@ async def choose_category(query: CallbackQuery, callback_data: AppealCb, actor: 
 
 
 async def correct(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                  services: Services, notifier: Notifier, renderer: Renderer) -> None:
+                  services: Services, renderer: Renderer) -> None:
     """The enterprise corrects the predicted category: re-routed, kept as training feedback."""
     outcome = await services.appeals.dispatch(actor, callback_data.id, callback_data.arg)
     a = outcome.appeal
     await query.answer()
     await query.message.answer(t("appeal.corrected", category=renderer.category(t, a.category),
                                  department=renderer.department(t, a.department_id)))
-    await notifier.deliver(outcome.notices)
 
 
 async def ask_withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
@@ -176,22 +171,20 @@ async def ask_withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Act
 
 
 async def withdraw(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                   services: Services, notifier: Notifier) -> None:
+                   services: Services) -> None:
     outcome = await services.appeals.withdraw(actor, callback_data.id)
     await query.answer()
     await query.message.answer(t("appeal.withdrawn", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 async def rate(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-               services: Services, notifier: Notifier, renderer: Renderer) -> None:
+               services: Services, renderer: Renderer) -> None:
     """好差评: 5/4/3 close, 2/1 reopen and tell supervisors."""
     score = int(callback_data.arg) if callback_data.arg.isascii() and callback_data.arg.isdigit() else 0
     outcome = await services.appeals.rate(actor, callback_data.id, score)
     key = "appeal.rated_poor" if outcome.appeal.status.value == "reopened" else "appeal.rated_good"
     await query.answer()
     await query.message.answer(t(key, number=outcome.appeal.number, rating=renderer.rating(t, score)))
-    await notifier.deliver(outcome.notices)
 
 
 async def ask_followup(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
@@ -203,14 +196,13 @@ async def ask_followup(query: CallbackQuery, callback_data: AppealCb, actor: Act
     await query.message.answer(t("appeal.followup_prompt", number=view.appeal.number))
 
 
-async def followup(message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+async def followup(message: Message, actor: Actor, t: Translator, services: Services,
                    state: FSMContext) -> None:
     """A follow-up from the enterprise reaches the handler and stays on the record."""
     appeal_id = (await state.get_data())["appeal_id"]
     outcome = await services.appeals.message(actor, appeal_id, message.text)
     await state.clear()
     await message.answer(t("appeal.followup_sent", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 
@@ -221,14 +213,12 @@ def _attachment(message: Message) -> dict[str, str]:
     return {"kind": "document", "file_id": message.document.file_id, "file_name": message.document.file_name or ""}
 
 
-async def followup_files(message: Message, actor: Actor, t: Translator, services: Services, notifier: Notifier,
+async def followup_files(message: Message, actor: Actor, t: Translator, services: Services,
                          state: FSMContext) -> None:
     """补充材料: a photo or file sent after 补充说明 goes onto the appeal and to its handler."""
     appeal_id = (await state.get_data())["appeal_id"]
     outcome = await services.appeals.add_files(actor, appeal_id, [Attachment(**_attachment(message))])
-    notices = list(outcome.notices)
     if message.caption:
-        notices += (await services.appeals.message(actor, appeal_id, message.caption)).notices
+        await services.appeals.message(actor, appeal_id, message.caption)
     await state.clear()
     await message.answer(t("appeal.attachment_added", number=outcome.appeal.number))
-    await notifier.deliver(notices)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
@@ -14,11 +15,9 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from appeals.errors import InvalidInput
 from appeals.inputs import parse_small_int
 from appeals.model import Actor, Role
-from appeals.notices import Audience, Notice
 from bot import keyboards
 from bot.callbacks import AppealCb
-from bot.notifier import Notifier
-from bot.render import Renderer
+from bot.render import Renderer, split_message
 from bot.report import build_report, figures_line
 from bot.services import Services
 from bot.states import Work
@@ -74,46 +73,48 @@ async def queue(message: Message, actor: Actor, t: Translator, services: Service
 
 
 async def view_command(message: Message, command: CommandObject, actor: Actor, t: Translator,
-                       services: Services, renderer: Renderer, notifier: Notifier) -> None:
+                       services: Services, renderer: Renderer) -> None:
     """/view NUMBER: an appeal's detail and history (anyone, within what they may see)."""
     if not command.args:
         await message.answer(t("staff.view_usage"))
         return
-    await _show(message.chat.id, actor, t, services, renderer, notifier, command.args)
+    await _show(message, message.chat.id, actor, t, services, renderer, command.args)
 
 
 async def view(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-               services: Services, renderer: Renderer, notifier: Notifier) -> None:
-    await _show(query.from_user.id, actor, t, services, renderer, notifier, callback_data.id)
+               services: Services, renderer: Renderer) -> None:
+    await _show(query.bot, query.from_user.id, actor, t, services, renderer, callback_data.id)
     await query.answer()
 
 
-async def _show(chat_id: int, actor: Actor, t: Translator, services: Services, renderer: Renderer,
-                notifier: Notifier, ref: int | str) -> None:
+async def _show(via: Any, chat_id: int, actor: Actor, t: Translator, services: Services, renderer: Renderer,
+                ref: int | str) -> None:
+    """The detail as a direct answer (a read, nothing committed), split at Telegram's limit."""
     detail = await services.appeals.view(actor, ref)
     markup = keyboards.handler_actions(t, detail.appeal) if actor.is_staff else \
         keyboards.enterprise_actions(t, detail.appeal)
-    await notifier.send(chat_id, renderer.detail(t, detail, staff=actor.is_staff), markup)
+    parts = split_message(renderer.detail(t, detail, staff=actor.is_staff))
+    bot = via if isinstance(via, Bot) else via.bot
+    for i, part in enumerate(parts):
+        await bot.send_message(chat_id, part, reply_markup=markup if i == len(parts) - 1 else None)
 
 
 async def accept(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                 services: Services, notifier: Notifier, renderer: Renderer) -> None:
+                 services: Services, renderer: Renderer) -> None:
     """签收: the department takes the appeal; the enterprise is told."""
     outcome = await services.appeals.accept(actor, callback_data.id)
     await query.answer()
     await query.message.answer(t("staff.accepted", number=outcome.appeal.number,
                                  due=renderer.when(outcome.appeal.reply_due)),
                                reply_markup=keyboards.handler_actions(t, outcome.appeal))
-    await notifier.deliver(outcome.notices)
 
 
 async def close(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                services: Services, notifier: Notifier) -> None:
+                services: Services) -> None:
     """办结 after the reply; the enterprise may still rate."""
     outcome = await services.appeals.close(actor, callback_data.id)
     await query.answer()
     await query.message.answer(t("staff.closed", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 async def ask_text(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
@@ -131,25 +132,23 @@ async def ask_text(query: CallbackQuery, callback_data: AppealCb, actor: Actor, 
 
 
 async def return_reason(message: Message, actor: Actor, t: Translator, services: Services,
-                        notifier: Notifier, state: FSMContext) -> None:
+                        state: FSMContext) -> None:
     outcome = await services.appeals.return_(actor, (await state.get_data())["appeal_id"], message.text)
     await state.clear()
     await message.answer(t("staff.returned", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 async def reply(message: Message, actor: Actor, t: Translator, services: Services,
-                notifier: Notifier, state: FSMContext) -> None:
+                state: FSMContext) -> None:
     """答复: the formal answer goes to the enterprise with the rating buttons."""
     outcome = await services.appeals.reply(actor, (await state.get_data())["appeal_id"], message.text)
     await state.clear()
     await message.answer(t("staff.replied", number=outcome.appeal.number),
                          reply_markup=keyboards.handler_actions(t, outcome.appeal))
-    await notifier.deliver(outcome.notices)
 
 
 async def extension(message: Message, actor: Actor, t: Translator, services: Services,
-                    notifier: Notifier, state: FSMContext) -> None:
+                    state: FSMContext) -> None:
     match = re.match(r"^\s*([0-9]{1,2})\s*(?:天|个工作日|日)?\s*[,，:：\s]\s*(.+)$", message.text or "", re.S)
     if not match:
         raise InvalidInput("staff.extend_format")
@@ -157,28 +156,25 @@ async def extension(message: Message, actor: Actor, t: Translator, services: Ser
     outcome = await services.appeals.request_extension(actor, appeal_id, int(match[1]), match[2])
     await state.clear()
     await message.answer(t("staff.extend_requested", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 async def note(message: Message, actor: Actor, t: Translator, services: Services,
-               notifier: Notifier, state: FSMContext) -> None:
+               state: FSMContext) -> None:
     """An internal note (staff only) or a message to the enterprise (kept on the record)."""
     internal = await state.get_state() == Work.note.state
     outcome = await services.appeals.message(actor, (await state.get_data())["appeal_id"], message.text,
                                              internal=internal)
     await state.clear()
     await message.answer(t("staff.note_saved" if internal else "staff.message_sent", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)
 
 
 async def decide_extension(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                           services: Services, notifier: Notifier, renderer: Renderer) -> None:
+                           services: Services, renderer: Renderer) -> None:
     outcome = await services.appeals.decide_extension(actor, callback_data.id, callback_data.arg == "1")
     a = outcome.appeal
     key = "staff.extension_approved" if a.extension_status == "approved" else "staff.extension_denied"
     await query.answer()
     await query.message.answer(t(key, number=a.number, due=renderer.when(a.reply_due)))
-    await notifier.deliver(outcome.notices)
 
 
 async def all_categories(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
@@ -191,13 +187,12 @@ async def all_categories(query: CallbackQuery, callback_data: AppealCb, actor: A
 
 
 async def dispatch(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                   services: Services, notifier: Notifier, renderer: Renderer) -> None:
+                   services: Services, renderer: Renderer) -> None:
     """派单 by a dispatcher: the department gets the card, the enterprise is told where it went."""
     outcome = await services.appeals.dispatch(actor, callback_data.id, callback_data.arg)
     await query.answer()
     await query.message.answer(t("staff.dispatched", number=outcome.appeal.number,
                                  department=renderer.department(t, outcome.appeal.department_id)))
-    await notifier.deliver([*outcome.notices, Notice(Audience.ENTERPRISE, "routed", outcome.appeal.id)])
 
 
 async def console_link(message: Message, actor: Actor, t: Translator, services: Services) -> None:
@@ -216,7 +211,7 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
     end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()
-    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end)
+    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end, fresh=True)
     data = build_report(appeals, names, services.settings, t, now, overview)
     name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
     await message.answer_document(BufferedInputFile(data, filename=name),
@@ -224,8 +219,7 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
                                   + "\n" + figures_line(t, overview))
 
 
-async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services,
-                   notifier: Notifier) -> None:
+async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services) -> None:
     """/withdraw NUMBER REASON: a supervisor withdraws an appeal; the reason is recorded and the enterprise told."""
     ref, _, reason = (command.args or "").strip().partition(" ")
     if not ref:
@@ -234,4 +228,3 @@ async def withdraw(message: Message, command: CommandObject, actor: Actor, t: Tr
     detail = await services.appeals.view(actor, ref)
     outcome = await services.appeals.withdraw(actor, detail.appeal.id, reason)
     await message.answer(t("staff.withdraw_done", number=outcome.appeal.number))
-    await notifier.deliver(outcome.notices)

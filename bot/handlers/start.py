@@ -13,11 +13,10 @@ from appeals.registration import check_credit_code, check_name, check_phone
 from bot import keyboards
 from bot.callbacks import ClaimCb, RegCb
 from bot.commands import set_menu
-from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Services
 from bot.states import Register
-from bot.texts import Translator, translator
+from bot.texts import Translator
 
 TEXT = F.text & ~F.text.startswith("/")
 # Each typed step: (state, draft field, validator, next state, prompt key of the next step).
@@ -54,12 +53,12 @@ async def start(message: Message, actor: Actor, t: Translator, services: Service
     await set_menu(message.bot, actor)
     center = services.settings.center.name
     if actor.role is None:
-        pending = await services.repo.pending_claim(actor.user_id)
+        pending = await services.registration.has_pending_claim(actor.user_id)
         key = "common.claim_pending" if pending else "common.welcome_new"
         markup = None if pending else keyboards.start_registration(t)
         await message.answer(t(key, center=center), reply_markup=markup)
     elif actor.role is Role.ENTERPRISE:
-        enterprise = await services.repo.get_enterprise(actor.enterprise_id)
+        enterprise = await services.registration.enterprise_of(actor)
         await message.answer(t("common.welcome_enterprise", enterprise=enterprise.name if enterprise else ""))
     else:
         dept = services.settings.departments.get(actor.department_id or "", "")
@@ -107,7 +106,7 @@ async def choice_step(query: CallbackQuery, callback_data: RegCb, t: Translator,
 
 async def confirm(
     query: CallbackQuery, callback_data: RegCb, actor: Actor, t: Translator, state: FSMContext,
-    services: Services, notifier: Notifier,
+    services: Services,
 ) -> None:
     """Register (or file a claim) from the confirmed draft."""
     await query.answer()
@@ -121,23 +120,14 @@ async def confirm(
         await query.message.answer(t("register.done", name=result.enterprise.name))
         await set_menu(query.bot, await services.registration.actor(actor.user_id))
         return
-    await query.message.answer(t("register.claim_filed"))
-    deciders = {result.enterprise.owner_id, *await services.repo.user_ids("supervisor")}
-    for uid in deciders:
-        ut = translator((await services.repo.get_user(uid)).lang)
-        await notifier.send(uid, ut("register.claim_request", user=actor.name or actor.user_id,
-                                    enterprise=result.enterprise.name), keyboards.claim(ut, result.claim_id or 0))
+    await query.message.answer(t("register.claim_filed"))  # the owner and supervisors are asked via the outbox
 
 
 async def decide_claim(
     query: CallbackQuery, callback_data: ClaimCb, actor: Actor, t: Translator, services: Services,
-    notifier: Notifier,
-) -> None:
-    claimant, enterprise = await services.registration.decide_claim(actor, callback_data.id, callback_data.ok)
-    await query.answer(t("register.claim_decided"))
-    ct = translator((await services.repo.get_user(claimant)).lang)
-    key = "register.claim_approved" if callback_data.ok else "register.claim_denied"
-    await notifier.send(claimant, ct(key, enterprise=enterprise.name))
+    ) -> None:
+    await services.registration.decide_claim(actor, callback_data.id, callback_data.ok)
+    await query.answer(t("register.claim_decided"))  # the claimant is told via the outbox
 
 
 async def join(message: Message, command: CommandObject, actor: Actor, t: Translator, services: Services,

@@ -43,9 +43,11 @@ async def staff(message: Message, command: CommandObject, actor: Actor, t: Trans
                                                args[2] if len(args) == 3 else None)
         text = t("team.role_done", id=member.id, role=t(f"role.{member.role}"),
                  department=_dept(t, renderer, member.department_id))
-        mt = translator((await services.repo.get_user(member.id)).lang)
-        await notifier.send(member.id, mt("team.you_got_role", role=mt(f"role.{member.role}"),
-                                          department=_dept(mt, renderer, member.department_id)))
+        user = await services.repo.get_user(member.id)
+        mt = translator(user.lang)
+        await services.outbox.add_text(member.id, mt("team.you_got_role", role=mt(f"role.{member.role}"),
+                                                     department=_dept(mt, renderer, member.department_id)),
+                                       lang=user.lang)
     elif verb == "invite" and len(args) in (1, 2) and args[0] in ROLES:
         invite = await services.staff.create_invite(actor, ROLES[args[0]], args[1] if len(args) == 2 else None)
         text = t("team.invite_done", role=t(f"role.{invite.role}"), department=_dept(t, renderer, invite.department_id),
@@ -71,8 +73,8 @@ async def _after_removal(t: Translator, renderer: Renderer, services: Services, 
                          removal: Removal) -> str:
     """Tell the removed member, hand their accepted appeals to the department, and say what happened."""
     member = removal.member
-    mt = translator((await services.repo.get_user(member.id)).lang)
-    await notifier.send(member.id, mt("team.you_were_removed"))
+    user = await services.repo.get_user(member.id)
+    await services.outbox.add_text(member.id, translator(user.lang)("team.you_were_removed"), lang=user.lang)
     await set_menu(notifier.bot, await services.registration.actor(member.id))
     work = ""
     if removal.open_work:

@@ -60,7 +60,7 @@ def test_figures_of_a_worked_period(world: World) -> None:
     assert total.satisfaction == 0.5
     assert total.reopen_rate == pytest.approx(1 / 3)
     assert total.return_rate == pytest.approx(1 / 3)
-    assert total.handling_days == [1]
+    assert total.handling_days == {1: 1}
     assert total.avg_days == 1.0 and total.p90_days == 1
     assert set(ov.by_department) == {"tax", "hrss"}
     assert ov.by_department["hrss"].filed == 1 and ov.by_department["tax"].filed == 2
@@ -101,9 +101,9 @@ def test_rows_outside_the_period_are_ignored_and_withdrawn_have_no_deadline_coun
 
 
 def test_p90_is_nearest_rank() -> None:
-    fig = Figures(handling_days=list(range(1, 11)))
+    fig = Figures(handling_days=dict.fromkeys(range(1, 11), 1))
     assert fig.p90_days == 9
-    fig.handling_days = [4]
+    fig.handling_days = {4: 3}
     assert fig.p90_days == 4 and fig.avg_days == 4
 
 
@@ -114,4 +114,18 @@ def test_handling_time_counts_from_filing_to_answer(world: World) -> None:
     world.svc.reply(world.actors["tax"], appeal.id, "答复内容在此")
     start = world.clock.now().date() - timedelta(days=30)
     ov = service(world).overview(world.actors["supervisor"], start, world.clock.now().date())
-    assert ov.total.handling_days == [3]
+    assert ov.total.handling_days == {3: 1}
+
+
+def test_an_overview_is_kept_a_minute_unless_asked_fresh(world: World) -> None:
+    figures = service(world)
+    sup = world.actors["supervisor"]
+    period = (date(2026, 11, 1), date(2026, 11, 30))
+    assert figures.overview(sup, *period).total.filed == 0
+    world.file()
+    assert figures.overview(sup, *period).total.filed == 0  # counted moments ago
+    assert figures.overview(sup, *period, fresh=True).total.filed == 1
+    world.file(text="发票问题第二件，请尽快处理")
+    world.clock.advance(seconds=61)
+    ov = figures.overview(sup, *period)
+    assert ov.total.filed == 2 and ov.counted_at == world.clock.now()

@@ -215,7 +215,8 @@ def test_dispatcher_routes_a_queued_appeal(world: World) -> None:
     out = w.svc.dispatch(w.actors["dispatcher"], a.id, "finance")
     assert out.appeal.status is Status.DISPATCHED and out.appeal.department_id == "finance"
     assert out.appeal.accept_due == local(2026, 11, 26)
-    assert out.notices == (Notice(Audience.DEPARTMENT, "card", a.id),)
+    # the department gets the card; the enterprise hears where the center sent its appeal
+    assert out.notices == (Notice(Audience.DEPARTMENT, "card", a.id), Notice(Audience.ENTERPRISE, "routed", a.id))
     assert w.repo.feedback_examples() == [(a.text, "finance", "dispatch")]
 
 

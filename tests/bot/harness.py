@@ -23,7 +23,7 @@ from appeals.model import Role
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from bot.app import App, build_app
 from bot.callbacks import AppealCb
-from bot.config import Settings, load_settings
+from bot.config import PushSettings, Settings, load_settings
 from bot.standin import APIError, _strip_html
 from tests.support import ROOT
 
@@ -152,6 +152,13 @@ class Harness:
         # the path `wanqi run` takes: committed to the inbox, then handled from it
         await self.app.intake.accept([update])
         await self.app.intake.drain()
+        await self.drain()
+        return self.session.sent[start:]
+
+    async def drain(self) -> list[Sent]:
+        """Let the delivery worker send everything the outbox holds (what `wanqi run` does continuously)."""
+        start = len(self.session.sent)
+        await self.app.drain()
         return self.session.sent[start:]
 
     @staticmethod
@@ -217,6 +224,9 @@ class Harness:
 
 def make_settings(tmp_path: Path, **changes: Any) -> Settings:
     settings = load_settings(ROOT / "config.yml", env={})
+    # no Telegram behind the recording session: no rate limits to keep, quick retries
+    changes.setdefault("push", PushSettings(messages_per_second=1000, per_chat_interval=0.0, max_retries=5,
+                                            backoff_max=0.05))
     changes.setdefault("web", dataclasses.replace(settings.web, listen="127.0.0.1:0"))  # any free port
     return dataclasses.replace(settings, database=str(tmp_path / "wanqi-test.db"),
                                supervisors=frozenset({SUPERVISOR}), **changes)

@@ -196,14 +196,14 @@ async def _people(h: Harness) -> dict[int, Actor]:
     staff.supervisors = frozenset({SUPERVISOR})
     staff.bootstrap()
     actor = h.app.services.registration.actor
-    return {uid: await actor(uid) for uid in (ENT_A, H_X, SUPERVISOR)}
+    return {uid: await actor(uid) for uid in (ENT_A, H_X)}
 
 
 async def _appeal_in(h: Harness, state: str, actors: dict[int, Actor]) -> int:
     """A fresh appeal of enterprise A in ``state`` (routed to X = tax unless still queued), set up through
     the services as the people concerned would have moved it."""
     svc = h.app.services.appeals
-    ent, hx, sup = actors[ENT_A], actors[H_X], actors[SUPERVISOR]
+    ent, hx = actors[ENT_A], actors[H_X]
     text = "路灯坏了，厂区门口一直没人修" if state == "sub" else "发票开不出来，税控盘报错"
     appeal_id: int = (await svc.submit(ent, text)).appeal.id
     if state in ("acc", "ext", "rep", "clo", "reo"):
@@ -224,7 +224,6 @@ async def _appeal_in(h: Harness, state: str, actors: dict[int, Actor]) -> int:
     assert status == {"sub": "submitted", "dis": "dispatched", "acc": "accepted", "ext": "accepted",
                       "rep": "replied", "clo": "closed", "reo": "reopened", "ret": "returned",
                       "wd": "withdrawn"}[state]
-    del sup
     return appeal_id
 
 

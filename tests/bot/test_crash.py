@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.standin import BotAPIStandin
-from tests.bot.process import ENTERPRISE_BASE, WanqiProcess, appeal_texts, count, seed
+from tests.bot.process import DISPATCHER, ENTERPRISE_BASE, HANDLER_BASE, WanqiProcess, appeal_texts, count, seed
 
 ENTERPRISES, APPEALS, KILLS = 50, 250, 10
 NUMBER = re.compile(r"ZQ\d{8}-\d{4,}")
@@ -64,7 +64,10 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
             done = await _until(lambda: count(db_path, "SELECT COUNT(*) FROM inbox WHERE status = 'done'")
                                 >= len(update_ids), 60)
             assert done, proc.tail()
-            await asyncio.sleep(1.0)  # notices after the last update
+            # the acknowledgements and cards those appeals committed go out through the outbox
+            sent = await _until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status IN "
+                                                       "('queued', 'sending')") == 0, 60)
+            assert sent, proc.tail()
             assert await proc.stop() == 0, proc.tail()
         finally:
             if proc.proc is not None and proc.proc.poll() is None:
@@ -94,6 +97,13 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
                     acks[number] = acks.get(number, 0) + 1
         missing = [n for _, n, e in rows if acks.get(n, 0) == 0]
         assert missing == [], f"{len(missing)} appeals never acknowledged"
+        # and every appeal filed to a department reached its handler as a card
+        conn = sqlite3.connect(db_path)
+        routed = [n for (n,) in conn.execute("SELECT number FROM appeals WHERE department_id IS NOT NULL")]
+        conn.close()
+        cards = {n for m in api.sent if HANDLER_BASE <= (m.chat_id or 0) < DISPATCHER
+                 for n in NUMBER.findall(m.text or "")}
+        assert [n for n in routed if n not in cards] == [], "department cards missing"
         assert all(owner[e] for _, _, e in rows)
         twice = sum(1 for n in acks.values() if n > 1)
         print(f"{len(rows)} appeals, {KILLS} kills: {twice} acknowledged more than once "

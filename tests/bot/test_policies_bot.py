@@ -102,8 +102,8 @@ async def test_broadcast_is_for_supervisors_previews_then_sends_once(h: Harness)
     sent = await h.press(SUPERVISOR, preview.data("确认立即发送本周推送"))
     digest = h.to(ENT, sent)
     assert len(digest) == 1 and "模具产业技改补贴" in digest[0].text
-    assert "成功 1" in h.to(SUPERVISOR, sent)[-1].text
-    assert h.one("SELECT status, week FROM deliveries") == {"status": "sent", "week": "2026-W48"}
+    assert "已排入发送队列：1 份" in h.to(SUPERVISOR, sent)[0].text
+    assert h.one("SELECT status, week FROM outbox WHERE kind = 'digest'") == {"status": "sent", "week": "2026-W48"}
     [again] = await h.send(SUPERVISOR, "/broadcast")
     assert "没有需要推送" in again.text
     [stats] = await h.send(SUPERVISOR, "/broadcast stats")

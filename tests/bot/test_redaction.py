@@ -12,9 +12,10 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
-from bot.broadcast import Broadcaster, Outgoing
+from appeals.ports import Outgoing
+from bot.delivery import Call, DeliveryWorker
 from storage.db import Writer, open_db
-from storage.deliveries import DeliveryStore
+from storage.outbox import Outbox
 from storage.redact import RedactingFilter, redact
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # the shape BotFather issues (made up)
@@ -47,16 +48,16 @@ async def test_too_many_redirects_is_stored_and_logged_without_the_token(
     session = AiohttpSession(api=TelegramAPIServer.from_base(redirecting))
     try:
         async with Bot(TOKEN, session=session) as bot:
-            sender = Broadcaster(bot, DeliveryStore(db), writer, max_retries=1, backoff_base=0.01,  # type: ignore[arg-type]
-                                 per_chat_interval=0.01)
+            Outbox(db).add([Outgoing(7, "digest", {"text": "本周政策"}, dedupe="digest:2026-W48:user:7")])
+            sender = DeliveryWorker(bot, Outbox(db), writer, lambda row: [Call("message", row["payload"]["text"])],
+                                    max_attempts=2, backoff_base=0.01, per_chat_interval=0.01)
             with caplog.at_level(logging.INFO):
-                report = await sender.send([Outgoing(key="digest:2026-W48:user:7:1", chat_id=7, text="本周政策",
-                                                     enterprise_id=70, meta={}, week="2026-W48")])
+                report = await sender.drain()
     finally:
         writer.close()
-    row = next(iter(db.query("SELECT status, error FROM deliveries")))
-    assert row["status"] == "failed" and "Redirect" in row["error"]  # the reason is kept, the secret is not
-    assert TOKEN not in row["error"] and TOKEN.split(":")[1] not in row["error"]
+    row = next(iter(db.query("SELECT status, last_error FROM outbox")))
+    assert row["status"] == "failed" and "Redirect" in row["last_error"]  # the reason is kept, the secret is not
+    assert TOKEN not in row["last_error"] and TOKEN.split(":")[1] not in row["last_error"]
     assert caplog.records and all(TOKEN.split(":")[1] not in r.getMessage() for r in caplog.records)
     assert all(TOKEN not in reason for reason in report.errors)
     db.conn.close()

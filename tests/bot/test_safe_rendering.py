@@ -173,3 +173,28 @@ async def test_the_excel_report_stores_formula_like_values_as_text(h: Harness) -
     risky = [c for c in cells if c.value.startswith(("=", "+", "-", "@"))]
     assert {c.value[:4] for c in risky} >= {"=HYP", "=1+2", "@SUM"}
     assert all(c.data_type == "s" and c.quotePrefix for c in risky)
+
+
+async def test_hostile_text_travels_every_path_as_typed(h: Harness) -> None:
+    """Card, detail, reply, follow-up, messages, notes and a return reason: shown as typed, never as markup."""
+    name, text = "星湖<科技>&贸易有限公司", "发票 <b>开不出</b> & <a href='x'>点此</a> 怎么办"
+    reply, follow = "请见 <i>附件</i> & 通知", "补充：<code>税控盘</code> 报错 &amp;"
+    await h.register(101, name)
+    await h.join(201, Role.HANDLER, "tax")
+    appeal_id, sent = await h.file(101, text)
+    card = "".join(telegram_text(s.text) for s in h.to(201, sent))
+    assert name in card and text in card
+    number = h.one("SELECT number FROM appeals WHERE id = ?", [appeal_id])["number"]
+    await h.act(201, "acc", appeal_id)
+    await h.act(201, "note", appeal_id)
+    await h.send(201, "内部：<s>勿外传</s>")
+    await h.act(201, "rep", appeal_id)
+    sent = await h.send(201, reply)
+    assert reply in telegram_text(h.to(101, sent)[-1].text)
+    await h.act(101, "fu", appeal_id)
+    sent = await h.send(101, follow)
+    assert follow in telegram_text(h.to(201, sent)[-1].text)
+    detail = "".join(telegram_text(s.text) for s in await h.send(201, f"/view {number}"))
+    assert all(x in detail for x in (name, text, reply, follow, "内部：<s>勿外传</s>"))
+    mine = "".join(telegram_text(s.text) for s in await h.send(101, f"/view {number}"))
+    assert reply in mine and "勿外传" not in mine  # the internal note stays internal

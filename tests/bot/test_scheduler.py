@@ -1,4 +1,5 @@
-"""SLA jobs: reminders and escalations reach the right people once; unrated appeals close."""
+"""Scheduled jobs: reminders and escalations reach the right people once; unrated appeals close; the
+daily digest; cron runs missed while down are made up once at start-up."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ async def test_overdue_escalates_once_and_unrated_replies_close(h: Harness) -> N
     service = h.app.services.appeals.target
     service.clock = Later(timedelta(days=30))
     start = len(h.session.sent)
-    await sla_job(h.app.services, h.app.notifier)
-    await sla_job(h.app.services, h.app.notifier)  # a second run repeats nothing
+    await sla_job(h.app.services)
+    await sla_job(h.app.services)  # a second run repeats nothing
+    await h.drain()
     sent = h.session.sent[start:]
     assert [s.chat_id for s in sent if "已超期" in s.text] == [HANDLER, SUPERVISOR]
     assert h.one("SELECT alert_level FROM appeals")["alert_level"] == "red"
@@ -43,14 +45,15 @@ async def test_overdue_escalates_once_and_unrated_replies_close(h: Harness) -> N
     await h.act(HANDLER, "rep", appeal_id)
     await h.send(HANDLER, "已处理完毕")
     service.clock = Later(timedelta(days=30))
-    await auto_close_job(h.app.services, h.app.notifier)
+    await auto_close_job(h.app.services)
+    await h.drain()
     row = h.one("SELECT status, rating FROM appeals")
     assert row == {"status": "closed", "rating": None}
     assert "已办结" in h.last_to(ENT).text and h.last_to(ENT).buttons  # may still rate
 
 
 async def test_jobs_have_fixed_ids_and_a_misfire_grace(h: Harness) -> None:
-    scheduler = build_scheduler(h.app.services, h.app.notifier, bot=h.app.bot, db=h.app.db, desk=h.app.policy_desk)
+    scheduler, _ = build_scheduler(h.app.services, h.app.notifier.render, h.app.policy_desk, db=h.app.db)
     ids = {job.id for job in scheduler.get_jobs()}
     assert {SLA_JOB_ID, AUTO_CLOSE_JOB_ID, DIGEST_JOB_ID, "policies:weekly-digest"} <= ids
     assert all(job.misfire_grace_time and job.coalesce for job in scheduler.get_jobs())
@@ -64,7 +67,9 @@ async def test_the_daily_digest_lists_each_departments_work_overdue_first(h: Har
     h.app.services.appeals.target.clock = Later(timedelta(days=10))
     await h.file(ENT, "退税还没到账")
     start = len(h.session.sent)
-    await department_digest_job(h.app.services, h.app.notifier)
+    assert await department_digest_job(h.app.services, h.app.notifier.render) == 1
+    assert await department_digest_job(h.app.services, h.app.notifier.render) == 0  # once a day
+    await h.drain()
     sent = h.session.sent[start:]
     assert [s.chat_id for s in sent] == [HANDLER]  # finance has nothing open: no message
     numbers = [r["number"] for r in h.db.query("SELECT number FROM appeals ORDER BY id")]

@@ -49,11 +49,45 @@ def test_csv_train_then_evaluate_json(tmp_path: Path) -> None:
     run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), *cols)
     out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.csv"), "--json", *cols)
     result = json.loads(out)
-    assert {"accuracy", "macro_f1", "auto_route_coverage", "threshold", "p50_ms", "p95_ms", "per_class",
-            "confusion"} <= result.keys()
+    assert {"accuracy", "macro_f1", "threshold", "auto_route_coverage", "auto_route_precision", "p50_ms", "p95_ms",
+            "per_class", "confusion"} <= result.keys()
     assert result["accuracy"] >= 0.9
     assert set(result["per_class"]) == set(NAMES.values())
-    assert 0.0 <= result["threshold"] <= 1.0
+    stored = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))["threshold"]
+    assert result["threshold"] == round(stored, 4)  # the model's own, chosen at training
+
+
+def test_evaluate_scores_only_the_models_labels_and_says_so(tmp_path: Path) -> None:
+    train, test = split()
+    write_csv(tmp_path / "train.csv", train)
+    rows = [*test, *[type(test[0])(f"一段被拆错的文本碎片{i}", "tax") for i in range(3)]]
+    with (tmp_path / "test.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["诉求内容", "类别"])
+        writer.writerows([[ex.text, NAMES[ex.label]] for ex in test])
+        writer.writerows([["碎片文本", "多余的类别"], ["另一段碎片", "又一个类别"]])
+    cols = ["--text-column", "诉求内容", "--label-column", "类别"]
+    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), *cols)
+    result = CliRunner().invoke(main, ["--config", CONFIG, "nlu", "evaluate", "--model", str(tmp_path / "m"),
+                                       "--data", str(tmp_path / "test.csv"), "--json", *cols])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == len(test) and set(report["per_class"]) == set(NAMES.values())
+    assert report["unknown_labels"] == {"多余的类别": 1, "又一个类别": 1}
+    assert "labels the model does not know" in result.stderr
+    assert rows  # the fragments above are what a mis-read CSV looked like
+
+
+def test_parse_json_says_whether_to_file_and_route(tiny_model: Path) -> None:
+    keys = {"category", "confidence", "ranking", "entities", "is_appeal", "auto_route"}
+    text = "我们公司的增值税专用发票问题一直没解决，很着急"
+    appeal = json.loads(run("parse", "--json", "--model", str(tiny_model), text))
+    assert keys <= appeal.keys() and appeal["is_appeal"] and appeal["category"] == "tax"
+    for chat in ("你好", "转人工", "测试一下", "謝謝"):
+        parsed = json.loads(run("parse", "--json", "--model", str(tiny_model), chat))
+        assert parsed["is_appeal"] is False and parsed["auto_route"] is False, chat
+    word = json.loads(run("parse", "--json", "--model", str(tiny_model), "发票"))
+    assert word["confidence"] < 0.7 and word["auto_route"] is False
 
 
 def test_excel_train_and_readable_report(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from storage.db import open_db
-from storage.deliveries import DeliveryStore
+from storage.outbox import Outbox
 from tests.policies.dbseed import add_enterprise
 from tests.support import write_config
 
@@ -52,7 +52,7 @@ def test_validate_import_match_digest_and_stats(tmp_path: Path) -> None:
     dry = run(cfg, "digest", "--dry-run")
     assert "用户 100" in dry and "digest:" in dry
     db = open_db(tmp_path / "w.db")
-    assert DeliveryStore(db).stats() == {}  # a dry run sends and records nothing
+    assert Outbox(db).stats() == {}  # a dry run sends and records nothing
     db.conn.close()
     assert "total: —" in run(cfg, "stats", "--weeks", "1")
 

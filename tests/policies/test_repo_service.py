@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from policies.model import Subscription
 from policies.service import PolicyService, ProfileError
 from storage.db import open_db
-from storage.deliveries import DeliveryStore
+from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
 from tests.policies.dbseed import add_appeal, add_enterprise, add_user
 from tests.policies.factories import TODAY, policy
@@ -24,7 +24,7 @@ def db() -> Database:
 
 
 def service(db: Database, now: datetime = NOW) -> PolicyService:
-    return PolicyService(PolicyRepository(db), DeliveryStore(db), clock=lambda: now)
+    return PolicyService(PolicyRepository(db), Outbox(db), clock=lambda: now)
 
 
 def test_upsert_reports_added_changed_unchanged_and_round_trips(db: Database) -> None:

@@ -1,4 +1,5 @@
-"""The weekly push end to end with the real broadcaster: exactly once across a crash, 403, next week."""
+"""The weekly push end to end through the outbox and the delivery worker: exactly once across a crash, 403,
+next week."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import Chat, Message
 
 from bot.config import PushSettings, Settings, load_settings
-from bot.policy_wiring import JOB_ID, PolicyDesk, schedule, weekly_job
+from bot.delivery import Call, DeliveryReport, DeliveryWorker
+from bot.policy_wiring import PolicyDesk
 from storage.db import Writer, open_db
+from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
 from tests.policies.dbseed import add_enterprise
 from tests.policies.factories import policy
@@ -65,13 +68,20 @@ def settings(tmp_path: Path) -> Settings:
                                push=PushSettings(messages_per_second=200, per_chat_interval=0.0, max_retries=2))
 
 
-async def push(cfg: Settings, session: FakeTelegram, now: datetime) -> Any:
-    """One process lifetime: open the database, push, close (like the scheduled job after a restart)."""
+def text_only(row: dict[str, Any]) -> list[Call]:
+    return [Call("message", row["payload"]["text"])]
+
+
+async def push(cfg: Settings, session: FakeTelegram, now: datetime) -> DeliveryReport:
+    """One process lifetime: open the database, queue the week's push, drain the outbox, close."""
     db = open_db(cfg.database)
     writer = Writer()
     try:
         desk = PolicyDesk(db=db, writer=writer, settings=cfg, clock=lambda: now)
-        return await desk.push(Bot("42:TEST", session=session))
+        await desk.push()
+        worker = DeliveryWorker(Bot("42:TEST", session=session), Outbox(db), writer, text_only,
+                                messages_per_second=200, per_chat_interval=0.0, max_attempts=2)
+        return await worker.drain()
     finally:
         writer.close()
         db.conn.close()
@@ -102,7 +112,7 @@ async def test_weekly_push_exactly_once_across_a_crash_then_next_week(tmp_path: 
 
     db = open_db(cfg.database)
     assert db.execute("SELECT active FROM users WHERE id = ?", [blocked]).fetchone()[0] == 0
-    statuses = dict(db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall())
+    statuses = dict(db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
     assert statuses == {"sent": 5, "blocked": 1}
     first_week = {chat: text for chat, text in crashing.received + restarted.received}
     db.conn.close()
@@ -117,22 +127,3 @@ async def test_weekly_push_exactly_once_across_a_crash_then_next_week(tmp_path: 
         shown = {p.title for p in pols if p.title in text}
         earlier = {p.title for p in pols if p.title in first_week[chat]}
         assert len(earlier) == 5 and shown == {p.title for p in pols} - earlier  # only what was not sent
-
-
-async def test_schedule_adds_one_weekly_job_from_config(tmp_path: Path) -> None:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-    cfg = settings(tmp_path)
-    db = open_db(cfg.database)
-    writer = Writer()
-    scheduler = AsyncIOScheduler(timezone=cfg.center.timezone)
-    bot = Bot("42:TEST", session=FakeTelegram())
-    scheduler.start(paused=True)
-    for _ in range(2):  # re-created at every start: replaced, not duplicated
-        job = schedule(scheduler, bot=bot, db=db, writer=writer, settings=cfg)
-    assert [j.id for j in scheduler.get_jobs()] == [JOB_ID]
-    assert job.func is weekly_job and job.coalesce and job.misfire_grace_time >= 3600
-    fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 25, tzinfo=UTC))
-    assert fire.isoformat() == "2026-11-30T09:00:00+08:00"  # Monday 09:00 Asia/Shanghai
-    scheduler.shutdown(wait=False)
-    writer.close()

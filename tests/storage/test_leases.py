@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import socket
 from pathlib import Path
 from typing import Any
 
 from storage.db import open_db
-from storage.leases import Leases, new_holder_id
+from storage.leases import Leases, holder_is_dead, new_holder_id
 
 
 def test_one_holder_at_a_time_until_expiry(tmp_path: Path) -> None:
@@ -61,3 +62,18 @@ def test_racing_processes_never_share_the_lease(tmp_path: Path) -> None:
     assert len(winners) == 1  # the first acquire wins; every later one renews or is refused
     assert results[winners[0]] == 200
     assert Leases(open_db(path)).holder("primary", now=10.0) == winners[0]
+
+
+def test_a_dead_holder_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=int)  # a process that exits at once: its id names a dead holder
+    proc.start()
+    proc.join()
+    dead = f"{socket.gethostname()}:{proc.pid}:abcdef"
+    leases = Leases(open_db(tmp_path / "w.db"))
+    assert leases.acquire("primary", dead, ttl_seconds=30, now=0.0)
+    assert holder_is_dead(dead) and not holder_is_dead(new_holder_id())  # this process is alive
+    assert not holder_is_dead(f"elsewhere:{proc.pid}:abcdef")  # another host: only expiry decides
+    assert not leases.take_over("primary", "someone-else", "b", ttl_seconds=30, now=1.0)
+    assert leases.take_over("primary", dead, "b", ttl_seconds=30, now=1.0)
+    assert leases.holder("primary", now=2.0) == "b"

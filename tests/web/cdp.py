@@ -145,13 +145,13 @@ class Browser:
         await self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                "deviceScaleFactor": 1, "mobile": mobile})
 
-    async def screenshot(self, path: Path) -> bytes:
-        """The whole page (not only the viewport) as PNG."""
+    async def screenshot(self, path: Path, max_height: int = 6000) -> bytes:
+        """The whole page (not only the viewport, up to ``max_height`` pixels) as PNG."""
         metrics = await self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         shot = await self.send("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}})
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], max_height), "scale": 1}})
         data = base64.b64decode(shot["data"])
         path.write_bytes(data)
         return data

@@ -43,7 +43,7 @@ class Site:
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     h = build_harness(tmp_path)
-    ctx = WebContext(h.app.settings, h.app.services, SystemClock(), tell=h.app.notifier.deliver)
+    ctx = WebContext(h.app.settings, h.app.services, SystemClock())  # the services queue the notices
     client = TestClient(TestServer(build_web_app(ctx), host="127.0.0.1"))
     await client.start_server()
     try:

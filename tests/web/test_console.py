@@ -83,6 +83,20 @@ async def test_removed_staff_lose_the_console_at_once(site: Site) -> None:
     await client.close()
 
 
+async def test_a_supervisor_removed_with_wanqi_staff_loses_the_console_though_still_in_the_environment(
+        site: Site) -> None:
+    await staffed(site)
+    h = site.h
+    await h.send(9003, "/start")
+    await h.send(SUPERVISOR, "/staff role 9003 supervisor")
+    client = await site.login(SUPERVISOR)
+    assert (await client.get("/console")).status == 200
+    await h.send(9003, "/staff remove 9001")  # SUPERVISOR (9001) is in WANQI_SUPERVISORS of this process
+    assert h.one("SELECT role FROM users WHERE id = 9001")["role"] is None
+    assert (await client.get("/console")).status == 401
+    await client.close()
+
+
 async def test_every_page_renders_for_a_supervisor(site: Site) -> None:
     ids = await staffed(site)
     client = await site.login(SUPERVISOR)
@@ -110,9 +124,11 @@ async def test_dispatch_supervise_and_extension_from_the_console(site: Site) -> 
     moved = await client.post(f"/console/appeals/{ids['loan']}/dispatch", data={"category": "tax", "csrf": csrf})
     assert moved.status == 200
     assert h.one("SELECT department_id FROM appeals WHERE id = ?", [ids["loan"]])["department_id"] == "tax"
+    await h.drain()  # the console step queued its notices; the delivery worker sends them
     assert any("贴息" in s.text for s in h.to(201))
     # 督办 note reaches the department
     await client.post(f"/console/appeals/{ids['tax']}/supervise", data={"note": "请今天内联系企业", "csrf": csrf})
+    await h.drain()
     assert any("请今天内联系企业" in s.text for s in h.to(201))
     # an extension request decided from the console
     await h.act(201, "acc", ids["tax"])
@@ -148,8 +164,9 @@ async def test_hotspots_group_similar_appeals_from_several_enterprises(site: Sit
     done = await client.post("/console/supervise", data=[("csrf", csrf), ("note", "集中停电请统一处理"),
                                                          *[("appeal", str(i)) for i in ids]])
     assert done.status == 200
+    await h.drain()
     told = h.to(401)[before:]
-    assert len(told) == 1 and "同类诉求 3 件" in told[0].text
+    assert len(told) == 1 and "同类诉求 3 件" in told[0].text, [t.text[:80] for t in told]
     events = h.one("SELECT COUNT(*) AS n FROM appeal_events WHERE action = 'supervise'")
     assert events["n"] == 3
     await client.close()

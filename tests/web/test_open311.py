@@ -62,7 +62,8 @@ async def test_a_partner_files_and_sees_its_own_requests_in_full(site: Site) -> 
     assert row["channel"] == "open311" and row["department_id"] == "tax"
     ent = site.h.one("SELECT * FROM enterprises WHERE credit_code = ?", [code])
     assert ent["verified"] == 0 and ent["contact"] == "王 小明"
-    # the tax department got the card through the same notifier as a Telegram appeal
+    # the tax department got the card through the same outbox as a Telegram appeal
+    await site.h.drain()
     assert any(number in s.text for s in site.h.to(201))
     [mine] = await (await site.client.get(f"{API}/requests/{number}.json", params={"api_key": key})).json()
     assert mine["description"].startswith("企业反映") and mine["attribute"]["credit_code"] == code
