@@ -291,8 +291,10 @@ class AppealService:
         due = add_working_days(now, self.sla.rating_days, self.calendar, self.tz)
         return self._move(actor, appeal_id, Action.REPLY, note=text, replied_at=now, rating_due=due)
 
-    def close(self, actor: Actor, appeal_id: int) -> Outcome:
-        return self._move(actor, appeal_id, Action.CLOSE, closed_at=self.clock.now())
+    def close(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:
+        """办结 by staff after the reply, with the reason on the record (the rating still counts if it comes)."""
+        note = check_text(reason)[:1000] if reason is not None else ""
+        return self._move(actor, appeal_id, Action.CLOSE, note=note, closed_at=self.clock.now())
 
     def request_extension(self, actor: Actor, appeal_id: int, days: int, reason: str | None) -> Outcome:
         appeal = self._get(actor, appeal_id, Action.REQUEST_EXTENSION)
@@ -337,16 +339,16 @@ class AppealService:
             by_dept.setdefault(appeal.department_id or "", []).append(appeal)
         now = self.clock.now()
         out = []
-        for group in by_dept.values():
-            numbers = "、".join(a.number for a in group)
-            text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
-            for i, appeal in enumerate(group):
-                event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
-                told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
-                with self.repo.transaction():
+        with self.repo.transaction():  # one 督办, one commit: every history row and notice, or none
+            for group in by_dept.values():
+                numbers = "、".join(a.number for a in group)
+                text = note if len(group) == 1 else f"{note}（同类诉求 {len(group)} 件：{numbers}）"
+                for i, appeal in enumerate(group):
+                    event = self._event(actor, appeal.id, "supervise", appeal.status, appeal.status, now, text, True)
+                    told = (Notice(Audience.DEPARTMENT, "supervise", appeal.id),) if i == 0 else ()
                     self.repo.add_event(event)
                     self._tell(appeal, told)
-                out.append(Outcome(appeal, event, told))
+                    out.append(Outcome(appeal, event, told))
         log.info("督办 on %d appeal(s) by %s", len(appeals), actor.user_id)
         return out
 

@@ -16,10 +16,10 @@ import time
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-
 from bot.broadcast import Broadcaster, Outgoing
-from storage.db import Writer, open_db
 from storage.deliveries import DeliveryStore
+
+from storage.db import Writer, open_db
 
 BODY = (
     "【政策精准推送·样例数据】\n"

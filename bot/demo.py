@@ -192,7 +192,7 @@ async def _play(settings: Settings, out: Callable[[str], None], workdir: Path, c
                 await handler.wait_for(contains="正式答复")
                 await say(handler, "请按操作指引重新上传发票。")
                 await press(company, await company.wait_for(contains="已答复"), "不满意")
-                await company.wait_for(contains="重新交办")
+                await company.wait_for(contains="重新办理")
                 await boss.wait_for(contains="差评督办")
                 await handler.wait_for(contains="差评重办")
 

@@ -23,8 +23,18 @@ def _b(text: str, cb: AppealCb | RegCb | ClaimCb | LangCb | IntakeCb) -> InlineK
     return InlineKeyboardButton(text=text, callback_data=cb.pack())
 
 
-def industries() -> InlineKeyboardMarkup:
-    return _rows([_b(f"{k} {v}", RegCb(field="industry", value=k)) for k, v in INDUSTRIES.items()], 2)
+# The sections most of a city's enterprises are in come first; the rest (incl. S 公共管理, T 国际组织) behind 更多.
+COMMON_INDUSTRIES = ("C", "F", "E", "I", "G", "H", "L", "M", "A", "K")
+MORE = "more"
+
+
+def industries(t: Translator, everything: bool = False) -> InlineKeyboardMarkup:
+    """GB/T 4754 sections: the common ones and a 更多 button, or (``everything``) all twenty."""
+    shown = INDUSTRIES if everything else {k: INDUSTRIES[k] for k in COMMON_INDUSTRIES}
+    buttons = [_b(f"{k} {v}", RegCb(field="industry", value=k)) for k, v in shown.items()]
+    if not everything:
+        buttons.append(_b(t.plain("register.more_industries"), RegCb(field="industry", value=MORE)))
+    return _rows(buttons, 2)
 
 
 def scales() -> InlineKeyboardMarkup:

@@ -124,7 +124,7 @@ class Notifier:
             reason = _last_note(view, "return") if a.status.value == "returned" else None
             return r.triage(t, view, reason), keyboards.triage(t, a, names, self.settings.routing)
         if kind == "replied":
-            return (t("appeal.replied", reply=_last_note(view, "reply"), **common),
+            return (t("appeal.replied", reply=_last_note(view, "reply"), rating_date=r.day(t, a.rating_due), **common),
                     keyboards.ratings(t, a.id))
         if kind == "closed":
             return t("appeal.closed", **common), keyboards.enterprise_actions(t, a)
@@ -137,12 +137,12 @@ class Notifier:
         if kind == "files":
             return t("staff.files_added", count=_last_note(view, "files"), **common), keyboards.handler_actions(t, a)
         if kind == "routed":
-            return t("appeal.routed_by_center", due=r.when(a.reply_due), **common), None
+            return t("appeal.routed_by_center", expect=r.expectation(t, a), **common), None
         if kind == "accepted":
             return t("appeal.accepted", **common), None
         if kind in ("rated", "poor_rating"):
             return t(f"staff.{kind}", rating=r.rating(t, a.rating), enterprise=view.enterprise.name,
-                     **common), None
+                     text=r.short(a.text), reply=r.short(_last_note(view, "reply")), **common), None
         if kind == "withdrawn":
             withdrawal = _last_event(view, "withdraw")
             if withdrawal is not None and withdrawal.actor_role != "enterprise":

@@ -22,6 +22,9 @@ _ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "�
                   "district": "区县", "department": "部门"}
 
 
+_CONTACT = {"accept": "contact"}  # for the enterprise, 签收 is when the department gets in touch
+
+
 class Renderer:
     """Formats for one center (category and department names, timezone)."""
 
@@ -58,45 +61,81 @@ class Renderer:
         return t(f"rating.{score}") if score in RATINGS else t("rating.unrated")
 
     @staticmethod
-    def percent(value: float | None) -> str:
-        return f"{round((value or 0) * 100)}%"
+    def short(text: str, limit: int = 200) -> str:
+        """An excerpt for an alert: the first ``limit`` characters, whitespace folded."""
+        folded = " ".join(text.split())
+        return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
     def due(self, appeal: Appeal) -> datetime | None:
+        return self.deadline(appeal)[1]
+
+    @staticmethod
+    def deadline(appeal: Appeal) -> tuple[str, datetime | None]:
+        """Which deadline runs now: ``accept`` (签收, to contact the enterprise), ``reply`` or ``rating``."""
         if appeal.status in (Status.DISPATCHED, Status.REOPENED):
-            return appeal.accept_due
+            return "accept", appeal.accept_due
         if appeal.status is Status.ACCEPTED:
-            return appeal.reply_due
+            return "reply", appeal.reply_due
         if appeal.status is Status.REPLIED:
-            return appeal.rating_due
-        return None
+            return "rating", appeal.rating_due
+        return "", None
+
+    def day(self, t: Translator, value: datetime | None) -> str:
+        """A date as people say it ("12 月 7 日"); the center's timezone."""
+        if value is None:
+            return "—"
+        local = value.astimezone(self.tz)
+        return t("appeal.date", day=local.day, month_name=t.plain("appeal.month_names").split(",")[local.month - 1])
+
+    @staticmethod
+    def confidence(value: float | None) -> str:
+        """The model's confidence for staff: a whole percentage, never 100 % (a model is never certain)."""
+        return "—" if value is None else f"{min(99, round(value * 100))}%"
+
+    def expectation(self, t: Translator, appeal: Appeal) -> str:
+        """What the enterprise can expect: contact within the category's days, an answer by a date."""
+        routing = self.settings.routing
+        days = routing.category(appeal.category).accept_days if appeal.category and routing.knows(appeal.category) \
+            else self.settings.sla.accept_days
+        key = "appeal.expect" if days else "appeal.expect_today"
+        return t(key, days=days, reply_date=self.day(t, appeal.reply_due))
 
     # ---- enterprise side ---------------------------------------------------------------------
     def filed(self, t: Translator, appeal: Appeal, automatic: bool) -> str:
         if automatic:
             routing = t("appeal.filed_routed", category=self.category(t, appeal.category),
-                        confidence=self.percent(appeal.confidence),
-                        department=self.department(t, appeal.department_id),
-                        accept_due=self.when(appeal.accept_due), reply_due=self.when(appeal.reply_due))
+                        department=self.department(t, appeal.department_id), expect=self.expectation(t, appeal))
         elif appeal.category:
             routing = t("appeal.filed_queued", category=self.category(t, appeal.category))
         else:
             routing = t("appeal.filed_unclassified")
         return t("appeal.filed", number=appeal.number, routing=routing)
 
-    def listing_line(self, t: Translator, appeal: Appeal, light: str | None) -> str:
-        due = self.due(appeal)
-        return t("appeal.my_line", light=t(f"light.{light or 'none'}"), number=appeal.number,
-                 status=self.status(t, appeal.status), category=self.category(t, appeal.category),
-                 deadline=t("appeal.deadline", due=self.when(due)) if due else "")
+    def listing_line(self, t: Translator, appeal: Appeal, light: str | None, *, enterprise: bool = False) -> str:
+        """One line of a list: staff see the light and which deadline; an enterprise sees what to expect."""
+        which, due = self.deadline(appeal)
+        if not due:
+            deadline = ""
+        elif enterprise:
+            deadline = t(f"appeal.due_{_CONTACT.get(which, which)}", date=self.day(t, due))
+        else:
+            deadline = t("staff.due_line", label=t(f"staff.due_{which}"), due=self.when(due))
+        return t("appeal.my_line", light="" if enterprise else t(f"light.{light or 'none'}"), number=appeal.number,
+                 status=self.status(t, appeal.status), category=self.category(t, appeal.category), deadline=deadline)
 
     def detail(self, t: Translator, view: AppealView, *, staff: bool) -> str:
         a = view.appeal
-        due = self.due(a)
+        which, due = self.deadline(a)
+        if not due:
+            label = ""
+        else:
+            label = t(f"staff.due_{which}") if staff else t(f"appeal.detail_due_{_CONTACT.get(which, which)}")
         lines = [t(
-            "appeal.detail", number=a.number, enterprise=view.enterprise.name,
-            status=self.status(t, a.status), light=Markup(" ") + t(f"light.{view.light.value}") if view.light else "",
+            "appeal.detail", number=a.number, enterprise=view.enterprise.name, status=self.status(t, a.status),
+            light=Markup(" ") + t(f"light.{view.light.value}") if view.light and staff else "",
             category=self.category(t, a.category), department=self.department(t, a.department_id),
-            created=self.when(a.created_at), deadline=t("appeal.detail_deadline", due=self.when(due)) if due else "",
+            created=self.when(a.created_at),
+            deadline=t("appeal.detail_deadline", label=label, due=self.when(due)) if due else "",
             rating=t("appeal.detail_rating", rating=self.rating(t, a.rating)) if a.rating else "",
             text=a.text,
         ), "", t("appeal.history")]
@@ -129,7 +168,7 @@ class Renderer:
             "staff.card", title=t("staff.card_reopened" if a.reopen_count else "staff.card_new"),
             number=a.number, enterprise=e.name, district=e.district, scale=e.scale,
             industry=INDUSTRIES.get(e.industry, e.industry), contact=e.contact, phone=e.phone,
-            category=self.category(t, a.category), confidence=self.percent(a.confidence),
+            category=self.category(t, a.category), confidence=self.confidence(a.confidence),
             accept_due=self.when(a.accept_due), reply_due=self.when(a.reply_due),
             entities=t("staff.entities", items=entities) if entities else "",
             attachments=t("staff.attachments", count=len(a.attachments)) if a.attachments else "",
@@ -139,7 +178,8 @@ class Renderer:
 
     def triage(self, t: Translator, view: AppealView, return_reason: str | None) -> str:
         a, e = view.appeal, view.enterprise
-        suggestions = "、".join(f"{self.category(t, s.category)} {self.percent(s.confidence)}" for s in a.ranking[:3])
+        suggestions = "、".join(f"{self.category(t, s.category)} {self.confidence(s.confidence)}"
+                               for s in a.ranking[:3])
         return t("staff.triage", number=a.number, enterprise=e.name, district=e.district,
                  suggestions=suggestions or "—", text=a.text,
                  returned=t("staff.triage_returned", reason=return_reason) if return_reason else "")

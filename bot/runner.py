@@ -203,6 +203,8 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
             if announce is not None and app.scheduler is not None:
                 jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in app.scheduler.get_jobs())
                 announce(cli_text("cli.run.jobs", jobs=jobs))
+            if announce is not None and app.web_runner is not None:
+                announce(cli_text("cli.run.web", url=app.settings.web.base_url()))
             try:
                 await app.intake.recover()
                 await app.intake.poll(stop)

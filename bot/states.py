@@ -25,6 +25,7 @@ class Work(StatesGroup):
 
     reply = State()
     return_reason = State()
+    close_reason = State()
     extension = State()
     note = State()
     message = State()

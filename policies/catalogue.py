@@ -201,8 +201,13 @@ def load_catalogue(paths: Path | str | Iterable[Path | str]) -> list[Policy]:
         source = path.name
         try:
             doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
-        except (OSError, yaml.YAMLError) as exc:
-            issues.append(Issue(source, "", "", f"无法读取：{exc}"))
+        except OSError:
+            issues.append(Issue(source, "", "", "无法读取该文件"))
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"（第 {mark.line + 1} 行附近）" if mark is not None else ""
+            issues.append(Issue(source, "", "", f"不是有效的 YAML{where}"))
             continue
         if not isinstance(doc, Mapping) or not isinstance(doc.get("policies"), list):
             issues.append(Issue(source, "", "policies", "文件应含 policies 列表"))

@@ -233,9 +233,7 @@ async def request_create(request: web.Request) -> web.Response:
     except AppealError as exc:
         return error(400, _error_text(ctx, exc))
     request[APPEAL_ID] = sub.appeal.id
-    if not sub.duplicate:
-        await ctx.notify(sub.notices)
-    appeal = sub.appeal
+    appeal = sub.appeal  # its notices (the department's card) are outbox rows of the same transaction
     log.info("open311: appeal %s filed by key %s (%s)", appeal.id, key.id, appeal.status)
     return _json([{
         "service_request_id": appeal.number,

@@ -136,9 +136,8 @@ async def my(message: Message, actor: Actor, t: Translator, services: Services, 
     if not appeals:
         await message.answer(t("appeal.my_empty"))
         return
-    lights = {a.id: await services.appeals.light(a) for a in appeals}
     lines = [t("appeal.my_header", count=len(appeals))]
-    lines += [renderer.listing_line(t, a, lights[a.id].value if lights[a.id] else None) for a in appeals]
+    lines += [renderer.listing_line(t, a, None, enterprise=True) for a in appeals]
     await message.answer("\n".join(lines), reply_markup=keyboards.view_buttons(t, appeals))
 
 

@@ -31,6 +31,7 @@ PROMPTS = {
     "ext": (Work.extension, "staff.extend_prompt"),
     "note": (Work.note, "staff.note_prompt"),
     "msg": (Work.message, "staff.message_prompt"),
+    "cls": (Work.close_reason, "staff.close_prompt"),
 }
 QUEUE_TITLES = {Role.HANDLER: "staff.queue_department", Role.DISPATCHER: "staff.queue_triage",
                 Role.SUPERVISOR: "staff.queue_all"}
@@ -45,9 +46,9 @@ def router() -> Router:
     r.message.register(withdraw, Command("withdraw"))
     r.callback_query.register(view, AppealCb.filter(F.act == "view"))
     r.callback_query.register(accept, AppealCb.filter(F.act == "acc"))
-    r.callback_query.register(close, AppealCb.filter(F.act == "cls"))
     r.callback_query.register(ask_text, AppealCb.filter(F.act.in_(PROMPTS)))
     r.message.register(return_reason, StateFilter(Work.return_reason), TEXT)
+    r.message.register(close, StateFilter(Work.close_reason), TEXT)
     r.message.register(reply, StateFilter(Work.reply), TEXT)
     r.message.register(extension, StateFilter(Work.extension), TEXT)
     r.message.register(note, StateFilter(Work.note, Work.message), TEXT)
@@ -109,12 +110,11 @@ async def accept(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t:
                                reply_markup=keyboards.handler_actions(t, outcome.appeal))
 
 
-async def close(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
-                services: Services) -> None:
-    """办结 after the reply; the enterprise may still rate."""
-    outcome = await services.appeals.close(actor, callback_data.id)
-    await query.answer()
-    await query.message.answer(t("staff.closed", number=outcome.appeal.number))
+async def close(message: Message, actor: Actor, t: Translator, services: Services, state: FSMContext) -> None:
+    """办结 by the handler after the reply, with a reason (e.g. confirmed by phone); the enterprise may still rate."""
+    outcome = await services.appeals.close(actor, (await state.get_data())["appeal_id"], message.text)
+    await state.clear()
+    await message.answer(t("staff.closed", number=outcome.appeal.number))
 
 
 async def ask_text(query: CallbackQuery, callback_data: AppealCb, actor: Actor, t: Translator,
@@ -143,7 +143,7 @@ async def reply(message: Message, actor: Actor, t: Translator, services: Service
     """答复: the formal answer goes to the enterprise with the rating buttons."""
     outcome = await services.appeals.reply(actor, (await state.get_data())["appeal_id"], message.text)
     await state.clear()
-    await message.answer(t("staff.replied", number=outcome.appeal.number),
+    await message.answer(t("staff.replied", number=outcome.appeal.number, days=services.settings.sla.rating_days),
                          reply_markup=keyboards.handler_actions(t, outcome.appeal))
 
 

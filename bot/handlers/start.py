@@ -80,7 +80,7 @@ async def typed_step(message: Message, t: Translator, state: FSMContext) -> None
     value = check(message.text)  # InvalidInput -> polite message from the errors router, step kept
     await state.update_data({field: value})
     await state.set_state(next_state)
-    await message.answer(t(prompt), reply_markup=keyboards.industries() if markup else None)
+    await message.answer(t(prompt), reply_markup=keyboards.industries(t) if markup else None)
 
 
 async def use_buttons(message: Message, t: Translator) -> None:
@@ -93,6 +93,9 @@ async def choice_step(query: CallbackQuery, callback_data: RegCb, t: Translator,
         await query.answer(t("common.button_stale"), show_alert=True)
         return
     await query.answer()
+    if callback_data.field == "industry" and callback_data.value == keyboards.MORE:
+        await query.message.edit_reply_markup(reply_markup=keyboards.industries(t, everything=True))
+        return
     await state.update_data({callback_data.field: callback_data.value})
     next_state, prompt, markup = CHOICE_STEPS[callback_data.field]
     await state.set_state(next_state)

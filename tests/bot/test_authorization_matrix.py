@@ -135,7 +135,7 @@ DOORS: dict[str, Callable[[Case], Awaitable[Any]]] = {
     "accept": lambda c: c.press("acc"),
     "return": lambda c: c.prompt_then("ret", "不属于本部门职责，请重新分拨"),
     "reply": lambda c: c.prompt_then("rep", "已核实并处理完毕。"),
-    "close": lambda c: c.press("cls"),
+    "close": lambda c: c.prompt_then("cls", "企业已电话确认问题已解决"),
     "extend": lambda c: c.prompt_then("ext", "3 需要现场核查"),
     "decide": lambda c: c.press("extok", "1"),
     "correct": _correct,

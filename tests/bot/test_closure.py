@@ -49,7 +49,7 @@ async def test_accept_reply_and_a_good_rating_close_the_appeal(h: Harness) -> No
 async def test_a_poor_rating_reopens_and_tells_supervisors(h: Harness) -> None:
     appeal_id = await _replied(h)
     sent = await h.act(ENT, "rate", appeal_id, "1")
-    assert "重新交办" in h.to(ENT, sent)[0].text
+    assert "将重新办理" in h.to(ENT, sent)[0].text
     assert any("差评督办" in s.text and "非常不满意" in s.text for s in h.to(SUPERVISOR, sent))
     assert any("差评重办" in s.text for s in h.to(HANDLER, sent))
     row = h.one("SELECT status, reopen_count, rating FROM appeals WHERE id = ?", [appeal_id])
@@ -159,7 +159,7 @@ async def test_my_lists_status_and_deadline_and_queue_lists_the_department(h: Ha
     appeal_id = await _dispatched(h)
     number = h.one("SELECT number FROM appeals")["number"]
     mine = (await h.send(ENT, "/my"))[-1]
-    assert number in mine.text and "待签收" in mine.text and "时限" in mine.text
+    assert number in mine.text and "待签收" in mine.text and "日前联系您" in mine.text
     assert mine.buttons[0][1].endswith(f":{appeal_id}:")
     queue = (await h.send(HANDLER, "/queue"))[-1]
     assert "本部门待办（1 件）" in queue.text and number in queue.text

@@ -84,7 +84,7 @@ async def test_low_confidence_goes_to_the_dispatcher_queue_with_suggestions(h: H
     assert h.one("SELECT status, department_id FROM appeals WHERE id = ?", [appeal_id]) == {
         "status": "dispatched", "department_id": "hrss"}
     assert any("新派单" in s.text for s in h.to(HANDLER, routed))
-    assert any("已分派至市人社局" in s.text for s in h.to(ENT, routed))
+    assert any("已转至<b>市人社局</b>办理：将于 1 个工作日内与您联系" in s.text for s in h.to(ENT, routed))
     assert h.one("SELECT source, category FROM feedback") == {"source": "dispatch", "category": "labor"}
 
 

@@ -25,7 +25,7 @@ async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
         try:
             user = api.user(555, "周总")
             await user.send("/start")
-            welcome = await user.wait_for(contains="欢迎使用")
+            welcome = await user.wait_for(contains="您好，这里是")
             assert [label for label, _ in welcome.buttons] == ["开始登记"]
             assert [c["command"] for c in api.commands["default"]][:1] == ["start"]  # the default menu
             assert "appeals:sla-scan" in {job.id for job in app.scheduler.get_jobs()}

@@ -24,6 +24,7 @@ def _config(tmp_path: Path) -> Path:
     path = write_config(tmp_path, "run.db")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["nlu"].update(backend="rasa", rasa_url="http://127.0.0.1:9", rasa_timeout=0.5)
+    data["web"]["listen"] = f"127.0.0.1:{_closed_port()}"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -73,6 +74,7 @@ async def test_start_up_says_what_an_operator_needs_and_stops_cleanly(tmp_path: 
     assert said[0].startswith("万企诉求助手 ") and "已启动：机器人 @" in said[0], said
     assert str(tmp_path / "run.db") in said[0]
     assert "appeals:sla-scan" in said[1]
+    assert said[2].startswith("网页控制台：http://127.0.0.1:")
     assert said[-1] == "已停止" and proc.returncode == 0
     log = logs.decode()
     assert "Adding job tentatively" not in log and "Traceback" not in log
