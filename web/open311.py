@@ -101,7 +101,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
                 response = error(404, ctx.plain().plain("console.api.not_found"))
             except web.HTTPMethodNotAllowed:
                 response = error(405, ctx.plain().plain("console.api.method"))
-    await ctx.services.web.audit(ctx.now(), key.id if key else None, request.method, request.path_qs,
+    query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "api_key")  # never the secret
+    await ctx.services.web.audit(ctx.now(), key.id if key else None, request.method,
+                                 request.path + (f"?{query}" if query else ""),
                                  response.status, request.remote or "", request.get(APPEAL_ID))
     return response
 
