@@ -369,9 +369,6 @@ class FigureService:
             self._cache[key] = result
         return result
 
-    def today(self) -> date:
-        return self.clock.now().astimezone(self.tz).date()
-
 
 def department_scope(actor: Actor) -> str | None:
     """Whose figures this person may see: a handler their department's, center staff everyone's (None)."""

@@ -135,6 +135,17 @@ class RegistrationService:
         log.info("enterprise %s registered", enterprise.id)
         return Registration(enterprise, owner=True)
 
+    def verify_enterprise(self, actor: Actor, enterprise_id: int) -> Enterprise:
+        """Center staff confirm an enterprise a partner or a dispatcher filed for by its credit code alone."""
+        if actor.role not in (Role.SUPERVISOR, Role.DISPATCHER):
+            raise NotAllowed("supervisors and dispatchers confirm enterprises")
+        enterprise = self.repo.get_enterprise(enterprise_id)
+        if enterprise is None:
+            raise NotFound("no such enterprise", ref=enterprise_id)
+        self.repo.verify_enterprise(enterprise_id)
+        log.info("enterprise %s confirmed by %s", enterprise_id, actor.user_id)
+        return enterprise
+
     def decide_claim(self, actor: Actor, claim_id: int, approve: bool) -> tuple[int, Enterprise]:
         """The owner or a supervisor approves or denies a second user's claim; returns (claimant, enterprise)."""
         claim = self.repo.get_claim(claim_id)

@@ -208,16 +208,17 @@ async def run(args: argparse.Namespace) -> None:
             assert resp.status == 200
         n = args.repeat
         print(f"\nconsole, {n} requests each (ms)          p50      p95")
-        for label, path in (("总览, a year, counted each time", "/console?period=365d&fresh=1"),
-                            ("总览, a year (kept a minute)", "/console?period=365d"),
-                            ("总览, this year (kept a minute)", "/console?period=year"),
-                            ("诉求 list, first page", "/console/appeals"),
-                            ("诉求 list, status filter", "/console/appeals?status=accepted"),
-                            ("诉求 list, search", "/console/appeals?q=退税"),
-                            ("诉求 list, page 500", "/console/appeals?page=500"),
-                            ("appeal page", "/console/appeals/4242"),
-                            ("超期与督办", "/console/overdue"),
-                            ("热点, 30 days", "/console/hotspots?days=30")):
+        pages = (("总览, a year, counted each time", "/console?period=365d&fresh=1"),
+                 ("总览, a year (kept a minute)", "/console?period=365d"),
+                 ("总览, this year (kept a minute)", "/console?period=year"),
+                 ("诉求 list, first page", "/console/appeals"),
+                 ("诉求 list, status filter", "/console/appeals?status=accepted"),
+                 ("诉求 list, search", "/console/appeals?q=退税"),
+                 ("诉求 list, page 500", "/console/appeals?page=500"),
+                 ("appeal page", "/console/appeals/4242"),
+                 ("超期与督办", "/console/overdue"),
+                 ("热点, 30 days", "/console/hotspots?days=30"))
+        for label, path in () if args.posts_only else pages:
             times = n if "热点" not in label else max(3, n // 5)
             p50, p95 = await timed(http, base + path, times)
             print(f"  {label:<32} {p50:8.1f} {p95:8.1f}")
@@ -242,6 +243,7 @@ def main() -> None:
     parser.add_argument("--no-nlu", dest="nlu", action="store_false", help="skip the POSTs classified by the model")
     parser.add_argument("--keep", default=None, help="write the database here and keep it")
     parser.add_argument("--reuse", action="store_true", help="with --keep: use the database already there")
+    parser.add_argument("--posts-only", action="store_true", help="measure only the Open311 POSTs")
     asyncio.run(run(parser.parse_args()))
 
 

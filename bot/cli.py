@@ -56,6 +56,31 @@ def config_problem(exc: ConfigError) -> str:
     return cli_text("cli.error.config", source=source, key=f"{exc.key}：" if exc.key else "", problem=problem)
 
 
+def usage_problem(exc: click.UsageError) -> str:
+    """Click's usage errors in the operator's language where we know their shape; click's words otherwise."""
+    if isinstance(exc, click.MissingParameter) and exc.param is not None:
+        return cli_text("cli.usage.missing", name=_param_name(exc.param))
+    if isinstance(exc, click.NoSuchOption):
+        return cli_text("cli.usage.no_option", name=exc.option_name)
+    if isinstance(exc, click.BadParameter) and exc.param is not None:
+        kind, problem = exc.param.type, " ".join(exc.message.split())
+        if isinstance(kind, click.Choice):
+            problem = cli_text("cli.usage.choose", choices=", ".join(map(str, kind.choices)))
+        elif isinstance(kind, click.IntRange | click.FloatRange) and kind.min is not None and kind.max is not None:
+            problem = cli_text("cli.usage.range", min=kind.min, max=kind.max)
+        elif isinstance(kind, click.IntRange | click.FloatRange) and kind.min is not None:
+            problem = cli_text("cli.usage.at_least", min=kind.min)
+        return cli_text("cli.usage.bad_value", name=_param_name(exc.param), problem=problem)
+    message = " ".join(exc.format_message().split())
+    if message.startswith("No such command"):
+        return cli_text("cli.usage.no_command", name=message.split("'")[1] if "'" in message else message)
+    return message
+
+
+def _param_name(param: click.Parameter) -> str:
+    return param.opts[0] if isinstance(param, click.Option) else (param.human_readable_name or "").upper()
+
+
 def _say_error(line: str) -> None:
     click.echo(" ".join(line.split("\n")), err=True)
 
@@ -64,10 +89,12 @@ class WanqiGroup(click.Group):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
     debug = False
+    database = "-"  # the configured database, once the settings are loaded (for database errors)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         WanqiGroup.debug = bool(os.environ.get(ENV_DEBUG))
+        WanqiGroup.database = "-"
         set_cli_locale(None)  # until a config says otherwise (WANQI_LANG always wins)
         argv = list(sys.argv[1:] if args is None else args)
         command = " ".join(["wanqi", *[a for a in argv[:2] if not a.startswith("-")]])
@@ -76,7 +103,7 @@ class WanqiGroup(click.Group):
             code = rv if isinstance(rv, int) else EXIT_OK
         except click.UsageError as exc:
             where = " ".join(["wanqi", *exc.ctx.command_path.split()[1:]]) if exc.ctx is not None else "wanqi"
-            _say_error(cli_text("cli.error.usage", message=" ".join(exc.format_message().split()), command=where))
+            _say_error(cli_text("cli.error.usage", message=usage_problem(exc), command=where))
             code = EXIT_USAGE
         except click.ClickException as exc:
             message = exc.format_message()
@@ -95,7 +122,7 @@ class WanqiGroup(click.Group):
             code = EXIT_FAILED
         except sqlite3.Error as exc:
             self._trace()
-            _say_error(cli_text("cli.error.database", path=os.environ.get("WANQI_DATABASE", "-"), problem=str(exc)))
+            _say_error(cli_text("cli.error.database", path=WanqiGroup.database, problem=str(exc)))
             code = EXIT_FAILED
         except Exception as exc:
             self._trace()
@@ -133,6 +160,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["settings_loader"] = lambda: _settings(ctx)
+    ctx.obj["cli_text"] = cli_text  # for tool groups that import no bot code (nlu)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -142,6 +170,7 @@ def _settings(ctx: click.Context) -> Settings:
     if "settings" not in obj:
         settings = load_settings(obj.get("config_path"))
         set_cli_locale(settings.center.default_locale)
+        WanqiGroup.database = str(settings.path(settings.database))
         obj["settings"] = settings
     return obj["settings"]  # type: ignore[no-any-return]
 

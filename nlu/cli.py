@@ -205,7 +205,8 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
     from appeals.routing import Step
 
     if not text.strip():
-        raise click.UsageError("TEXT is empty: give the appeal text to classify", ctx)
+        say = (ctx.find_root().obj or {}).get("cli_text")
+        raise click.UsageError(say("cli.usage.empty_text") if say else "TEXT is empty: give the text to classify", ctx)
     classifier = _classifier(ctx, backend, model, rasa_url)
     try:
         result = classifier.parse(text)

@@ -119,11 +119,6 @@ class WebRepository:
     def end_session(self, session_id: str, now: datetime) -> None:
         self.db.execute("UPDATE web_sessions SET ended_at = ? WHERE id_hash = ?", [_ts(now), digest(session_id)])
 
-    def end_sessions_of(self, user_id: int, now: datetime) -> None:
-        """Staff removed: every console session of theirs ends now."""
-        self.db.execute("UPDATE web_sessions SET ended_at = ? WHERE user_id = ? AND ended_at IS NULL",
-                        [_ts(now), user_id])
-
     # ---- console queries ---------------------------------------------------------------------------
     def search_appeals(self, *, department_id: str | None = None, status: str | None = None,
                        category: str | None = None, channel: str | None = None, query: str = "",
@@ -185,10 +180,6 @@ class WebRepository:
         return list(self.db.query(
             "SELECT id, title, issuer, doc_number, valid_from, valid_until, deadline, sample FROM policies "
             "ORDER BY (deadline IS NULL), deadline, id"))
-
-    def unverified_enterprises(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT id, name, credit_code, created_at FROM enterprises WHERE verified = 0 "
-                                  "ORDER BY id DESC LIMIT 50"))
 
     def open311_requests(self, *, numbers: list[str] | None = None, category: str | None = None,
                          low: datetime | None = None, high: datetime | None = None,

@@ -44,35 +44,20 @@ def web_group(ctx: click.Context, listen: str | None) -> None:
         raise _fail("cli.web.cannot_listen", listen=listen or settings.web.listen, problem=exc.strerror) from exc
 
 
-async def serve_alone(settings: Settings, listen: str | None = None, *, stop: asyncio.Event | None = None,
-                      announce: object = None) -> None:
-    """Until ``stop`` is set (or forever): with a bot token, notices also reach Telegram directly."""
+async def serve_alone(settings: Settings, listen: str | None = None, *, stop: asyncio.Event | None = None) -> None:
+    """Until ``stop`` is set (or forever). Steps taken here queue their notices in the outbox of the same
+    database; the delivery worker of `wanqi run` sends them."""
     from bootstrap import build_classifier, build_core
     from web.context import WebContext
     from web.server import start
 
-    app = None
-    if settings.bot_token:
-        from bot.app import build_app
-
-        app = build_app(settings, token=settings.bot_token)
-        services, clock = app.services, app.core.clock if app.core else None  # services queue notices
-        core = app.core
-    else:
-        core = build_core(settings, classifier=build_classifier(settings))
-        services, clock = core.services(), core.clock
-    assert core is not None
-    runner = await start(WebContext(settings, services, clock or core.clock), listen)
-    if callable(announce):
-        announce(runner)
+    core = build_core(settings, classifier=build_classifier(settings))
+    runner = await start(WebContext(settings, core.services(), core.clock), listen)
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
         await runner.cleanup()
-        if app is not None:
-            await app.close()
-        else:
-            core.close()
+        core.close()
 
 
 @web_group.command("link")

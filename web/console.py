@@ -91,15 +91,16 @@ def _light_of(row: dict[str, Any], now: datetime, ratio: float) -> tuple[Light |
     return row_light(fr, now, ratio), due
 
 
-def _clock(due: datetime | None, now: datetime, t: Any) -> str:
+def _clock(due: datetime | None, now: datetime, t: Any) -> Markup | str:
     """How much time is left (or how late it is), as people say it."""
     if due is None:
         return "—"
     seconds = (due - now).total_seconds()
-    hours = abs(int(seconds // 3600)) if seconds >= 0 else abs(int(-seconds // 3600))
+    hours = int(abs(seconds) // 3600)
     days, rest = divmod(hours, 24)
     span = t("console.clock.days_hours", days=days, hours=rest) if days else t("console.clock.hours", hours=rest)
-    return str(t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span))
+    left: Markup = t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span)
+    return left
 
 
 # ---- 总览 ------------------------------------------------------------------------------------------------
@@ -164,8 +165,7 @@ async def supervise(request: web.Request) -> web.StreamResponse:
     ids = [int(str(x)) for x in form.getall("appeal", []) if str(x).isdigit()]
     if "appeal_id" in request.match_info:
         ids = [int(request.match_info["appeal_id"])]
-    outcomes = await ctx.services.appeals.supervise(actor, ids, str(form.get("note", "")))
-    await ctx.notify(n for o in outcomes for n in o.notices)
+    await ctx.services.appeals.supervise(actor, ids, str(form.get("note", "")))
     return see_other(str(form.get("back", "")) or "/console/overdue")
 
 
@@ -173,8 +173,7 @@ async def extension(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     form = await request.post()
     appeal_id = int(request.match_info["appeal_id"])
-    outcome = await ctx.services.appeals.decide_extension(actor, appeal_id, form.get("decision") == "approve")
-    await ctx.notify(outcome.notices)
+    await ctx.services.appeals.decide_extension(actor, appeal_id, form.get("decision") == "approve")
     return see_other(str(form.get("back", "")) or "/console/overdue")
 
 
@@ -217,6 +216,7 @@ async def appeal_page(request: web.Request) -> web.Response:
         "can_supervise": actor.role is Role.SUPERVISOR and a.status.value not in ("closed", "withdrawn")
         and a.department_id is not None,
         "can_decide": actor.role is Role.SUPERVISOR and a.extension_status == "requested",
+        "can_verify": actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and not view.enterprise.verified,
         "phone": view.enterprise.phone if actor.role is not Role.HANDLER or a.department_id == actor.department_id
         else "",
     }, request=request)
@@ -226,8 +226,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     form = await request.post()
     appeal_id = int(request.match_info["appeal_id"])
-    outcome = await ctx.services.appeals.dispatch(actor, appeal_id, str(form.get("category", "")))
-    await ctx.notify(outcome.notices)
+    await ctx.services.appeals.dispatch(actor, appeal_id, str(form.get("category", "")))
+    return see_other(f"/console/appeals/{appeal_id}")
+
+
+async def verify(request: web.Request) -> web.StreamResponse:
+    """确认企业: an enterprise known only by the credit code a partner or dispatcher gave becomes verified."""
+    ctx, actor = request.app[CONTEXT], request[ACTOR]
+    appeal_id = int(request.match_info["appeal_id"])
+    view = await ctx.services.appeals.view(actor, appeal_id)
+    await ctx.services.registration.verify_enterprise(actor, view.enterprise.id)
     return see_other(f"/console/appeals/{appeal_id}")
 
 
@@ -314,6 +322,7 @@ def routes() -> list[web.AbstractRouteDef]:
         web.get("/console/appeals/{appeal_id}", appeal_page),
         web.post("/console/appeals/{appeal_id:\\d+}/dispatch", dispatch),
         web.post("/console/appeals/{appeal_id:\\d+}/note", note),
+        web.post("/console/appeals/{appeal_id:\\d+}/verify", verify),
         web.get("/console/hotspots", hotspots),
         web.get("/console/policies", policies),
         web.static("/console/static", ROOT / "static"),

@@ -1,9 +1,8 @@
-"""What the web doors share: settings, the async services, the clock and how notices reach people."""
+"""What the web doors share: settings, the async services (whose steps queue their notices in the outbox), the clock."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -11,7 +10,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from appeals.model import Actor
-from appeals.notices import Notice
 from appeals.ports import Clock
 from bootstrap import Services
 from bot.config import Settings
@@ -19,17 +17,12 @@ from bot.texts import Translator, translator
 
 log = logging.getLogger(__name__)
 
-Tell = Callable[[Iterable[Notice]], Awaitable[None]]
-
 
 @dataclass
 class WebContext:
     settings: Settings
     services: Services
     clock: Clock
-    # The services commit the notices of a console or API step as outbox rows themselves, so this stays
-    # None; it exists for notices a door adds beyond those of the services.
-    tell: Tell | None = None
     buckets: dict[str, list[float]] = field(default_factory=dict)  # rate limit: recent call times per caller
 
     @property
@@ -46,14 +39,6 @@ class WebContext:
     def plain(self) -> Translator:
         """Texts for JSON (the partner API): nothing escaped; use ``.plain(key, ...)``."""
         return translator(None, html=False)
-
-    async def notify(self, notices: Iterable[Notice]) -> None:
-        notices = list(notices)
-        if notices and self.tell is not None:
-            try:
-                await self.tell(notices)
-            except Exception:  # a failed notice must not undo a committed step: logged, like the notifier's
-                log.exception("notices of a web step not delivered")
 
     def allow(self, caller: str, per_minute: int) -> bool:
         """A sliding one-minute window per caller (partner key or address)."""

@@ -101,7 +101,9 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
                 response = error(404, ctx.plain().plain("console.api.not_found"))
             except web.HTTPMethodNotAllowed:
                 response = error(405, ctx.plain().plain("console.api.method"))
-    await ctx.services.web.audit(ctx.now(), key.id if key else None, request.method, request.path_qs,
+    query = "&".join(f"{k}={v}" for k, v in request.query.items() if k != "api_key")  # never the secret
+    await ctx.services.web.audit(ctx.now(), key.id if key else None, request.method,
+                                 request.path + (f"?{query}" if query else ""),
                                  response.status, request.remote or "", request.get(APPEAL_ID))
     return response
 
@@ -233,9 +235,7 @@ async def request_create(request: web.Request) -> web.Response:
     except AppealError as exc:
         return error(400, _error_text(ctx, exc))
     request[APPEAL_ID] = sub.appeal.id
-    if not sub.duplicate:
-        await ctx.notify(sub.notices)
-    appeal = sub.appeal
+    appeal = sub.appeal  # its notices (the department's card) are outbox rows of the same transaction
     log.info("open311: appeal %s filed by key %s (%s)", appeal.id, key.id, appeal.status)
     return _json([{
         "service_request_id": appeal.number,

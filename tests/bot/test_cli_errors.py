@@ -152,7 +152,7 @@ def test_policies_import_failures(tmp_path: Path) -> None:
 
 
 def test_nlu_parse_needs_text(tmp_path: Path) -> None:
-    one_line(wanqi("--config", str(write_config(tmp_path)), "nlu", "parse", "  "), 2, "用法错误", "TEXT")
+    one_line(wanqi("--config", str(write_config(tmp_path)), "nlu", "parse", "  "), 2, "用法错误：TEXT 为空")
 
 
 def test_run_with_a_malformed_token(tmp_path: Path) -> None:
@@ -174,9 +174,15 @@ def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch
     assert loud.exit_code == 1 and "Traceback" in loud.stderr and "disk on fire" in loud.stderr
 
 
-def test_usage_errors_exit_2_in_one_line() -> None:
-    one_line(wanqi("staff", "invite"), 2, "用法错误", "--role", "wanqi staff invite --help")
-    one_line(wanqi("no-such-command"), 2, "用法错误")
+def test_usage_errors_exit_2_in_one_line_in_one_language() -> None:
+    one_line(wanqi("staff", "invite"), 2, "用法错误：缺少 --role", "wanqi staff invite --help")
+    one_line(wanqi("no-such-command"), 2, "用法错误：没有命令 no-such-command")
+    one_line(wanqi("staff", "invite", "--bogus"), 2, "没有选项 --bogus")
+    zh = one_line(wanqi("staff", "invite", "--role", "boss"), 2, "--role 的值不对：应为以下之一：handler, dispatcher")
+    assert "is not one of" not in zh
+    en = one_line(wanqi("staff", "invite", "--role", "handler", "--count", "0", env={"WANQI_LANG": "en"}), 2,
+                  "Usage error: invalid value for --count: must be between 1 and 100")
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)
     assert wanqi("--help").exit_code == 0
 
 
@@ -195,3 +201,9 @@ def test_policies_validate_names_a_broken_yaml_file_in_chinese(tmp_path: Path) -
     problem, summary = result.stderr.strip().splitlines()
     assert "broken.yml" in problem and "不是有效的 YAML（第 " in problem and "while parsing" not in problem
     assert summary == "政策库有 1 处问题（见上）"
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    (tmp_path / "cli.db").write_text("这不是数据库" * 200, encoding="utf-8")
+    one_line(wanqi("--config", config, "db", "migrate"), 1, "数据库错误", "cli.db")

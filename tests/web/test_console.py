@@ -170,3 +170,29 @@ async def test_hotspots_group_similar_appeals_from_several_enterprises(site: Sit
     events = h.one("SELECT COUNT(*) AS n FROM appeal_events WHERE action = 'supervise'")
     assert events["n"] == 3
     await client.close()
+
+
+async def test_center_staff_confirm_an_enterprise_a_partner_filed_for(site: Site) -> None:
+    from tests.bot.harness import credit_code
+
+    await staffed(site)
+    key = await site.h.app.services.web.create_key("form", site.ctx.now())
+    code = credit_code("91441200MA4W0999")
+    posted = await site.client.post("/open311/v2/requests.json", data={
+        "api_key": key, "service_code": "tax", "description": "网上申报系统无法登录，请税务局协助",
+        "attribute[credit_code]": code, "attribute[enterprise]": "肇庆新来的有限公司"})
+    number = (await posted.json())[0]["service_request_id"]
+    appeal_id = site.h.one("SELECT id FROM appeals WHERE number = ?", [number])["id"]
+    handler = await site.login(201)
+    page = await (await handler.get(f"/console/appeals/{appeal_id}")).text()
+    assert "待核实" in page and "合作系统" in page and "确认企业信息" not in page  # handlers do not confirm
+    refused = await handler.post(f"/console/appeals/{appeal_id}/verify", data={"csrf": site.csrf(page)})
+    assert refused.status == 400
+    client = await site.login(SUPERVISOR)
+    page = await (await client.get(f"/console/appeals/{appeal_id}")).text()
+    assert "确认企业信息" in page
+    done = await client.post(f"/console/appeals/{appeal_id}/verify", data={"csrf": site.csrf(page)})
+    assert done.status == 200 and "确认企业信息" not in await done.text()
+    assert site.h.one("SELECT verified FROM enterprises WHERE credit_code = ?", [code])["verified"] == 1
+    await handler.close()
+    await client.close()

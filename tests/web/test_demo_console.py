@@ -134,3 +134,28 @@ async def test_headless_chromium_logs_in_and_renders_every_page(demo: Demo, tmp_
         await browser.screenshot(keep / "console-phone.png")
         assert overflow
         assert browser.errors == [], browser.errors
+
+
+@pytest.mark.slow
+async def test_wanqi_web_serves_the_console_and_the_api_alone(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "WANQI_DATABASE": str(tmp_path / "web.db")}
+    proc = subprocess.Popen([WANQI, "--config", str(ROOT / "config.yml"), "web", "--listen", f"127.0.0.1:{port}"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(240):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/open311/v2/services.json") as resp:
+                        assert resp.status == 200 and len(await resp.json()) >= 10
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.5)
+            else:
+                raise AssertionError("wanqi web did not start")
+            async with http.get(f"http://127.0.0.1:{port}/console") as page:
+                assert page.status == 401 and "/console" in await page.text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err
