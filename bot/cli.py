@@ -545,14 +545,14 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     repo = SqliteRepository(open_db(settings.path(settings.database)))
     rows = repo.feedback_examples()
     if not rows:
-        raise click.ClickException("no feedback yet: nothing was corrected, dispatched by hand or returned")
+        raise fail("cli.nlu.no_feedback")
     latest: dict[str, str] = {}
     for text, category, _source in rows:  # the last decision on a text wins
         latest[text] = category
     written = write_rasa_yaml([Example(text=text, label=category) for text, category in latest.items()], out)
     counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
-    click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
-               f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
+    click.echo(cli_text("cli.nlu.exported", count=len(latest), paths=", ".join(map(str, written)),
+                        corrections=counts["correction"], dispatches=counts["dispatch"], returns=counts["return"]))
 
 
 @main.commands["nlu"].command("retrain")  # type: ignore[attr-defined]

@@ -207,3 +207,10 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, "cli.db"))
     (tmp_path / "cli.db").write_text("这不是数据库" * 200, encoding="utf-8")
     one_line(wanqi("--config", config, "db", "migrate"), 1, "数据库错误", "cli.db")
+
+
+def test_export_feedback_with_nothing_to_export(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    assert wanqi("--config", config, "db", "migrate").exit_code == 0
+    one_line(wanqi("--config", config, "nlu", "export-feedback", "--out", str(tmp_path / "f.yml")), 1,
+             "还没有反馈")
