@@ -34,6 +34,7 @@ from appeals.staff import StaffService
 from bot.config import Settings
 from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
+from storage.inbox import current_steps
 from storage.leases import Leases
 from storage.outbox import Outbox
 from storage.repository import SqliteRepository
@@ -73,7 +74,9 @@ class Offloaded(Generic[T]):
     """``await offloaded.method(...)`` runs ``target.method(...)`` on the single writer thread.
 
     ``after`` (if given) is called once each call has returned, e.g. to wake the delivery worker
-    for the outbox rows that call committed.
+    for the outbox rows that call committed. Such a committing service's calls, made while an update
+    from the inbox is handled, are recorded as its steps (``storage.inbox.Steps``): handling the update
+    again after a crash repeats none of them.
     """
 
     def __init__(self, target: T, writer: Writer, after: Any = None) -> None:
@@ -85,7 +88,10 @@ class Offloaded(Generic[T]):
         fn = getattr(self.target, name)
 
         async def call(*args: Any, **kwargs: Any) -> Any:
+            steps = current_steps() if self._after is not None else None
             try:
+                if steps is not None:
+                    return await self._writer.run(steps.run, name, fn, args, kwargs)
                 return await self._writer.run(fn, *args, **kwargs)
             finally:
                 if self._after is not None:

@@ -57,6 +57,21 @@ def recipients(audience: Audience, appeal: Appeal, people: Directory) -> list[in
     return list(dict.fromkeys(found))
 
 
+NO_HANDLER = "no_handler"  # the reason a department's notice went to the center instead
+
+
+def readers(notice: Notice, appeal: Appeal, people: Directory) -> tuple[Audience, list[int], str | None]:
+    """Who a notice reaches: (audience, user ids, reason it is not the intended audience, or None).
+
+    A department with no active handler cannot act on its notices (a card would notify nobody), so the
+    dispatchers, or the supervisors when there are none, are told instead, with the reason ``no_handler``.
+    """
+    found = recipients(notice.audience, appeal, people)
+    if notice.audience is Audience.DEPARTMENT and appeal.department_id and not found:
+        return Audience.DISPATCHERS, recipients(Audience.DISPATCHERS, appeal, people), NO_HANDLER
+    return notice.audience, found, None
+
+
 def notices_for(
     appeal: Appeal, action: Action | None, *, message_from: str | None = None, alert: Light | None = None,
 ) -> list[Notice]:

@@ -14,7 +14,7 @@ from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.inputs import display_name
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
-from appeals.notices import Audience, Notice, notices_for, recipients
+from appeals.notices import Audience, Notice, notices_for, readers
 from appeals.ports import (
     CategoryScore,
     Classifier,
@@ -254,7 +254,9 @@ class AppealService:
             raise InvalidInput("error.same_category", category=self.routing.category(category).name)
         if actor.role is Role.ENTERPRISE and appeal.status not in (Status.SUBMITTED, Status.DISPATCHED):
             raise InvalidInput("error.too_late_to_correct")
-        if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER:
+        if appeal.status is Status.DISPATCHED and actor.role is Role.DISPATCHER and (
+                not appeal.department_id or self.repo.user_ids(Role.HANDLER.value, appeal.department_id)):
+            # a department with nobody to act is the exception: its appeals came to the dispatchers
             raise NotAllowed("dispatchers re-route only queued or returned appeals")
         now = self.clock.now()
         predicted = appeal.category
@@ -613,15 +615,18 @@ class AppealService:
         langs: dict[int, str] = {}
         out: list[Outgoing] = []
         for notice in notices:
-            staff = notice.audience not in (Audience.FILER, Audience.ENTERPRISE)
-            payload = {"audience": notice.audience.value, "view": views[staff], **extra}
+            audience, users, reason = readers(notice, appeal, self.repo)
+            staff = audience not in (Audience.FILER, Audience.ENTERPRISE)
+            payload = {"audience": audience.value, "view": views[staff], **extra}
+            if reason is not None:  # shown on the message: why the center, not the department, hears of it
+                payload["reason"] = reason
             files: tuple[Attachment, ...] = ()
             if notice.kind == "card":
                 files = appeal.attachments
             elif notice.kind == "files":
                 added = next((int(e.note or 0) for e in reversed(events) if e.action == "files"), 0)
                 files = appeal.attachments[-added:] if added else ()
-            for user_id in recipients(notice.audience, appeal, self.repo):
+            for user_id in users:
                 if user_id not in langs:
                     user = self.repo.get_user(user_id)
                     langs[user_id] = user.lang if user else "zh-CN"

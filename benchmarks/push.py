@@ -1,5 +1,6 @@
-"""Weekly-push benchmark: N digests through the Bot API stand-in (a separate process on 127.0.0.1) at
-the configured rate, with the sender killed -9 part-way and restarted; counts from the stand-in's log.
+"""Weekly-push benchmark: N digests through the outbox and the delivery worker to the Bot API stand-in (a
+separate process on 127.0.0.1, limits enforced) at the configured rate, with the sender killed -9 part-way
+and restarted (it takes the dead sender's lease over); counts from the stand-in's log.
 
     .venv/bin/python benchmarks/push.py                      # 10,000 digests (+20 to repeat chats), 30 msg/s
     .venv/bin/python benchmarks/push.py --count 3000 --kills 3
@@ -49,14 +50,14 @@ def count_sends(path: Path) -> int:
 def db_status(path: Path) -> dict[str, int]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        return dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())
+        return dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
     finally:
         conn.close()
 
 
 def start_sender(args: argparse.Namespace, url: str, db: Path, out: Path, run: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, str(HERE / "push_sender.py"), "--url", url, "--db", str(db), "--count", str(args.count),
-           "--repeats", str(args.repeats), "--rate", str(args.rate)] + (["--sync-normal"] if args.sync_normal else [])
+           "--repeats", str(args.repeats), "--rate", str(args.rate)]
     with (out / f"sender-{run}.out").open("wb") as stdout, (out / f"sender-{run}.err").open("wb") as stderr:
         return subprocess.Popen(cmd, stdout=stdout, stderr=stderr, cwd=ROOT)
 
@@ -88,8 +89,6 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30, help="messages/s overall (Telegram: 30)")
     parser.add_argument("--kills", type=int, default=1, help="kill -9 the sender this many times, evenly spaced")
     parser.add_argument("--no-enforce", action="store_true", help="stand-in does not answer 429 when over the limit")
-    parser.add_argument("--sync-normal", action="store_true",
-                        help="sender's SQLite with synchronous=NORMAL instead of open_db's default FULL")
     parser.add_argument("--workdir", help="keep the database, logs and stand-in log here")
     args = parser.parse_args()
 
@@ -108,7 +107,7 @@ def main() -> None:
     assert standin.stdout is not None
     url = standin.stdout.readline().strip()
     print(f"stand-in {url} (pid {standin.pid}); sending {expected} messages at {args.rate:g}/s; "
-          f"SQLite synchronous={'NORMAL' if args.sync_normal else 'FULL'}; work dir {out}; "
+          f"work dir {out}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     spans: list[tuple[float, float]] = []
@@ -150,7 +149,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     from push_sender import digests  # the same synthetic items the sender queued
 
-    wanted = {item.key for item in digests(args.count, args.repeats)}
+    wanted = {item.dedupe for item in digests(args.count, args.repeats)}
     duplicates = sum(n - 1 for n in keys.values() if n > 1)
     missing = len(wanted - set(keys))
     unexpected = len(set(keys) - wanted)
@@ -178,8 +177,8 @@ def main() -> None:
     # The crash window: Telegram (stand-in) accepted -> our 'sent' commit, per message.
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     sent_at = {k: datetime.fromisoformat(v).timestamp() for k, v in
-               conn.execute("SELECT key, sent_at FROM deliveries WHERE status = 'sent'")}
-    final_status = dict(conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())
+               conn.execute("SELECT dedupe, sent_at FROM outbox WHERE status = 'sent'")}
+    final_status = dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
     conn.close()
     accepted = {str(e["text"]).split("\n", 1)[0]: float(e["time"]) for e in sends}  # type: ignore[arg-type]
     pairs = [(accepted[k], sent_at[k]) for k in sent_at if k in accepted]
@@ -194,7 +193,7 @@ def main() -> None:
     print(f"unexpected                  {unexpected}")
     print(f"kill -9 / restarts          {args.kills}; rows left 'sending' at the kills: "
           f"{[k['status'].get('sending', 0) for k in kills]}")  # type: ignore[attr-defined]
-    print(f"deliveries table at the end {final_status}")
+    print(f"outbox at the end           {final_status}")
     print(f"achieved rate (steady)      {steady:.2f} msg/s against a limit of {args.rate:g} "
           f"({100 * steady / args.rate:.1f}%)")
     print(f"whole run incl. restarts    {len(times) / (spans[-1][1] - spans[0][0]):.2f} msg/s over "

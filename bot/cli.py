@@ -89,10 +89,12 @@ class WanqiGroup(click.Group):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
     debug = False
+    database = "-"  # the configured database, once the settings are loaded (for database errors)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         WanqiGroup.debug = bool(os.environ.get(ENV_DEBUG))
+        WanqiGroup.database = "-"
         set_cli_locale(None)  # until a config says otherwise (WANQI_LANG always wins)
         argv = list(sys.argv[1:] if args is None else args)
         command = " ".join(["wanqi", *[a for a in argv[:2] if not a.startswith("-")]])
@@ -120,7 +122,7 @@ class WanqiGroup(click.Group):
             code = EXIT_FAILED
         except sqlite3.Error as exc:
             self._trace()
-            _say_error(cli_text("cli.error.database", path=os.environ.get("WANQI_DATABASE", "-"), problem=str(exc)))
+            _say_error(cli_text("cli.error.database", path=WanqiGroup.database, problem=str(exc)))
             code = EXIT_FAILED
         except Exception as exc:
             self._trace()
@@ -168,6 +170,7 @@ def _settings(ctx: click.Context) -> Settings:
     if "settings" not in obj:
         settings = load_settings(obj.get("config_path"))
         set_cli_locale(settings.center.default_locale)
+        WanqiGroup.database = str(settings.path(settings.database))
         obj["settings"] = settings
     return obj["settings"]  # type: ignore[no-any-return]
 
@@ -542,14 +545,14 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     repo = SqliteRepository(open_db(settings.path(settings.database)))
     rows = repo.feedback_examples()
     if not rows:
-        raise click.ClickException("no feedback yet: nothing was corrected, dispatched by hand or returned")
+        raise fail("cli.nlu.no_feedback")
     latest: dict[str, str] = {}
     for text, category, _source in rows:  # the last decision on a text wins
         latest[text] = category
     written = write_rasa_yaml([Example(text=text, label=category) for text, category in latest.items()], out)
     counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
-    click.echo(f"exported {len(latest)} examples to {', '.join(map(str, written))} "
-               f"(corrections {counts['correction']}, dispatches {counts['dispatch']}, returns {counts['return']})")
+    click.echo(cli_text("cli.nlu.exported", count=len(latest), paths=", ".join(map(str, written)),
+                        corrections=counts["correction"], dispatches=counts["dispatch"], returns=counts["return"]))
 
 
 @main.commands["nlu"].command("retrain")  # type: ignore[attr-defined]

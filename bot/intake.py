@@ -28,7 +28,7 @@ from aiogram.types import Update
 from bot.texts import locale_for, translator
 from storage import fsm
 from storage.db import Writer
-from storage.inbox import Inbox, InboxItem
+from storage.inbox import Inbox, InboxItem, recording
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class Intake:
         """Handle one update; True when it is done (or parked), False to try it again."""
         item = entry.item
         update = entry.update or Update.model_validate(item.raw, context={"bot": self.bot})
-        with fsm.staging() as conversation:
+        with fsm.staging() as conversation, recording(self.inbox.db, item.update_id):
             try:
                 await self.dp.feed_update(self.bot, update, bots=(self.bot,))
             except Exception as exc:  # boundary: a bug or an outage must not stop the other chats

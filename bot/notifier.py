@@ -6,6 +6,7 @@ reads the database, so a message shows the appeal as it was when its event was c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 
 from appeals.model import AppealEvent
-from appeals.notices import Audience, Notice
+from appeals.notices import NO_HANDLER, Audience, Notice
 from appeals.service import AppealView
 from appeals.snapshot import load_view
 from bot import keyboards
@@ -91,9 +92,23 @@ class Notifier:
             text = self.render_.filed(t, view.appeal, bool(payload.get("automatic")))
             markup = keyboards.fix_category(t, view.appeal.id)
         else:
-            text, markup = self.compose(kind, Audience(payload["audience"]), load_view(payload["view"]), t)
+            view = load_view(payload["view"])
+            text, markup = self.compose(kind, Audience(payload["audience"]), view, t)
+            if payload.get("reason") == NO_HANDLER:
+                text, markup = self._unstaffed(kind, view, t, text)
         parts = split_message(text)
         return [Call("message", part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
+
+    def _unstaffed(self, kind: str, view: AppealView, t: Translator, text: str) -> tuple[str, InlineKeyboardMarkup]:
+        """A department notice that came to the center because the department has no active handler:
+        the reason on top; a card can be re-dispatched from here, anything else opened."""
+        a = view.appeal
+        head = t("staff.no_handler", department=self.render_.department(t, a.department_id))
+        if kind == "card":
+            names = {c.id: self.render_.category(t, c.id) for c in self.settings.routing.categories}
+            others = dataclasses.replace(a, ranking=tuple(s for s in a.ranking if s.category != a.category))
+            return f"{head}\n\n{text}", keyboards.triage(t, others, names, self.settings.routing)
+        return f"{head}\n\n{text}", keyboards.view_buttons(t, [a])
 
     def compose(
         self, kind: str, audience: Audience, view: AppealView, t: Translator

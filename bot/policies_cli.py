@@ -155,7 +155,9 @@ def digest(ctx: click.Context, dry_run: bool) -> None:
                 click.echo(f"    新匹配 {m.policy.id} {m.policy.title}")
         return
     if not settings.bot_token:
-        raise click.ClickException("WANQI_BOT_TOKEN is not set")
+        from bot.cli import fail
+
+        raise fail("cli.run.no_token")
     asyncio.run(_queue_and_send(settings, click.echo))
 
 
@@ -214,4 +216,4 @@ def stats(ctx: click.Context, weeks: int) -> None:
         counts = store.stats(week, digests.KIND)
         click.echo(f"{week}: " + ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "—"))
     total = store.stats(kind=digests.KIND)
-    click.echo("total: " + ("，".join(f"{k} {v}" for k, v in sorted(total.items())) or "—"))
+    click.echo(cli_text("cli.policies.total", counts="，".join(f"{k} {v}" for k, v in sorted(total.items())) or "—"))

@@ -29,7 +29,8 @@ MODEL_MIN_SCORE = 0.0
 # Phrases (normalised: simplified, lower case) by act; the first act found in this order wins.
 PHRASES: dict[str, tuple[str, ...]] = {
     "handoff": ("转人工", "人工客服", "人工服务", "人工坐席", "找人工", "接人工", "要人工", "转接人工", "人工",
-                "真人客服", "找真人", "真人", "客服", "工作人员", "分拨员"),
+                "真人客服", "找真人", "真人", "客服", "工作人员", "分拨员", "客服电话", "电话多少", "热线",
+                "联系方式"),
     "test": ("测试一下", "测试测试", "测试", "试一下", "试一试", "试试", "testing", "test", "123", "1234", "12345",
              "abc"),
     "help": ("怎么用", "你能做什么", "能做什么", "有什么功能", "使用说明", "帮助", "help", "菜单", "你是谁"),
@@ -37,7 +38,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
                "谢了", "辛苦了", "辛苦", "麻烦了", "thank you", "thanks", "thx", "3q"),
     "greeting": ("你们好", "您好", "你好", "大家好", "领导好", "各位领导", "早上好", "上午好", "中午好", "下午好",
                  "晚上好", "早安", "早", "在吗", "在不在", "在线吗", "有人吗", "有人在吗", "有人在线吗", "在",
-                 "哈喽", "嗨", "喂", "hello", "hi", "hey", "打扰了", "打扰一下", "请问", "机器人"),
+                 "哈喽", "嗨", "喂", "hello", "hi", "hey", "打扰了", "打扰一下", "请问", "机器人", "good morning",
+                 "good afternoon", "good evening", "morning", "how are you", "there"),
     "bye": ("再见", "拜拜", "bye", "88", "晚安"),
     "ack": ("好的", "好吧", "好", "嗯嗯", "嗯", "哦", "噢", "收到", "知道了", "明白了", "明白", "ok", "okay", "行",
             "可以", "没问题", "没有了", "没事了", "没事", "对", "是的"),
@@ -45,7 +47,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
 # Words that carry no request on their own and may surround the phrases above.
 FILLERS = ("我要", "我想", "我们", "你们", "帮我", "请", "麻烦", "一下", "能不能", "可以吗", "啊", "呀", "吧", "呢",
            "吗", "哦", "嘛", "啦", "哈", "的", "了", "我", "你", "您", "下", "个", "要", "找", "一", "位", "老师",
-           "小助手", "助手", "先", "这样", "在线", "问题解决了", "帮助", "各位", "现在", "值班")
+           "小助手", "助手", "先", "这样", "在线", "问题解决了", "帮助", "各位", "现在", "值班", "咨询一下", "咨询",
+           "想问一下", "问一下", "问下", "有个问题", "有点问题", "有件事", "多少", "是")
 REQUEST_OPENINGS = ("帮我", "请帮我", "帮我查下", "帮我看看", "我想问", "请问", "想咨询一下", "麻烦问下")
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -65,12 +68,14 @@ def rule_act(text: str, norm: str | None = None) -> str | None:
     core = _NOT_WORD.sub("", normalize(text) if norm is None else norm)
     if not core:
         return EMPTY
+    if core.isdigit() and len(core) <= 6:
+        return "test"  # 1, 123, 666
     if len(core) > RULE_MAX_CHARS or not _ALL.fullmatch(core):  # (the length cap also bounds backtracking)
         return None
     for act, pattern in _BY_ACT:
         if pattern.search(core):
             return act
-    return "ack"  # only particles and fillers
+    return "greeting"  # only fillers (我想咨询一下): ask for the problem itself
 
 
 def sentences(text: str) -> list[str]:

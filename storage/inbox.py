@@ -8,7 +8,11 @@ failing is parked after a bounded number of attempts, so it cannot block the cha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import logging
+import pickle
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +22,7 @@ from sqlite_utils import Database
 from storage import fsm
 
 PENDING, DONE, PARKED = "pending", "done", "parked"
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -67,6 +72,7 @@ class Inbox:
         with self.db.atomic():
             self.db.execute("UPDATE inbox SET status = 'done', handled_at = ?, error = NULL WHERE update_id = ?",
                             [_ts(now), update_id])
+            self.db.execute("DELETE FROM update_effects WHERE update_id = ?", [update_id])
             if conversation:
                 fsm.write(self.db, conversation)
 
@@ -76,6 +82,8 @@ class Inbox:
             self.db.execute(
                 "UPDATE inbox SET attempts = attempts + 1, error = ?, status = ?, handled_at = ? WHERE update_id = ?",
                 [error[:2000], PARKED if park else PENDING, _ts(now), update_id])
+            if park:  # a later retry starts afresh
+                self.db.execute("DELETE FROM update_effects WHERE update_id = ?", [update_id])
             row = self.db.execute("SELECT attempts FROM inbox WHERE update_id = ?", [update_id]).fetchone()
         return int(row[0]) if row else 0
 
@@ -108,3 +116,55 @@ class Inbox:
                 "DELETE FROM inbox WHERE status = 'done' AND received_at < ? "
                 "AND update_id < (SELECT MAX(update_id) FROM inbox)", [_ts(before)])
         return int(cur.rowcount)
+
+
+class Steps:
+    """The committed steps of the update being handled, so handling it again repeats none of them.
+
+    Each service call that writes is run in one transaction with a row recording its result (keyed by
+    the update and the call's place in the handler). When the update is handled again after a crash or
+    a failed attempt, a call already committed returns its recorded result instead of running twice:
+    a follow-up is not added twice, a 签收 does not fail as "already accepted". ``Inbox.finish``
+    removes the rows with the done mark. Results are pickled: they are our own domain objects, written
+    and read by this program only, and live only while their update is in flight.
+    """
+
+    def __init__(self, db: Database, update_id: int) -> None:
+        self.db = db
+        self.update_id = update_id
+        self.seq = 0
+
+    def run(self, name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run ``fn`` on the writer thread, or return what it returned when this update ran it before."""
+        self.seq += 1
+        row = self.db.execute("SELECT method, result FROM update_effects WHERE update_id = ? AND seq = ?",
+                              [self.update_id, self.seq]).fetchone()
+        if row is not None and row[0] == name:
+            log.info("update %s: step %d (%s) was committed before: not repeated", self.update_id, self.seq, name)
+            return pickle.loads(row[1])
+        before = self.db.conn.total_changes
+        with self.db.atomic():
+            result = fn(*args, **kwargs)
+            if self.db.conn.total_changes != before:  # it wrote: record it with its writes
+                self.db.execute("INSERT OR REPLACE INTO update_effects (update_id, seq, method, result) "
+                                "VALUES (?, ?, ?, ?)", [self.update_id, self.seq, name, pickle.dumps(result)])
+        return result
+
+
+_STEPS: ContextVar[Steps | None] = ContextVar("wanqi_update_steps", default=None)
+
+
+@contextmanager
+def recording(db: Database, update_id: int) -> Iterator[Steps]:
+    """Service calls made inside (in this task) are recorded as steps of ``update_id``."""
+    steps = Steps(db, update_id)
+    token = _STEPS.set(steps)
+    try:
+        yield steps
+    finally:
+        _STEPS.reset(token)
+
+
+def current_steps() -> Steps | None:
+    """The steps of the update this task is handling, if it came from the inbox."""
+    return _STEPS.get()

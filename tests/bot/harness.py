@@ -13,7 +13,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError
 from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update
@@ -81,11 +81,15 @@ class RecordingSession(BaseSession):
         self.calls: list[TelegramMethod[Any]] = []
         self.sent: list[Sent] = []
         self.alerts: list[str] = []
+        self.fail_sends = 0  # the next N sendMessage calls fail as if the network dropped
         self._ids = itertools.count(1000)
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None) -> Any:
         self.calls.append(method)
         name = method.__api_method__
+        if name == "sendMessage" and self.fail_sends > 0:
+            self.fail_sends -= 1
+            raise TelegramNetworkError(method, "connection reset (injected)")
         if isinstance(method, AnswerCallbackQuery):
             if method.text:
                 self.alerts.append(method.text)

@@ -54,6 +54,8 @@ def seed(tmp_path: Path, enterprises: int) -> Path:
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data["nlu"]["model_dir"] = str(real_model())
     data["telegram"]["polling_timeout"] = 1
+    # the stand-in does not rate-limit: the worker may send as fast as it can (these tests are about loss)
+    data.setdefault("push", {}).update({"messages_per_second": 1000, "per_chat_interval": 0})
     # the stand-in keeps no flood limits here: the outbox need not take a real chat's second per message
     data["push"] = {**data.get("push", {}), "messages_per_second": 200, "per_chat_interval": 0.02,
                     "backoff_max": 1}

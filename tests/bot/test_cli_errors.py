@@ -201,3 +201,16 @@ def test_policies_validate_names_a_broken_yaml_file_in_chinese(tmp_path: Path) -
     problem, summary = result.stderr.strip().splitlines()
     assert "broken.yml" in problem and "不是有效的 YAML（第 " in problem and "while parsing" not in problem
     assert summary == "政策库有 1 处问题（见上）"
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    (tmp_path / "cli.db").write_text("这不是数据库" * 200, encoding="utf-8")
+    one_line(wanqi("--config", config, "db", "migrate"), 1, "数据库错误", "cli.db")
+
+
+def test_export_feedback_with_nothing_to_export(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    assert wanqi("--config", config, "db", "migrate").exit_code == 0
+    one_line(wanqi("--config", config, "nlu", "export-feedback", "--out", str(tmp_path / "f.yml")), 1,
+             "还没有反馈")

@@ -75,7 +75,11 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
 
         conn = sqlite3.connect(db_path)
         rows = conn.execute("SELECT source_update_id, number, enterprise_id FROM appeals").fetchall()
+        departments = dict(conn.execute("SELECT number, department_id FROM appeals").fetchall())
+        handlers = dict(conn.execute("SELECT department_id, id FROM users WHERE role = 'handler'").fetchall())
         inbox = dict(conn.execute("SELECT status, COUNT(*) FROM inbox GROUP BY status").fetchall())
+        queued_twice = conn.execute("SELECT appeal_id, chat_id, kind FROM outbox WHERE kind IN ('filed', 'card') "
+                                    "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1").fetchall()
         owner = dict(conn.execute("SELECT id, owner_id FROM enterprises").fetchall())
         conn.close()
         print(f"seed {rng_seed}; appeals filed per run before its kill: {story}")
@@ -88,6 +92,7 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
             days.setdefault(day, []).append(int(serial))
         assert all(sorted(s) == list(range(1, len(s) + 1)) for s in days.values())
         assert inbox == {"done": len(update_ids)}
+        assert queued_twice == []  # re-handled updates queued no second acknowledgement or card
 
         # every enterprise got the acknowledgement of each of its appeals; how often twice
         acks: dict[str, int] = {}
@@ -106,5 +111,59 @@ async def test_kill_9_at_random_points_loses_no_appeal_and_files_none_twice(tmp_
         assert [n for n in routed if n not in cards] == [], "department cards missing"
         assert all(owner[e] for _, _, e in rows)
         twice = sum(1 for n in acks.values() if n > 1)
+
+        # every department card reached the department's handler (the dispatcher for appeals to triage)
+        cards: dict[str, int] = {}
+        for m in api.sent:
+            if m.method == "sendMessage" and m.chat_id >= HANDLER_BASE:
+                for number in set(NUMBER.findall(m.text or "")):
+                    expected = handlers.get(departments.get(number), DISPATCHER)
+                    if m.chat_id == expected:
+                        cards[number] = cards.get(number, 0) + 1
+        no_card = [n for _, n, _ in rows if n not in cards]
+        assert no_card == [], f"{len(no_card)} appeals never reached their department"
         print(f"{len(rows)} appeals, {KILLS} kills: {twice} acknowledged more than once "
-              f"({sum(acks.values()) - len(acks)} extra acknowledgements)")
+              f"({sum(acks.values()) - len(acks)} extra acknowledgements), "
+              f"{sum(1 for n in cards.values() if n > 1)} cards sent more than once")
+
+
+@pytest.mark.slow
+async def test_a_second_wanqi_run_on_the_same_database_stands_by(tmp_path: Path) -> None:
+    config = seed(tmp_path, 20)
+    db_path = tmp_path / "wanqi.db"
+    texts = appeal_texts()
+    filed = "SELECT COUNT(*) FROM appeals WHERE source_update_id IS NOT NULL"
+    async with BotAPIStandin() as api:
+        users = [api.user(ENTERPRISE_BASE + i, f"企业用户{i}") for i in range(20)]
+        first, second = WanqiProcess(config, api, tmp_path / "first.log"), WanqiProcess(config, api,
+                                                                                         tmp_path / "second.log")
+        try:
+            first.start()
+            await users[0].send(texts[0])
+            assert await _until(lambda: count(db_path, filed) == 1, 60), first.tail()
+            second.start()
+            assert await _until(lambda: "standby" in second.tail(), 60), second.tail()
+            for k in range(1, 60):  # both processes are up: only the primary takes updates
+                await users[k % 20].send(texts[k % len(texts)])
+            assert await _until(lambda: count(db_path, filed) == 60, 60), first.tail()
+            assert await first.stop() == 0  # a deploy: the old one stops and gives the lease back
+            assert await _until(lambda: "took over" in second.tail(), 30), second.tail()
+            for k in range(60, 80):
+                await users[k % 20].send(texts[k % len(texts)])
+            assert await _until(lambda: count(db_path, filed) == 80, 60), second.tail()
+            assert await _until(lambda: count(db_path, "SELECT COUNT(*) FROM outbox WHERE status "
+                                                       "IN ('queued', 'sending')") == 0, 60), second.tail()
+            assert await second.stop() == 0
+        finally:
+            for proc in (first, second):
+                if proc.proc is not None and proc.proc.poll() is None:
+                    proc.kill()
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(DISTINCT source_update_id), COUNT(*) FROM appeals").fetchone() == (80, 80)
+    conn.close()
+    acks: dict[str, int] = {}
+    for m in api.sent:
+        if ENTERPRISE_BASE <= m.chat_id < ENTERPRISE_BASE + 20:
+            for number in set(NUMBER.findall(m.text or "")):
+                acks[number] = acks.get(number, 0) + 1
+    assert len(acks) == 80 and set(acks.values()) == {1}  # each acknowledged exactly once

@@ -35,6 +35,9 @@ CHITCHAT = [
     # off-topic requests
     "帮我订一张去广州的高铁票", "今天天气怎么样", "给我讲个笑话", "推荐一家好吃的餐厅", "帮我写一首诗",
     "明天肇庆会下雨吗", "帮我点一份外卖", "最近有什么好看的电影",
+    "北京天气", "你叫什么名字", "讲个故事吧", "good morning", "how are you",
+    # no problem stated yet, or asking for the phone number
+    "你好，我想咨询一下", "在吗？有个问题", "客服电话多少",
     # emoji, traditional and full-width
     "👍", "😀😀😀", "🙏🙏", "謝謝", "轉人工", "你好，請問有人在嗎", "ｈｅｌｌｏ", "测试　一下",
 ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiogram.types import Update
 
+from bot.callbacks import AppealCb
 from tests.bot.harness import Harness, Role, build_harness, credit_code
 
 ENT, HANDLER = 101, 201
@@ -113,3 +117,38 @@ async def test_a_photo_sent_before_the_restart_goes_onto_the_appeal(r: Restarts)
     appeal_id, _ = await h.file(ENT, "厂区门口的发票打印机坏了，开不出发票")
     assert h.one("SELECT kind, file_id FROM attachments WHERE appeal_id = ?", [appeal_id]) == {
         "kind": "photo", "file_id": "PHOTO-1"}
+
+
+async def test_a_step_committed_before_a_failed_attempt_is_not_repeated(r: Restarts) -> None:
+    appeal_id = await _filed(r)
+    await r.h.act(ENT, "fu", appeal_id)
+    r.h.session.fail_sends = 1  # the follow-up is committed, then the answer to the enterprise fails
+    await r.h.send(ENT, "补充一下：开票系统提示的错误代码是 E1024")
+    assert _actions(r.h, appeal_id).count("message") == 1  # the retry did not add it again
+    assert r.h.one("SELECT status, attempts FROM inbox ORDER BY update_id DESC LIMIT 1") == {
+        "status": "done", "attempts": 1}
+    assert r.h.db.execute("SELECT COUNT(*) FROM update_effects").fetchone()[0] == 0  # gone with the done mark
+    assert sum("E1024" in s.text for s in r.h.to(HANDLER)) == 1
+
+
+async def test_a_step_committed_before_a_crash_is_not_repeated_after_the_restart(r: Restarts) -> None:
+    appeal_id = await _filed(r)
+    r.h.app.intake.settings.retry_base = 60  # the retry would come later: the process dies first
+    r.h.session.fail_sends = 1  # 签收 is committed, then the answer to the handler fails
+    press = {"callback_query": {
+        "id": "cb-acc", "chat_instance": "ci", "data": AppealCb(act="acc", id=appeal_id).pack(),
+        "from": {"id": HANDLER, "is_bot": False, "first_name": "李科长", "language_code": "zh-hans"},
+        "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": HANDLER, "type": "private"},
+                    "text": "…"}}}
+    await r.h.app.intake.accept([Update.model_validate({"update_id": 900, **press}, context={"bot": r.h.app.bot})])
+    while r.h.one("SELECT attempts FROM inbox WHERE update_id = 900")["attempts"] < 1:
+        await asyncio.sleep(0.01)
+    r.h.app.intake.settings.stop_grace = 0
+    await r.h.app.intake.stop()
+    h = await r.restart()
+    assert await h.app.intake.recover() == 1
+    await h.app.intake.drain()
+    assert h.one("SELECT status FROM appeals WHERE id = ?", [appeal_id])["status"] == "accepted"
+    assert _actions(h, appeal_id).count("accept") == 1
+    assert not any("不能" in a for a in h.session.alerts)  # not "状态为办理中，不能签收"
+    assert h.one("SELECT status FROM inbox WHERE update_id = 900")["status"] == "done"

@@ -54,7 +54,7 @@ def test_validate_import_match_digest_and_stats(tmp_path: Path) -> None:
     db = open_db(tmp_path / "w.db")
     assert Outbox(db).stats() == {}  # a dry run sends and records nothing
     db.conn.close()
-    assert "total: —" in run(cfg, "stats", "--weeks", "1")
+    assert "合计：—" in run(cfg, "stats", "--weeks", "1")
 
 
 def test_validate_reports_every_problem(tmp_path: Path) -> None:

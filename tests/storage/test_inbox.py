@@ -100,3 +100,43 @@ def test_counters_are_seeded_from_numbers_given_before_the_migration(tmp_path: P
     next(m for m in migrations._migrations if m.name == "m_intake_001").fn(database)
     assert dict(database.execute("SELECT day, last FROM appeal_counters ORDER BY day").fetchall()) == {
         "ZQ20261129-": 1, "ZQ20261130-": 2}
+
+
+def test_steps_replay_committed_writes_only_and_end_with_the_update(db: Database) -> None:
+    from storage.inbox import Steps
+
+    inbox = Inbox(db)
+    inbox.store([item(1)], NOW)
+    runs: list[str] = []
+
+    def write(text: str) -> dict[str, str]:
+        runs.append(text)
+        db.execute("INSERT INTO fsm (key, state, data) VALUES (?, NULL, '{}')", [text])
+        return {"wrote": text}
+
+    def read() -> int:
+        runs.append("read")
+        return len(runs)
+
+    first = Steps(db, 1)
+    assert first.run("read", read, (), {}) == 1 and first.run("write", write, ("a",), {}) == {"wrote": "a"}
+    again = Steps(db, 1)  # the same update handled again (after a crash)
+    assert again.run("read", read, (), {}) == 3  # a read runs again: it changed nothing
+    assert again.run("write", write, ("a",), {}) == {"wrote": "a"}  # the write is not repeated
+    assert again.run("other", write, ("b",), {}) == {"wrote": "b"}  # a step it never took runs
+    assert runs == ["read", "a", "read", "b"]
+    inbox.finish(1, NOW)
+    assert db.execute("SELECT COUNT(*) FROM update_effects").fetchone()[0] == 0
+
+
+def test_a_step_that_fails_leaves_nothing(db: Database) -> None:
+    from storage.inbox import Steps
+
+    def half(_: None) -> None:
+        db.execute("INSERT INTO fsm (key, state, data) VALUES ('half', NULL, '{}')")
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        Steps(db, 2).run("half", half, (None,), {})
+    assert db.execute("SELECT COUNT(*) FROM fsm").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM update_effects").fetchone()[0] == 0
