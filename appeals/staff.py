@@ -101,6 +101,13 @@ def who(actor: Actor, via: str = "") -> str:
     return f"user:{actor.user_id}"
 
 
+def _new_code() -> str:
+    """A URL-safe code that never starts with "-": a leading dash reads as an option on the command line."""
+    while (code := secrets.token_urlsafe(9)).startswith("-"):
+        pass
+    return code
+
+
 class StaffService:
     def __init__(self, repo: StaffRepository, clock: Clock, supervisors: frozenset[int] = frozenset(),
                  invite_days: int = 7) -> None:
@@ -177,7 +184,7 @@ class StaffService:
         if department_id is not None and not self.repo.department_name(department_id):
             raise InvalidInput("error.unknown_department", department=department_id)
         now = self.clock.now()
-        code = secrets.token_urlsafe(9)
+        code = _new_code()
         expires = now + timedelta(days=self.invite_days)
         by = who(actor, via)
         self.repo.create_invite(code, role.value, department_id, by, now, expires)
