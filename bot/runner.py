@@ -84,6 +84,10 @@ async def wait_for_bot_api(bot: Bot, api_base: str, *, first_delay: float = 1.0,
         except TelegramNotFound:
             raise BotApiRefused("cli.run.not_found") from None
         except _TRANSIENT as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # Ctrl-C landed inside the request and the HTTP client turned it into a network error
+                raise asyncio.CancelledError from exc
             log.warning("Bot API %s unreachable (attempt %d: %s); retrying in %.0f s",
                         api_base, attempt, type(exc).__name__, delay)
         await sleep(delay)
