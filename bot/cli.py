@@ -266,6 +266,8 @@ def run(ctx: click.Context) -> None:
         asyncio.run(run_polling(settings, announce=click.echo))
     except BotApiRefused as exc:
         raise fail(exc.key, url=settings.telegram.api_base) from None
+    except asyncio.CancelledError:  # stopped by a signal while waiting for the Bot API
+        raise KeyboardInterrupt from None
     click.echo(cli_text("cli.run.stopped"))
 
 

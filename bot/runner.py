@@ -251,8 +251,18 @@ async def run_polling(settings: Settings, announce: Callable[[str], None] | None
     """Build the app, wait for the Bot API, say who we are, then poll."""
     assert settings.bot_token
     app = build_app(settings, token=settings.bot_token)
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # our own handlers: asyncio.run installs one for SIGINT only when the process was started with
+        # Python's default, and a stop while waiting for the network must never be missed
+        loop.add_signal_handler(sig, task.cancel)
     try:
-        me = await wait_for_bot_api(app.bot, settings.telegram.api_base)
+        try:
+            me = await wait_for_bot_api(app.bot, settings.telegram.api_base)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
         if announce is not None:
             announce(cli_text("cli.run.started", version=wanqi_version(), bot=me.username or me.id,
                               database=settings.path(settings.database)))
