@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Protocol
 
@@ -114,10 +114,6 @@ class Figures:
         return max(self.handling_days)
 
 
-COUNT_FIELDS = ("filed", "accept_base", "accepted_on_time", "reply_base", "replied_on_time", "rated", "satisfied",
-                "poor", "reopened", "returned", "closed")
-
-
 @dataclass(frozen=True, slots=True)
 class GroupCounts:
     """The counts of one (department, category, week of filing): what a store can sum in one pass."""
@@ -136,6 +132,10 @@ class GroupCounts:
     reopened: int = 0
     returned: int = 0
     closed: int = 0
+
+
+# the summable counts: GroupCounts's fields after its key (department, category, week)
+COUNT_FIELDS = tuple(f.name for f in fields(GroupCounts)[3:])
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ that turns exceptions into those lines; commands raise ``Failure`` (or ``click.C
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import sqlite3
@@ -16,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -26,12 +27,12 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.texts import cli_locale, cli_text, set_cli_locale, translator
 from storage.db import open_db
 from storage.repository import SqliteRepository
-from web.cli import api_key, web_group
 
 if TYPE_CHECKING:
     from bot.render import Renderer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+OWN_MODULES = frozenset({"appeals", "bootstrap", "bot", "nlu", "policies", "storage", "web"})
 ENV_DEBUG = "WANQI_DEBUG"
 
 
@@ -88,6 +89,9 @@ def _say_error(line: str) -> None:
 class WanqiGroup(click.Group):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
+    # commands of the adapters that import this module themselves: loaded when asked for, so the bot's
+    # tools neither load the web side nor depend on it being installed
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {"web": ("web.cli", "web_group"), "api-key": ("web.cli", "api_key")}
     debug = False
     database = "-"  # the configured database, once the settings are loaded (for database errors)
 
@@ -124,6 +128,12 @@ class WanqiGroup(click.Group):
             self._trace()
             _say_error(cli_text("cli.error.database", path=WanqiGroup.database, problem=str(exc)))
             code = EXIT_FAILED
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in OWN_MODULES:
+                raise
+            self._trace()  # an install made before this module existed (e.g. `git pull` without re-installing)
+            _say_error(cli_text("cli.error.stale_install", module=exc.name))
+            code = EXIT_FAILED
         except Exception as exc:
             self._trace()
             _say_error(cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
@@ -132,6 +142,15 @@ class WanqiGroup(click.Group):
         if not standalone_mode:
             return code
         sys.exit(code)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, attr = self.LAZY[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     @staticmethod
     def _trace() -> None:
@@ -615,5 +634,4 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
 
 main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
 main.add_command(__import__("bot.inbox_cli", fromlist=["inbox"]).inbox)  # wanqi inbox ...
-main.add_command(web_group)  # wanqi web [link]
-main.add_command(api_key)  # wanqi api-key create|list|revoke
+# wanqi web [link] and wanqi api-key create|list|revoke: WanqiGroup.LAZY

@@ -214,3 +214,36 @@ def test_export_feedback_with_nothing_to_export(tmp_path: Path) -> None:
     assert wanqi("--config", config, "db", "migrate").exit_code == 0
     one_line(wanqi("--config", config, "nlu", "export-feedback", "--out", str(tmp_path / "f.yml")), 1,
              "还没有反馈")
+
+
+STALE_INSTALL = """
+import sys
+
+class Missing:  # what an install made before web/ and bootstrap.py existed sees
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"web", "bootstrap"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, Missing())
+from bot.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("args", [("policies", "validate"), ("web", "link", "--user", "1"), ("staff", "list")])
+def test_an_install_older_than_the_code_is_one_line_from_anywhere(tmp_path: Path, args: tuple[str, ...]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANQI_")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), WANQI_LANG="zh-CN")
+    run = subprocess.run([sys.executable, "-c", STALE_INSTALL, *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in run.stdout + run.stderr
+    if args == ("policies", "validate"):  # the bot's tools do not need the web side at all
+        assert run.returncode == 0 and "条政策均有效" in run.stdout, run.stderr
+        return
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert "找不到模块" in lines[0] and "pip install -e" in lines[0]
