@@ -159,8 +159,14 @@ def period_rows(db: Database, start: date, end: date, tz: tzinfo, department_id:
 
 
 def running_rows(db: Database, department_id: str | None = None) -> Iterator[FigureRow]:
-    """Appeals whose clock runs now (for the traffic lights), whenever they were filed."""
+    """Appeals whose clock runs now (for the traffic lights), whenever they were filed: only what a light needs,
+    read from the covering index idx_appeals_running."""
     extra, params = _scope(department_id)
     marks = ", ".join("?" for _ in CLOCK_RUNNING)
-    return _rows(db, f"status IN ({marks})" + extra, [*sorted(s.value for s in CLOCK_RUNNING), *params])
-
+    cursor = db.conn.execute(
+        "SELECT department_id, category, status, created_at, dispatched_at, accept_due, reply_due FROM appeals "
+        f"WHERE status IN ({marks}){extra}", [*sorted(s.value for s in CLOCK_RUNNING), *params])
+    for r in cursor:
+        yield FigureRow(department_id=r[0], category=r[1], status=_STATUS[r[2]],
+                        created_at=datetime.fromisoformat(r[3]), dispatched_at=_dt(r[4]), accept_due=_dt(r[5]),
+                        reply_due=_dt(r[6]))

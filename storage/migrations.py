@@ -360,3 +360,11 @@ FROM appeals a, figure_zone z""")
                "WHERE reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
                "AND (status != 'closed' OR closed_at IS NULL)")
     db.execute("DROP INDEX IF EXISTS idx_appeals_figures")  # m_web_002's covering index: nothing reads it now
+
+
+@migrations()
+def m_web_005_running_index(db: Database) -> None:
+    """The appeals whose clock runs (the lights of 总览, 超期与督办) read from one covering index: ~7,000 of
+    10^5 appeals without a table lookup each."""
+    db.execute("CREATE INDEX idx_appeals_running ON appeals (status, department_id, category, created_at, "
+               "dispatched_at, accept_due, reply_due, extension_status)")

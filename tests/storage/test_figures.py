@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from appeals.calendar import OfficialCalendar
-from appeals.lifecycle import Status
-from appeals.metrics import count_rows, summarise
+from appeals.lifecycle import CLOCK_RUNNING, Status
+from appeals.metrics import count_rows, lights, summarise
 from storage.db import open_db
-from storage.figures import _REFILL, SqliteFigureSource, period_rows
+from storage.figures import _REFILL, SqliteFigureSource, period_rows, running_rows
 from storage.migrations import migrations
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -47,11 +47,12 @@ def _fill(db: Database, n: int = 600, seed: int = 3) -> None:
         db.execute(
             "INSERT INTO appeals (number, enterprise_id, user_id, text, status, created_at, updated_at, "
             "department_id, category, accept_due, accepted_at, reply_due, replied_at, closed_at, rating, "
-            "reopen_count, return_count) VALUES (?, 1, 1, 't', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "reopen_count, return_count, dispatched_at) "
+            "VALUES (?, 1, 1, 't', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [f"N{i}", status.value, _ts(created), _ts(created), rng.choice(["tax", "hrss", None]),
              rng.choice(["tax", "labor", None]), _ts(accept_due) if rng.random() < 0.95 else None, _ts(accepted),
              _ts(reply_due), _ts(replied), _ts(closed), rng.choice([None, 1, 2, 3, 4, 5]), rng.randint(0, 1),
-             rng.choice([0, 0, 0, 1, 2])])
+             rng.choice([0, 0, 0, 1, 2]), _ts(created + timedelta(hours=1))])
 
 
 def _assert_counts_equal_the_definitions(db: Database, tz: ZoneInfo = TZ) -> None:
@@ -123,3 +124,15 @@ def test_counts_read_in_another_zone_are_recounted_in_it() -> None:
     db.execute("UPDATE appeals SET rating = 5 WHERE id = 7")  # kept by the triggers in the new zone
     _assert_counts_equal_the_definitions(db, tokyo)
     _assert_counts_equal_the_definitions(db, TZ)
+
+
+def test_the_running_rows_give_every_running_appeal_its_light() -> None:
+    """running_rows reads only what a light needs (from a covering index): the lights equal those of full rows."""
+    db = open_db(None)
+    _fill(db)
+    for dept in (None, "tax"):
+        full = [r for r in period_rows(db, date(2000, 1, 1), date(2100, 1, 1), TZ, dept) if r.status in CLOCK_RUNNING]
+        lean = list(running_rows(db, dept))
+        assert len(lean) == len(full)
+        counted = lights(lean, NOW)
+        assert counted == lights(full, NOW) and all(counted.values())  # red, yellow and green all present
