@@ -332,9 +332,9 @@ class FigureSource(Protocol):
 class FigureService:
     """The one place the console, `/report` and `wanqi report` get their figures from.
 
-    A year of a city's appeals is 10^5 rows, counted in about a second: an overview is kept for
-    ``max_age`` seconds per period and scope (the console shows when it was counted), so a dashboard
-    refreshed by several supervisors counts once a minute, not once a view.
+    Storage keeps per-day counts, so a year of a city's appeals (10^5) is counted in ~0.1 s; an overview is
+    still kept ``max_age`` seconds per period and scope (the console shows when it was counted), so a
+    dashboard refreshed by several supervisors counts once a minute, not once a view.
     """
 
     def __init__(self, source: FigureSource, calendar: WorkCalendar, tz: tzinfo, clock: Clock,

@@ -7,7 +7,8 @@
 Generates a year of appeals in every state (with their history rows), serves the console and the Open311
 API exactly as `wanqi web` does, and prints p50/p95 of 总览 for a year, the appeal list (first page, a
 filter, a search, a deep page) and an appeal page; then the Open311 POST throughput with concurrent clients
-(service_code given, and without it so the embedded NLU classifies each one).
+(service_code given, and without it so the embedded NLU classifies each one). The target (p95 ≤ 300 ms)
+is for 总览 counted fresh: its first row asks with `fresh=1`, which bypasses the minute cache.
 """
 
 from __future__ import annotations
@@ -208,9 +209,9 @@ async def run(args: argparse.Namespace) -> None:
             assert resp.status == 200
         n = args.repeat
         print(f"\nconsole, {n} requests each (ms)          p50      p95")
-        pages = (("总览, a year, counted each time", "/console?period=365d&fresh=1"),
-                 ("总览, a year (kept a minute)", "/console?period=365d"),
-                 ("总览, this year (kept a minute)", "/console?period=year"),
+        pages = (("总览, a year, fresh (no cache)", "/console?period=365d&fresh=1"),
+                 ("总览, a year (cached a minute)", "/console?period=365d"),
+                 ("总览, this year (cached a minute)", "/console?period=year"),
                  ("诉求 list, first page", "/console/appeals"),
                  ("诉求 list, status filter", "/console/appeals?status=accepted"),
                  ("诉求 list, search", "/console/appeals?q=退税"),

@@ -35,36 +35,69 @@ def _scope(department_id: str | None) -> tuple[str, list[object]]:
     return ("", []) if department_id is None else (" AND department_id = ?", [department_id])
 
 
-# The definitions of appeals.metrics.count_rows, summed by SQLite in one pass (timestamps are stored as UTC
-# ISO strings of one format, so they compare as text). tests/storage/test_figures.py checks both agree.
-_FIN = "COALESCE(replied_at, CASE WHEN status = 'closed' THEN closed_at END)"
+# The definitions of appeals.metrics.count_rows, read from figure_counts (per filing day, answer day, department
+# and category; kept by the triggers of migration m_web_004_figure_counts) plus, for the deadlines still running,
+# the few appeals that pass theirs only as the clock moves. tests/storage/test_figures.py checks both agree.
+_EPOCH = date(1970, 1, 1)  # figure_counts' days are days since this, in the center's zone; it was a Thursday
+_COUNTS = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated", "satisfied",
+           "poor", "reopened", "returned", "closed")
 _GROUPS = f"""
-SELECT department_id, category, date(created_at, :off, '-6 days', 'weekday 1') AS week, COUNT(*) AS filed,
-  SUM(accept_due IS NOT NULL AND (accepted_at IS NOT NULL OR accept_due < :now)) AS accept_base,
-  SUM(accept_due IS NOT NULL AND accepted_at IS NOT NULL AND accepted_at <= accept_due) AS accepted_on_time,
-  SUM(reply_due IS NOT NULL AND status != 'withdrawn' AND ({_FIN} IS NOT NULL OR reply_due < :now)) AS reply_base,
-  SUM(reply_due IS NOT NULL AND status != 'withdrawn' AND {_FIN} IS NOT NULL AND {_FIN} <= reply_due)
-    AS replied_on_time,
-  SUM(rating IS NOT NULL) AS rated, SUM(rating >= 3) AS satisfied, SUM(rating IN (1, 2)) AS poor,
-  SUM(reopen_count > 0) AS reopened, SUM(return_count > 0) AS returned, SUM(status = 'closed') AS closed
-FROM appeals WHERE created_at >= :low AND created_at < :high {{scope}} GROUP BY 1, 2, 3"""
-_HANDLING = f"""
-SELECT a.department_id, a.category, MAX(wf.n - wc.n, 0) AS days, COUNT(*) AS n
-FROM (SELECT department_id, category, date(created_at, :off) AS cday, date({_FIN}, :off) AS fday FROM appeals
-      WHERE created_at >= :low AND created_at < :high AND {_FIN} IS NOT NULL {{scope}}) AS a
-JOIN temp.wanqi_workdays wc ON wc.day = a.cday JOIN temp.wanqi_workdays wf ON wf.day = a.fday
+SELECT department_id, category, filed_day - (filed_day + 3) % 7 AS week, {", ".join(f"SUM({c})" for c in _COUNTS)}
+FROM figure_counts WHERE filed_day BETWEEN :first AND :last {{scope}} GROUP BY 1, 2, 3 HAVING SUM(filed) > 0"""
+_HANDLING = """
+SELECT f.department_id, f.category, CASE WHEN f.finished_day > f.filed_day THEN wf.n - wc.n ELSE 0 END AS days,
+  SUM(f.filed) AS n
+FROM figure_counts f JOIN temp.wanqi_workdays wc ON wc.day = f.filed_day
+LEFT JOIN temp.wanqi_workdays wf ON wf.day = f.finished_day
+WHERE f.filed_day BETWEEN :first AND :last AND f.finished_day >= 0 {scope} GROUP BY 1, 2, 3 HAVING SUM(f.filed) > 0"""
+_FINISHED = """
+SELECT finished_day - (finished_day + 3) % 7 AS week, SUM(filed) FROM figure_counts
+WHERE filed_day BETWEEN :first AND :last AND finished_day >= 0 {scope} GROUP BY 1 HAVING SUM(filed) > 0"""
+# Not yet signed for / answered: counted once their deadline has passed (the WHERE terms match the partial indexes)
+_PENDING = """
+SELECT COALESCE(department_id, ''), COALESCE(category, ''), day - (day + 3) % 7 AS week, COUNT(*) FROM (
+  SELECT department_id, category, (unixepoch(created_at) + :offset) / 86400 AS day FROM appeals
+  WHERE {pending} AND {due} < :now AND created_at >= :low AND created_at < :high {scope})
 GROUP BY 1, 2, 3"""
-_FINISHED = f"""
-SELECT date({_FIN}, :off, '-6 days', 'weekday 1') AS week, COUNT(*) AS n FROM appeals
-WHERE created_at >= :low AND created_at < :high AND {_FIN} IS NOT NULL {{scope}} GROUP BY 1"""
+_ACCEPT_PENDING = _PENDING.replace("{pending}", "accept_due IS NOT NULL AND accepted_at IS NULL").replace(
+    "{due}", "accept_due")
+_REPLY_PENDING = _PENDING.replace("{pending}", "reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
+                                  "AND (status != 'closed' OR closed_at IS NULL)").replace("{due}", "reply_due")
+_REFILL = f"""
+INSERT INTO figure_counts (filed_day, finished_day, department_id, category, {", ".join(_COUNTS)})
+SELECT filed_day, finished_day, department_id, category, COUNT(*), {", ".join(f"SUM({c})" for c in _COUNTS[1:])}
+FROM appeal_figure_rows GROUP BY 1, 2, 3, 4"""
+
+
+def _day(value: date) -> int:
+    return (value - _EPOCH).days
+
+
+def _date(day: int) -> date:
+    return _EPOCH + timedelta(days=day)
 
 
 class SqliteFigureSource:
-    """appeals.metrics.FigureSource over the appeals table: counts summed in SQL, not a row per appeal."""
+    """appeals.metrics.FigureSource over kept per-day counts: a year is ~10^4 count rows, not 10^5 appeals."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._workdays: tuple[date, date] | None = None  # the range temp.wanqi_workdays covers
+        self._offset: int | None = None  # the zone figure_counts is known to be counted in
+
+    def _ensure_zone(self, offset: int) -> None:
+        """Recount figure_counts if they were counted in another zone than the one asked for (a config change)."""
+        if self._offset == offset:
+            return
+        conn = self.db.conn
+        kept = conn.execute("SELECT offset_seconds FROM figure_zone").fetchone()
+        if kept is None or kept[0] != offset:
+            with self.db.atomic():
+                conn.execute("DELETE FROM figure_zone")
+                conn.execute("INSERT INTO figure_zone (offset_seconds) VALUES (?)", [offset])
+                conn.execute("DELETE FROM figure_counts")
+                conn.execute(_REFILL)
+        self._offset = offset
 
     def _ensure_workdays(self, low: date, high: date, calendar: WorkCalendar) -> None:
         """A temporary (per connection) table of each day's cumulative working-day count from ``low``."""
@@ -74,24 +107,23 @@ class SqliteFigureSource:
             low, high = min(low, self._workdays[0]), max(high, self._workdays[1])
         counter = WorkdayCounter(calendar)
         counter.prepare(low, high)
-        days = [(low + timedelta(days=i)).isoformat() for i in range((high - low).days + 1)]
+        first = _day(low)
         conn = self.db.conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanqi_workdays (day TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS wanqi_workdays (day INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
         conn.execute("DELETE FROM temp.wanqi_workdays")
         conn.executemany("INSERT INTO temp.wanqi_workdays (day, n) VALUES (?, ?)",
-                         [(d, counter.between(low, low + timedelta(days=i))) for i, d in enumerate(days)])
+                         [(first + i, counter.between(low, low + timedelta(days=i)))
+                          for i in range((high - low).days + 1)])
         conn.commit()
         self._workdays = (low, high)
 
     def period_counts(self, start: date, end: date, *, now: datetime, calendar: WorkCalendar, tz: tzinfo,
                       department_id: str | None = None) -> PeriodCounts:
         low = datetime.combine(start, time.min, tzinfo=tz)
-        offset = low.utcoffset() or timedelta(0)  # the center's zone has no summer time (Asia/Shanghai)
-        today = now.astimezone(tz).date()
-        # answers lie between filing and now; a month ahead keeps clocks set forward (tests, demos) counted too
-        self._ensure_workdays(start, max(end, today) + timedelta(days=31), calendar)
+        offset = int((low.utcoffset() or timedelta(0)).total_seconds())  # Asia/Shanghai has no summer time
+        self._ensure_zone(offset)
         params: dict[str, object] = {
-            "off": f"{int(offset.total_seconds()):+d} seconds", "now": now.astimezone(UTC).isoformat(),
+            "first": _day(start), "last": _day(end), "offset": offset, "now": now.astimezone(UTC).isoformat(),
             "low": low.astimezone(UTC).isoformat(),
             "high": datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC).isoformat(),
         }
@@ -99,11 +131,18 @@ class SqliteFigureSource:
         if department_id is not None:
             scope, params["dept"] = "AND department_id = :dept", department_id
         conn = self.db.conn
-        groups = tuple(GroupCounts(r[0], r[1], date.fromisoformat(r[2]), *(int(x or 0) for x in r[3:]))
-                       for r in conn.execute(_GROUPS.format(scope=scope), params))
-        handling = tuple((r[0], r[1], int(r[2]), int(r[3]))
+        last = conn.execute("SELECT MAX(finished_day) FROM figure_counts WHERE filed_day BETWEEN :first AND :last",
+                            params).fetchone()[0]
+        self._ensure_workdays(start, max(end, now.astimezone(tz).date(), _date(last or 0)), calendar)
+        counts = {(r[0], r[1], r[2]): list(r[3:]) for r in conn.execute(_GROUPS.format(scope=scope), params)}
+        for sql, field in ((_ACCEPT_PENDING, 1), (_REPLY_PENDING, 3)):  # onto accept_settled, reply_settled
+            for dept, cat, week, n in conn.execute(sql.format(scope=scope), params):
+                counts[(dept, cat, week)][field] += n
+        groups = tuple(GroupCounts(dept or None, cat or None, _date(week), *c)
+                       for (dept, cat, week), c in counts.items())
+        handling = tuple((r[0] or None, r[1] or None, int(r[2]), int(r[3]))
                          for r in conn.execute(_HANDLING.format(scope=scope), params))
-        finished = {date.fromisoformat(r[0]): int(r[1]) for r in conn.execute(_FINISHED.format(scope=scope), params)}
+        finished = {_date(r[0]): int(r[1]) for r in conn.execute(_FINISHED.format(scope=scope), params)}
         return PeriodCounts(groups, handling, finished)
 
     def running_rows(self, department_id: str | None = None) -> Iterator[FigureRow]:

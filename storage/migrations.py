@@ -295,3 +295,68 @@ def m_intake_002_update_effects(db: Database) -> None:
     """The committed steps of updates in flight (storage/inbox.py ``Steps``): handling again repeats none."""
     db.table("update_effects").create({"update_id": int, "seq": int, "method": str, "result": bytes},
                                       pk=("update_id", "seq"), not_null={"method", "result"}, strict=True)
+
+
+@migrations()
+def m_web_004_figure_counts(db: Database) -> None:
+    """总览 reads a year from per-day counts (filing day x answer day x department x category), kept by
+    triggers on every write to appeals, instead of re-evaluating 10^5 rows per view (storage/figures.py).
+
+    Days are counted in the center's zone: ``figure_zone`` holds its UTC offset (Asia/Shanghai here; a
+    source reading another zone rebuilds the counts). Only what cannot change with the clock is counted;
+    the deadlines still running are counted at read time from two partial indexes.
+    """
+    db.execute("CREATE TABLE figure_zone (offset_seconds INTEGER NOT NULL) STRICT")
+    db.execute("INSERT INTO figure_zone (offset_seconds) VALUES (28800)")
+    db.execute("""
+CREATE VIEW appeal_figure_rows AS
+SELECT a.id,
+  COALESCE((unixepoch(a.created_at) + z.offset_seconds) / 86400, -1) AS filed_day,
+  COALESCE((unixepoch(COALESCE(a.replied_at, CASE WHEN a.status = 'closed' THEN a.closed_at END))
+            + z.offset_seconds) / 86400, -1) AS finished_day,
+  COALESCE(a.department_id, '') AS department_id, COALESCE(a.category, '') AS category,
+  (a.accept_due IS NOT NULL AND a.accepted_at IS NOT NULL) IS TRUE AS accept_settled,
+  (a.accept_due IS NOT NULL AND a.accepted_at IS NOT NULL AND a.accepted_at <= a.accept_due) IS TRUE
+    AS accepted_on_time,
+  (a.reply_due IS NOT NULL AND a.status != 'withdrawn'
+   AND COALESCE(a.replied_at, CASE WHEN a.status = 'closed' THEN a.closed_at END) IS NOT NULL) IS TRUE
+    AS reply_settled,
+  (a.reply_due IS NOT NULL AND a.status != 'withdrawn'
+   AND COALESCE(a.replied_at, CASE WHEN a.status = 'closed' THEN a.closed_at END) <= a.reply_due) IS TRUE
+    AS replied_on_time,
+  (a.rating IS NOT NULL) AS rated, (a.rating >= 3) IS TRUE AS satisfied, (a.rating IN (1, 2)) IS TRUE AS poor,
+  (a.reopen_count > 0) IS TRUE AS reopened, (a.return_count > 0) IS TRUE AS returned,
+  (a.status = 'closed') AS closed
+FROM appeals a, figure_zone z""")
+    counts = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated",
+              "satisfied", "poor", "reopened", "returned", "closed")
+    db.execute(
+        "CREATE TABLE figure_counts (filed_day INTEGER NOT NULL, finished_day INTEGER NOT NULL, "
+        "department_id TEXT NOT NULL, category TEXT NOT NULL, "
+        + ", ".join(f"{c} INTEGER NOT NULL" for c in counts)
+        + ", PRIMARY KEY (filed_day, department_id, category, finished_day)) STRICT, WITHOUT ROWID")
+    keys = "filed_day, finished_day, department_id, category"
+
+    def upsert(row: str, sign: str) -> str:
+        values = ", ".join([f"{sign}1", *(f"{sign}{c}" for c in counts[1:])])
+        updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in counts)
+        return (f"INSERT INTO figure_counts ({keys}, {', '.join(counts)}) SELECT {keys}, {values} "
+                f"FROM appeal_figure_rows WHERE id = {row}.id ON CONFLICT DO UPDATE SET {updates};")
+
+    watched = ("created_at, department_id, category, status, accept_due, accepted_at, reply_due, replied_at, "
+               "closed_at, rating, reopen_count, return_count")
+    db.execute(f"CREATE TRIGGER appeals_figures_insert AFTER INSERT ON appeals BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_old BEFORE UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_new AFTER UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_delete BEFORE DELETE ON appeals BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"INSERT INTO figure_counts ({keys}, {', '.join(counts)}) SELECT {keys}, COUNT(*), "
+               + ", ".join(f"SUM({c})" for c in counts[1:]) + f" FROM appeal_figure_rows GROUP BY {keys}")
+    # the deadlines still running: few rows, counted at read time against the clock
+    db.execute("CREATE INDEX idx_appeals_accept_pending ON appeals (created_at, accept_due, department_id, category) "
+               "WHERE accept_due IS NOT NULL AND accepted_at IS NULL")
+    db.execute("CREATE INDEX idx_appeals_reply_pending ON appeals (created_at, reply_due, department_id, category) "
+               "WHERE reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
+               "AND (status != 'closed' OR closed_at IS NULL)")
+    db.execute("DROP INDEX IF EXISTS idx_appeals_figures")  # m_web_002's covering index: nothing reads it now

@@ -6,11 +6,14 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlite_utils import Database
+
 from appeals.calendar import OfficialCalendar
 from appeals.lifecycle import Status
 from appeals.metrics import count_rows, summarise
 from storage.db import open_db
-from storage.figures import SqliteFigureSource, period_rows
+from storage.figures import _REFILL, SqliteFigureSource, period_rows
+from storage.migrations import migrations
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -19,15 +22,17 @@ def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def test_sql_counts_equal_the_definitions_on_rows() -> None:
-    db = open_db(None)
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+PERIODS = ((date(2026, 8, 1), date(2026, 11, 20), None), (date(2026, 9, 7), date(2026, 10, 31), "tax"))
+
+
+def _fill(db: Database, n: int = 600, seed: int = 3) -> None:
     db.execute("INSERT INTO departments (id, name) VALUES ('tax', '税务'), ('hrss', '人社')")
     db.execute("INSERT INTO enterprises (id, name, credit_code, created_at) VALUES (1, 'e', 'c', 'x')")
     db.execute("INSERT INTO users (id, created_at) VALUES (1, '2026-01-01T00:00:00+00:00')")
-    rng = random.Random(3)
-    now = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
-    for i in range(600):
-        created = now - timedelta(days=rng.uniform(0, 120), seconds=rng.randint(0, 86400))
+    rng = random.Random(seed)
+    for i in range(n):
+        created = NOW - timedelta(days=rng.uniform(0, 120), seconds=rng.randint(0, 86400))
         if rng.random() < 0.5:
             created = created.replace(microsecond=0)  # both timestamp shapes sqlite sees
         accept_due = created + timedelta(days=rng.choice([1, 2, 3]))
@@ -47,15 +52,74 @@ def test_sql_counts_equal_the_definitions_on_rows() -> None:
              rng.choice(["tax", "labor", None]), _ts(accept_due) if rng.random() < 0.95 else None, _ts(accepted),
              _ts(reply_due), _ts(replied), _ts(closed), rng.choice([None, 1, 2, 3, 4, 5]), rng.randint(0, 1),
              rng.choice([0, 0, 0, 1, 2])])
+
+
+def _assert_counts_equal_the_definitions(db: Database, tz: ZoneInfo = TZ) -> None:
     cal = OfficialCalendar()
     source = SqliteFigureSource(db)
-    for start, end, dept in ((date(2026, 8, 1), date(2026, 11, 20), None), (date(2026, 9, 7), date(2026, 10, 31),
-                                                                            "tax")):
-        sql = source.period_counts(start, end, now=now, calendar=cal, tz=TZ, department_id=dept)
-        rows = count_rows(period_rows(db, start, end, TZ, dept), start=start, end=end, now=now, calendar=cal, tz=TZ)
+    for start, end, dept in PERIODS:
+        sql = source.period_counts(start, end, now=NOW, calendar=cal, tz=tz, department_id=dept)
+        rows = count_rows(period_rows(db, start, end, tz, dept), start=start, end=end, now=NOW, calendar=cal, tz=tz)
         assert sorted(sql.groups, key=repr) == sorted(rows.groups, key=repr)
         assert sorted(sql.handling, key=repr) == sorted(rows.handling, key=repr)
         assert sql.finished_by_week == rows.finished_by_week
         a = summarise(sql, start=start, end=end, lights={})
         b = summarise(rows, start=start, end=end, lights={})
         assert a.total == b.total and a.weekly == b.weekly and a.total.filed > 50
+        assert 0 < a.total.accept_base - a.total.accepted_on_time < a.total.filed  # some late or still pending
+
+
+def test_sql_counts_equal_the_definitions_on_rows() -> None:
+    db = open_db(None)
+    _fill(db)
+    _assert_counts_equal_the_definitions(db)
+
+
+def test_kept_counts_follow_every_change_to_an_appeal() -> None:
+    """The triggers take an appeal's old state out and put its new state in, on any update or delete."""
+    db = open_db(None)
+    _fill(db)
+    rng = random.Random(5)
+    ids = [r[0] for r in db.execute("SELECT id FROM appeals").fetchall()]
+    later = (NOW - timedelta(days=3)).isoformat()
+    changes = (
+        "UPDATE appeals SET status = 'closed', closed_at = ?, rating = 2 WHERE id = ?",
+        "UPDATE appeals SET status = 'reopened', replied_at = NULL, closed_at = NULL, accepted_at = NULL, "
+        "reopen_count = reopen_count + 1, updated_at = ? WHERE id = ?",
+        "UPDATE appeals SET department_id = 'hrss', category = 'labor', return_count = 1, updated_at = ? WHERE id = ?",
+        "UPDATE appeals SET accepted_at = ?, status = 'accepted' WHERE id = ?",
+        "UPDATE appeals SET replied_at = ?, status = 'replied' WHERE id = ?",
+        "UPDATE appeals SET status = 'withdrawn', updated_at = ? WHERE id = ?",
+        "UPDATE appeals SET created_at = ?, department_id = NULL WHERE id = ?",
+        "UPDATE appeals SET updated_at = ? WHERE id = ?",  # touches nothing counted
+    )
+    for appeal_id in rng.sample(ids, 300):
+        db.execute(rng.choice(changes), [later, appeal_id])
+    db.execute("DELETE FROM appeals WHERE id IN (" + ", ".join(str(i) for i in rng.sample(ids, 40)) + ")")
+    _assert_counts_equal_the_definitions(db)
+    kept = db.execute("SELECT * FROM figure_counts WHERE filed > 0 ORDER BY 1, 2, 3, 4").fetchall()
+    assert db.execute("SELECT COUNT(*) FROM figure_counts WHERE filed < 0").fetchone()[0] == 0
+    db.execute("DELETE FROM figure_counts")
+    db.execute(_REFILL)
+    assert db.execute("SELECT * FROM figure_counts ORDER BY 1, 2, 3, 4").fetchall() == kept
+
+
+def test_the_migration_counts_the_appeals_already_there() -> None:
+    db = open_db(None, migrate=False)
+    migrations.apply(db, stop_before="m_web_004_figure_counts")  # a database of the previous release
+    _fill(db)
+    migrations.apply(db)
+    assert db.execute("SELECT SUM(filed) FROM figure_counts").fetchone()[0] == 600
+    _assert_counts_equal_the_definitions(db)
+
+
+def test_counts_read_in_another_zone_are_recounted_in_it() -> None:
+    """figure_counts are kept in the center's zone; a source asked for another zone recounts once, then keeps it."""
+    db = open_db(None)
+    _fill(db)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    _assert_counts_equal_the_definitions(db, tokyo)
+    assert db.execute("SELECT offset_seconds FROM figure_zone").fetchone()[0] == 9 * 3600
+    db.execute("UPDATE appeals SET rating = 5 WHERE id = 7")  # kept by the triggers in the new zone
+    _assert_counts_equal_the_definitions(db, tokyo)
+    _assert_counts_equal_the_definitions(db, TZ)
