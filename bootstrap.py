@@ -17,7 +17,10 @@ Nothing here knows Telegram: the aiogram Bot and Dispatcher are built in ``bot.a
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -73,19 +76,29 @@ def build_classifier(settings: Settings) -> Classifier:
 class Offloaded(Generic[T]):
     """``await offloaded.method(...)`` runs ``target.method(...)`` on the single writer thread.
 
+    ``pure`` names methods that touch no storage (classifying a text): they run on a worker thread of
+    their own instead, so the writer (and the write lock) never waits for the model, or for the Rasa
+    server over HTTP.
+
     ``after`` (if given) is called once each call has returned, e.g. to wake the delivery worker
     for the outbox rows that call committed. Such a committing service's calls, made while an update
     from the inbox is handled, are recorded as its steps (``storage.inbox.Steps``): handling the update
     again after a crash repeats none of them.
     """
 
-    def __init__(self, target: T, writer: Writer, after: Any = None) -> None:
+    def __init__(self, target: T, writer: Writer, after: Any = None, *, pure: Iterable[str] = ()) -> None:
         self.target = target
         self._writer = writer
         self._after = after
+        self._pure = frozenset(pure)
 
     def __getattr__(self, name: str) -> Any:
         fn = getattr(self.target, name)
+        if name in self._pure:
+            async def compute(*args: Any, **kwargs: Any) -> Any:
+                return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+            return compute
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             steps = current_steps() if self._after is not None else None
@@ -135,7 +148,7 @@ class Core:
     def services(self) -> Services:
         """The async facade over these objects (one per process is enough)."""
         return Services(self.settings, self.writer, Offloaded(self.repo, self.writer),
-                        Offloaded(self.appeals, self.writer, self._committed),
+                        Offloaded(self.appeals, self.writer, self._committed, pure=("intake",)),
                         Offloaded(self.registration, self.writer, self._committed),
                         Offloaded(self.figures, self.writer),
                         Offloaded(self.registration.staff, self.writer, self._committed),

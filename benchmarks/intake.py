@@ -20,7 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+
+import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -56,6 +59,8 @@ class Bench:
                  reply_marker: str) -> None:
         self.api, self.pid, self.texts, self.users, self.marker = api, pid, texts, users, reply_marker
         self.sent_at: dict[int, float] = {}  # update_id -> when the user sent it
+        self.chat_of: dict[int, int] = {}
+        self.wall_offset = time.time() - time.monotonic()  # stand-in times are monotonic, the database's UTC
 
     def replies(self) -> list[tuple[int, float, str]]:
         return [(m.chat_id, m.at, m.text or "") for m in self.api.sent
@@ -73,6 +78,7 @@ class Bench:
         user = self.users[k % len(self.users)]
         await user.send(self.texts[k % len(self.texts)])
         self.sent_at[self.api.last_update_id] = time.monotonic()
+        self.chat_of[self.api.last_update_id] = user.id
 
     async def wait_replies(self, total: int, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -109,6 +115,48 @@ class Bench:
         return latencies
 
 
+def stages(db: Path, bench: Bench, since_update: int) -> dict[str, list[float]]:
+    """Where an acknowledgement's time goes (ms, per appeal): sent -> stored in the inbox -> appeal
+    committed -> the acknowledgement arrived at the stand-in -> its row marked sent."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    rows = conn.execute(
+        "SELECT a.source_update_id, i.received_at, a.created_at, o.sent_at FROM appeals a "
+        "JOIN inbox i ON i.update_id = a.source_update_id "
+        "JOIN outbox o ON o.appeal_id = a.id AND o.chat_id = a.user_id AND o.sent_at IS NOT NULL "
+        "WHERE a.source_update_id > ? GROUP BY a.id HAVING o.id = MIN(o.id)", [since_update]).fetchall()
+    conn.close()
+    arrived = {}
+    for chat, at, _ in bench.replies():
+        arrived.setdefault(chat, []).append(at + bench.wall_offset)
+    out: dict[str, list[float]] = {"inbox": [], "filed": [], "delivered": [], "marked": []}
+    for update_id, received, created, sent in rows:
+        if update_id not in bench.sent_at:
+            continue
+        t0 = bench.sent_at[update_id] + bench.wall_offset
+        t1, t2, t3 = (datetime.fromisoformat(x).timestamp() for x in (received, created, sent))
+        later = [a for a in arrived.get(bench.chat_of[update_id], []) if a >= t2]
+        out["inbox"].append((t1 - t0) * 1000)
+        out["filed"].append((t2 - t1) * 1000)
+        if later:
+            out["delivered"].append((min(later) - t2) * 1000)
+            out["marked"].append((t3 - min(later)) * 1000)
+    return out
+
+
+async def drained(db: Path, timeout: float = 300) -> None:
+    """Wait until the outbox has nothing left to send."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            (left,) = conn.execute("SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')").fetchone()
+        finally:
+            conn.close()
+        if not left:
+            return
+        await asyncio.sleep(0.1)
+
+
 def card_latencies(db: Path, bench: Bench, since_update: int) -> list[float]:
     """Enterprise message -> first message naming the appeal to its department (or the dispatcher)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -126,6 +174,11 @@ def card_latencies(db: Path, bench: Bench, since_update: int) -> list[float]:
 
 async def run_wanqi(args: argparse.Namespace, work: Path) -> dict[str, object]:
     config = seed(work, args.enterprises)
+    # The stand-in has no flood limits, and this measures how fast the process files and answers, not
+    # Telegram's 30 msg/s (each appeal is two messages: the acknowledgement and the department's card).
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["push"].update({"messages_per_second": args.messages_per_second, "per_chat_interval": 0})
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     texts = appeal_texts()
     async with BotAPIStandin() as api:
         users = [api.user(ENTERPRISE_BASE + i, f"企业用户{i}") for i in range(args.enterprises)]
@@ -141,17 +194,20 @@ async def run_wanqi(args: argparse.Namespace, work: Path) -> dict[str, object]:
             idle = rss_mb(proc.proc.pid)
             first_burst = api.last_update_id
             burst = await bench.burst(args.burst)
-            await asyncio.sleep(1)
+            await drained(work / "wanqi.db")  # the burst's cards too: the paced run starts on an empty outbox
             cards_burst = card_latencies(work / "wanqi.db", bench, first_burst)
             paced_from = api.last_update_id
             lat = await bench.paced(args.rate, args.seconds)
             await asyncio.sleep(1)
             cards = card_latencies(work / "wanqi.db", bench, paced_from)
+            split = stages(work / "wanqi.db", bench, paced_from)
             after = rss_mb(proc.proc.pid)
         finally:
             await proc.stop()
+            if args.log is not None:
+                args.log.write_bytes((work / "wanqi.log").read_bytes())
     return {"start_s": start_s, "idle_mb": idle, "after_mb": after, "burst": burst, "lat": lat, "cards": cards,
-            "cards_burst": cards_burst}
+            "cards_burst": cards_burst, "stages": split}
 
 
 async def run_echo(args: argparse.Namespace) -> dict[str, object]:
@@ -188,6 +244,11 @@ def show(name: str, r: dict[str, object], rate: float) -> None:
     if isinstance(cards, list) and cards:
         print(f"  department card latency at {rate:.0f}/s: p50 {statistics.median(cards):.0f} ms, "
               f"p95 {pct(cards, 0.95):.0f} ms ({len(cards)} cards)")
+    split = r.get("stages")
+    if isinstance(split, dict) and split.get("inbox"):
+        print("  where the acknowledgement's time goes (p50 / p95 ms): " + ", ".join(
+            f"{name} {statistics.median(v):.0f} / {pct(v, 0.95):.0f}" for name, v in split.items() if v)
+            + "")
     burst_cards = r.get("cards_burst")
     if isinstance(burst_cards, list) and burst_cards:
         print(f"  department cards in the burst: {len(burst_cards)}, last {max(burst_cards) / 1000:.2f} s "
@@ -201,6 +262,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--enterprises", type=int, default=500)
     parser.add_argument("--only", choices=["wanqi", "echo"])
+    parser.add_argument("--messages-per-second", type=float, default=1000,
+                        help="the outbox's overall limit for `wanqi run` (push.messages_per_second; at most 1000)")
+    parser.add_argument("--log", type=Path, help="keep the log of `wanqi run` here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wanqi-intake-") as tmp:
         if args.only != "echo":

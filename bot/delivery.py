@@ -6,7 +6,9 @@ rate limiter per database. Rows are rendered at send time by ``render(row)`` fro
 payload, in the recipient's language.
 
 Order. Each chat is a lane: its rows go out in id order (the order of the events), one at a time; a
-row waiting for a retry holds back the later rows of its chat, never other chats.
+row waiting for a retry holds back the later rows of its chat, never other chats. Between chats,
+people's conversations (acknowledgements, cards, notices, alerts) go before bulk sends (the weekly
+digest, broadcasts): an appeal filed during a 10,000-chat push gets its number at once, not after it.
 
 Limits (Telegram: ~30 messages/s overall, 1/s per chat). The overall limit is a sliding window over
 request *completions*: request k+N starts only after request k has completed and a full period has
@@ -59,6 +61,26 @@ _SLACK = 0.002  # seconds added to every computed wait: timers may fire a hair e
 # claimed in advance would go out and pile up between "Telegram accepted" and "we committed".
 _MAX_EARLY_CLAIM = 0.010
 _BATCH = 2000  # rows read from the outbox at a time
+BULK_KINDS = frozenset({"digest", "broadcast"})  # sent when no conversation's message is waiting
+
+
+class _Ready:
+    """The chats whose next row may go now, conversations first, each kind in the order it became ready."""
+
+    def __init__(self) -> None:
+        self._now: deque[int] = deque()
+        self._bulk: deque[int] = deque()
+        self._added = asyncio.Event()
+
+    def put(self, chat_id: int, bulk: bool) -> None:
+        (self._bulk if bulk else self._now).append(chat_id)
+        self._added.set()
+
+    async def get(self) -> int:
+        while not (self._now or self._bulk):
+            self._added.clear()
+            await self._added.wait()
+        return (self._now or self._bulk).popleft()
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,32 +299,45 @@ class DeliveryWorker:
     async def _loop(self, report: DeliveryReport, until_idle: bool) -> None:
         lanes: dict[int, deque[dict[str, Any]]] = {}
         active: set[int] = set()  # chats that are ready, waiting for their turn, or being sent
-        ready: asyncio.Queue[int] = asyncio.Queue()
+        ready = _Ready()
         loop = asyncio.get_running_loop()
         cursor = 0
         idle = asyncio.Event()
         in_flight = 0
         quiet = asyncio.Event()
 
+        def put(chat_id: int) -> None:
+            ready.put(chat_id, bulk=lanes[chat_id][0]["kind"] in BULK_KINDS)
+
         def schedule(chat_id: int, not_before: float = 0.0) -> None:
             active.add(chat_id)
             delay = max(self._chat_ready_at.get(chat_id, 0.0) - time.monotonic(), not_before - epoch())
             if delay > 0:
-                loop.call_later(delay + _SLACK, ready.put_nowait, chat_id)
+                loop.call_later(delay + _SLACK, put, chat_id)
             else:
-                ready.put_nowait(chat_id)
+                put(chat_id)
 
         async def sender() -> None:
             nonlocal in_flight
             while not self._stopping.is_set():
-                chat_id = await ready.get()
+                # The turn first, then the chat: whichever chat is most urgent when a slot comes up gets it,
+                # so a conversation never queues behind bulk rows already picked while waiting for the window.
+                slot = await self.window.acquire()
+                try:
+                    await self.window.turn(slot, early=min(self._claim_time, _MAX_EARLY_CLAIM))
+                    chat_id = await ready.get()
+                except BaseException:
+                    slot.done()
+                    raise
                 if self._stopping.is_set():
+                    slot.done()
                     return
                 lane = lanes[chat_id]
                 in_flight += 1
                 try:
-                    outcome, retry_at = await self._deliver(lane[0], report)
+                    outcome, retry_at = await self._deliver(lane[0], report, slot)
                 finally:
+                    slot.done()  # unused if the row never reached its call (a render error, no longer queued)
                     in_flight -= 1
                     if in_flight == 0:
                         quiet.set()
@@ -362,8 +397,11 @@ class DeliveryWorker:
             for chat_id in [c for c, t in self._chat_ready_at.items() if t <= now]:
                 del self._chat_ready_at[chat_id]
 
-    async def _deliver(self, row: dict[str, Any], report: DeliveryReport) -> tuple[str, float]:
-        """One attempt at a row: ``sent``, ``failed``, ``blocked``, ``skipped``, or ``retry`` at an epoch time."""
+    async def _deliver(self, row: dict[str, Any], report: DeliveryReport, slot: _Slot | None = None
+                       ) -> tuple[str, float]:
+        """One attempt at a row: ``sent``, ``failed``, ``blocked``, ``skipped``, or ``retry`` at an epoch time.
+
+        ``slot``: the window's turn already reserved for its first call."""
         row_id, chat_id, kind = int(row["id"]), int(row["chat_id"]), str(row["kind"])
         try:
             calls = list(self.render(row))
@@ -374,7 +412,8 @@ class DeliveryWorker:
             message = None
             start = int(row.get("_parts_sent", 0))
             for i, call in enumerate(calls[start:], start):
-                message = await self._attempt(row_id, chat_id, call, claim=i == start, uncertain=uncertain)
+                message = await self._attempt(row_id, chat_id, call, claim=i == start, uncertain=uncertain,
+                                              slot=slot if i == start else None)
                 row["_parts_sent"] = i + 1
                 uncertain = False
         except _NotQueued:
@@ -437,12 +476,14 @@ class DeliveryWorker:
             logger.warning("delivery %s (%s) to chat %s: %s", row["id"], row["kind"], row["chat_id"], reason)
         return "failed"
 
-    async def _attempt(self, row_id: int, chat_id: int, call: Call, *, claim: bool, uncertain: bool) -> Any:
+    async def _attempt(self, row_id: int, chat_id: int, call: Call, *, claim: bool, uncertain: bool,
+                       slot: _Slot | None = None) -> Any:
         """One HTTP call inside the window; the row is claimed (committed) before its first call starts."""
         wait = self._chat_ready_at.get(chat_id, 0.0) - time.monotonic()
         if not claim and wait > 0:  # the next part of a long message: the chat's interval still applies
             await asyncio.sleep(wait + _SLACK)
-        slot = await self.window.acquire()
+        if slot is None:
+            slot = await self.window.acquire()
         try:
             if claim:
                 # Claim just before the turn, early by about one commit, so the commit overlaps the wait

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +17,36 @@ from sqlite_utils import Database
 from storage.migrations import migrations
 
 T = TypeVar("T")
+
+
+class WanqiDatabase(Database):
+    """sqlite-utils' Database whose transactions take the write lock when they begin.
+
+    Several connections write to one file (the services' writer, the delivery worker's, the web side's).
+    A deferred ``BEGIN`` that reads and then writes cannot upgrade its snapshot once another connection
+    has committed in between: SQLite answers "database is locked" at once, without the busy timeout.
+    ``BEGIN IMMEDIATE`` waits for the lock up front instead (busy_timeout), so such a transaction never
+    fails for a neighbour's commit. Nested blocks stay savepoints.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic() as db:
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
 
 
 def open_db(path: str | Path | None, *, migrate: bool = True) -> Database:
@@ -29,7 +60,7 @@ def open_db(path: str | Path | None, *, migrate: bool = True) -> Database:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         private(Path(target))
     conn = sqlite3.connect(target, check_same_thread=False, timeout=10)
-    db = Database(conn)
+    db = WanqiDatabase(conn)
     if path is not None:
         db.enable_wal()
         private(Path(target))  # the -wal and -shm files SQLite just made

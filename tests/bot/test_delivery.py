@@ -256,3 +256,31 @@ async def test_a_database_failure_stops_the_worker_instead_of_hanging(
         async with asyncio.timeout(10):
             await make(bot, outbox, writer).drain()
     assert api.sent == []  # nothing goes out unless its claim was committed
+
+
+async def test_a_conversation_goes_before_a_push_already_under_way(
+    api: BotAPIStandin, bot: Bot, outbox: Outbox, writer: Writer
+) -> None:
+    """An appeal filed during the weekly push gets its number at once, not after thousands of digests."""
+    digests = [Outgoing(chat, "digest", {"text": f"本周政策 {chat}"}, dedupe=f"d:{chat}") for chat in range(1, 81)]
+    outbox.add(digests)
+    worker = make(bot, outbox, writer, messages_per_second=20)
+    task = asyncio.create_task(worker.run())
+    await _until(lambda: len(api.sent) >= 25)  # the push is in its second second
+    await writer.run(outbox.add, [Outgoing(5000, "text", {"text": "诉求编号 ZQ-1"}, dedupe="ack")])
+    worker.wake()
+    already = len(api.sent)
+    await api.wait_for(5000, timeout=5)
+    position = next(i for i, m in enumerate(api.sent) if m.chat_id == 5000)
+    assert position <= already + 3, f"the acknowledgement waited behind {position - already} more digests"
+    await _until(lambda: len(api.sent) >= 81)
+    worker.stop()
+    await asyncio.wait_for(task, 5)
+    assert outbox.stats() == {"sent": 81}
+    assert sorted(m.chat_id for m in api.sent) == [*range(1, 81), 5000]  # every digest, once
+
+
+async def _until(condition: Any, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)

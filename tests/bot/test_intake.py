@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from typing import Any
+
+from aiogram.types import Update
+
 from tests.bot.harness import SUPERVISOR, Harness, Role, credit_code
 
 ENT, OTHER, HANDLER = 101, 102, 201
@@ -150,3 +156,41 @@ async def test_files_added_later_reach_the_handler(h: Harness) -> None:
     assert h.one("SELECT file_name FROM attachments WHERE appeal_id = ?", [appeal_id])["file_name"] == "报错截图.pdf"
     actions = [r["action"] for r in h.db.query("SELECT action FROM appeal_events WHERE appeal_id = ?", [appeal_id])]
     assert actions[-2:] == ["files", "message"]
+
+
+async def test_a_slow_classifier_does_not_hold_up_the_other_chats(h: Harness) -> None:
+    """The model (or the Rasa server over HTTP) works outside the database's writer: while one appeal is
+    being classified, another enterprise's /my is answered, and the appeal is filed once the model answers."""
+    await h.register(ENT)
+    await h.register(OTHER, code=credit_code("91441200MA4UQ2X17"))
+    release, started = threading.Event(), threading.Event()
+    quick = h.classifier.parse
+
+    def slow(text: str) -> Any:
+        if "慢" in text:
+            started.set()
+            release.wait(10)
+        return quick(text)
+
+    h.classifier.parse = slow  # type: ignore[method-assign]
+    before = len(h.session.sent)
+    filing = {"update_id": 9001, **h._message(ENT, "zh-hans", text="慢慢说：我们申请的退税一直没有到账，请帮忙查一下")}
+    asking = {"update_id": 9002, **h._message(OTHER, "zh-hans", text="/my",
+                                              entities=[{"type": "bot_command", "offset": 0, "length": 3}])}
+    try:
+        await h.app.intake.accept([Update.model_validate(filing, context={"bot": h.app.bot})])
+        async with asyncio.timeout(5):
+            while not started.is_set():
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):  # before: storing the update already waited for the model
+            await h.app.intake.accept([Update.model_validate(asking, context={"bot": h.app.bot})])
+            while not h.to(OTHER, h.session.sent[before:]):
+                await asyncio.sleep(0.01)
+        assert not release.is_set()
+        assert list(h.db.query("SELECT id FROM appeals")) == []  # the first appeal is still being classified
+    finally:
+        release.set()
+    await h.app.intake.drain()
+    await h.drain()
+    assert h.one("SELECT category, status FROM appeals") == {"category": "tax", "status": "dispatched"}
+    assert "诉求编号" in h.last_to(ENT).text
