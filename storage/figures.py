@@ -35,24 +35,25 @@ def _scope(department_id: str | None) -> tuple[str, list[object]]:
     return ("", []) if department_id is None else (" AND department_id = ?", [department_id])
 
 
-# The definitions of appeals.metrics.count_rows, read from figure_counts (per filing day, answer day, department
-# and category; kept by the triggers of migration m_web_004_figure_counts) plus, for the deadlines still running,
-# the few appeals that pass theirs only as the clock moves. tests/storage/test_figures.py checks both agree.
-_EPOCH = date(1970, 1, 1)  # figure_counts' days are days since this, in the center's zone; it was a Thursday
+# The definitions of appeals.metrics.count_rows, read from figure_days (counts per filing day, department and
+# category) and figure_answers (answers per filing day and answer day), kept by the triggers of migrations
+# m_web_004/m_web_006, plus, for the deadlines still running, the few appeals that pass theirs only as the
+# clock moves. tests/storage/test_figures.py checks both agree.
+_EPOCH = date(1970, 1, 1)  # the kept counts' days are days since this, in the center's zone; it was a Thursday
 _COUNTS = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated", "satisfied",
            "poor", "reopened", "returned", "closed")
 _GROUPS = f"""
 SELECT department_id, category, filed_day - (filed_day + 3) % 7 AS week, {", ".join(f"SUM({c})" for c in _COUNTS)}
-FROM figure_counts WHERE filed_day BETWEEN :first AND :last {{scope}} GROUP BY 1, 2, 3 HAVING SUM(filed) > 0"""
+FROM figure_days WHERE filed_day BETWEEN :first AND :last {{scope}} GROUP BY 1, 2, 3 HAVING SUM(filed) > 0"""
 _HANDLING = """
 SELECT f.department_id, f.category, CASE WHEN f.finished_day > f.filed_day THEN wf.n - wc.n ELSE 0 END AS days,
-  SUM(f.filed) AS n
-FROM figure_counts f JOIN temp.wanqi_workdays wc ON wc.day = f.filed_day
+  SUM(f.answered) AS n
+FROM figure_answers f JOIN temp.wanqi_workdays wc ON wc.day = f.filed_day
 LEFT JOIN temp.wanqi_workdays wf ON wf.day = f.finished_day
-WHERE f.filed_day BETWEEN :first AND :last AND f.finished_day >= 0 {scope} GROUP BY 1, 2, 3 HAVING SUM(f.filed) > 0"""
+WHERE f.filed_day BETWEEN :first AND :last {scope} GROUP BY 1, 2, 3 HAVING SUM(f.answered) > 0"""
 _FINISHED = """
-SELECT finished_day - (finished_day + 3) % 7 AS week, SUM(filed) FROM figure_counts
-WHERE filed_day BETWEEN :first AND :last AND finished_day >= 0 {scope} GROUP BY 1 HAVING SUM(filed) > 0"""
+SELECT finished_day - (finished_day + 3) % 7 AS week, SUM(answered) FROM figure_answers
+WHERE filed_day BETWEEN :first AND :last {scope} GROUP BY 1 HAVING SUM(answered) > 0"""
 # Not yet signed for / answered: counted once their deadline has passed (the WHERE terms match the partial indexes)
 _PENDING = """
 SELECT COALESCE(department_id, ''), COALESCE(category, ''), day - (day + 3) % 7 AS week, COUNT(*) FROM (
@@ -63,10 +64,13 @@ _ACCEPT_PENDING = _PENDING.replace("{pending}", "accept_due IS NOT NULL AND acce
     "{due}", "accept_due")
 _REPLY_PENDING = _PENDING.replace("{pending}", "reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
                                   "AND (status != 'closed' OR closed_at IS NULL)").replace("{due}", "reply_due")
-_REFILL = f"""
-INSERT INTO figure_counts (filed_day, finished_day, department_id, category, {", ".join(_COUNTS)})
-SELECT filed_day, finished_day, department_id, category, COUNT(*), {", ".join(f"SUM({c})" for c in _COUNTS[1:])}
-FROM appeal_figure_rows GROUP BY 1, 2, 3, 4"""
+_REFILL = (f"""
+INSERT INTO figure_days (filed_day, department_id, category, {", ".join(_COUNTS)})
+SELECT filed_day, department_id, category, COUNT(*), {", ".join(f"SUM({c})" for c in _COUNTS[1:])}
+FROM appeal_figure_rows GROUP BY 1, 2, 3""", """
+INSERT INTO figure_answers (filed_day, department_id, category, finished_day, answered)
+SELECT filed_day, department_id, category, finished_day, COUNT(*) FROM appeal_figure_rows WHERE finished_day >= 0
+GROUP BY 1, 2, 3, 4""")
 
 
 def _day(value: date) -> int:
@@ -83,10 +87,10 @@ class SqliteFigureSource:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._workdays: tuple[date, date] | None = None  # the range temp.wanqi_workdays covers
-        self._offset: int | None = None  # the zone figure_counts is known to be counted in
+        self._offset: int | None = None  # the zone the kept counts are known to be counted in
 
     def _ensure_zone(self, offset: int) -> None:
-        """Recount figure_counts if they were counted in another zone than the one asked for (a config change)."""
+        """Recount the kept counts if they were counted in another zone than the one asked for (a config change)."""
         if self._offset == offset:
             return
         conn = self.db.conn
@@ -95,8 +99,9 @@ class SqliteFigureSource:
             with self.db.atomic():
                 conn.execute("DELETE FROM figure_zone")
                 conn.execute("INSERT INTO figure_zone (offset_seconds) VALUES (?)", [offset])
-                conn.execute("DELETE FROM figure_counts")
-                conn.execute(_REFILL)
+                for table, refill in zip(("figure_days", "figure_answers"), _REFILL, strict=True):
+                    conn.execute(f"DELETE FROM {table}")
+                    conn.execute(refill)
         self._offset = offset
 
     def _ensure_workdays(self, low: date, high: date, calendar: WorkCalendar) -> None:
@@ -131,7 +136,7 @@ class SqliteFigureSource:
         if department_id is not None:
             scope, params["dept"] = "AND department_id = :dept", department_id
         conn = self.db.conn
-        last = conn.execute("SELECT MAX(finished_day) FROM figure_counts WHERE filed_day BETWEEN :first AND :last",
+        last = conn.execute("SELECT MAX(finished_day) FROM figure_answers WHERE filed_day BETWEEN :first AND :last",
                             params).fetchone()[0]
         self._ensure_workdays(start, max(end, now.astimezone(tz).date(), _date(last or 0)), calendar)
         counts = {(r[0], r[1], r[2]): list(r[3:]) for r in conn.execute(_GROUPS.format(scope=scope), params)}

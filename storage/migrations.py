@@ -368,3 +368,45 @@ def m_web_005_running_index(db: Database) -> None:
     10^5 appeals without a table lookup each."""
     db.execute("CREATE INDEX idx_appeals_running ON appeals (status, department_id, category, created_at, "
                "dispatched_at, accept_due, reply_due, extension_status)")
+
+
+@migrations()
+def m_web_006_figure_days(db: Database) -> None:
+    """figure_counts split in two: the counts per filing day (figure_days: ~3,650 rows a year, what 三率 and
+    the weekly trend read) and the answers per filing day and answer day (figure_answers: what the
+    handling time reads). One table of both made every 总览 sum 33,000 rows where 3,650 carry the counts.
+    Same view (appeal_figure_rows), same zone, same triggers' shape."""
+    for trigger in ("insert", "update_old", "update_new", "delete"):
+        db.execute(f"DROP TRIGGER IF EXISTS appeals_figures_{trigger}")
+    db.execute("DROP TABLE IF EXISTS figure_counts")
+    counts = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated",
+              "satisfied", "poor", "reopened", "returned", "closed")
+    keys = "filed_day, department_id, category"
+    db.execute(f"CREATE TABLE figure_days (filed_day INTEGER NOT NULL, department_id TEXT NOT NULL, "
+               f"category TEXT NOT NULL, {', '.join(f'{c} INTEGER NOT NULL' for c in counts)}, "
+               f"PRIMARY KEY ({keys})) STRICT, WITHOUT ROWID")
+    db.execute(f"CREATE TABLE figure_answers (filed_day INTEGER NOT NULL, department_id TEXT NOT NULL, "
+               f"category TEXT NOT NULL, finished_day INTEGER NOT NULL, answered INTEGER NOT NULL, "
+               f"PRIMARY KEY ({keys}, finished_day)) STRICT, WITHOUT ROWID")
+
+    def upsert(row: str, sign: str) -> str:
+        values = ", ".join([f"{sign}1", *(f"{sign}{c}" for c in counts[1:])])
+        return (f"INSERT INTO figure_days ({keys}, {', '.join(counts)}) SELECT {keys}, {values} "
+                f"FROM appeal_figure_rows WHERE id = {row}.id ON CONFLICT DO UPDATE SET "
+                + ", ".join(f"{c} = {c} + excluded.{c}" for c in counts) + "; "
+                f"INSERT INTO figure_answers ({keys}, finished_day, answered) SELECT {keys}, finished_day, {sign}1 "
+                f"FROM appeal_figure_rows WHERE id = {row}.id AND finished_day >= 0 "
+                f"ON CONFLICT DO UPDATE SET answered = answered + excluded.answered;")
+
+    watched = ("created_at, department_id, category, status, accept_due, accepted_at, reply_due, replied_at, "
+               "closed_at, rating, reopen_count, return_count")
+    db.execute(f"CREATE TRIGGER appeals_figures_insert AFTER INSERT ON appeals BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_old BEFORE UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_new AFTER UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_delete BEFORE DELETE ON appeals BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"INSERT INTO figure_days ({keys}, {', '.join(counts)}) SELECT {keys}, COUNT(*), "
+               + ", ".join(f"SUM({c})" for c in counts[1:]) + f" FROM appeal_figure_rows GROUP BY {keys}")
+    db.execute(f"INSERT INTO figure_answers ({keys}, finished_day, answered) SELECT {keys}, finished_day, COUNT(*) "
+               f"FROM appeal_figure_rows WHERE finished_day >= 0 GROUP BY {keys}, finished_day")

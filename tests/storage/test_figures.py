@@ -6,6 +6,7 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlite_utils import Database
 
 from appeals.calendar import OfficialCalendar
@@ -98,24 +99,28 @@ def test_kept_counts_follow_every_change_to_an_appeal() -> None:
         db.execute(rng.choice(changes), [later, appeal_id])
     db.execute("DELETE FROM appeals WHERE id IN (" + ", ".join(str(i) for i in rng.sample(ids, 40)) + ")")
     _assert_counts_equal_the_definitions(db)
-    kept = db.execute("SELECT * FROM figure_counts WHERE filed > 0 ORDER BY 1, 2, 3, 4").fetchall()
-    assert db.execute("SELECT COUNT(*) FROM figure_counts WHERE filed < 0").fetchone()[0] == 0
-    db.execute("DELETE FROM figure_counts")
-    db.execute(_REFILL)
-    assert db.execute("SELECT * FROM figure_counts ORDER BY 1, 2, 3, 4").fetchall() == kept
+    for (table, count), refill in zip((("figure_days", "filed"), ("figure_answers", "answered")), _REFILL,
+                                      strict=True):
+        kept = db.execute(f"SELECT * FROM {table} WHERE {count} != 0 ORDER BY 1, 2, 3, 4").fetchall()
+        assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE {count} < 0").fetchone()[0] == 0
+        db.execute(f"DELETE FROM {table}")
+        db.execute(refill)
+        assert db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4").fetchall() == kept
 
 
-def test_the_migration_counts_the_appeals_already_there() -> None:
+@pytest.mark.parametrize("release", ["m_web_004_figure_counts", "m_web_006_figure_days"])
+def test_the_migrations_count_the_appeals_already_there(release: str) -> None:
     db = open_db(None, migrate=False)
-    migrations.apply(db, stop_before="m_web_004_figure_counts")  # a database of the previous release
+    migrations.apply(db, stop_before=release)  # a database of a previous release (before any counts / one table)
     _fill(db)
     migrations.apply(db)
-    assert db.execute("SELECT SUM(filed) FROM figure_counts").fetchone()[0] == 600
+    assert db.execute("SELECT SUM(filed) FROM figure_days").fetchone()[0] == 600
+    assert not db["figure_counts"].exists()
     _assert_counts_equal_the_definitions(db)
 
 
 def test_counts_read_in_another_zone_are_recounted_in_it() -> None:
-    """figure_counts are kept in the center's zone; a source asked for another zone recounts once, then keeps it."""
+    """The counts are kept in the center's zone; a source asked for another zone recounts once, then keeps it."""
     db = open_db(None)
     _fill(db)
     tokyo = ZoneInfo("Asia/Tokyo")
