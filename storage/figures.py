@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from appeals.calendar import WorkCalendar
 from appeals.lifecycle import CLOCK_RUNNING, Status
-from appeals.metrics import FigureRow, GroupCounts, PeriodCounts, WorkdayCounter
+from appeals.metrics import FigureRow, GroupCounts, PeriodCounts, RunningClock, WorkdayCounter
 
 _COLUMNS = ("department_id, category, status, created_at, dispatched_at, accept_due, accepted_at, reply_due, "
             "replied_at, closed_at, rating, reopen_count, return_count")
@@ -150,7 +150,7 @@ class SqliteFigureSource:
         finished = {_date(r[0]): int(r[1]) for r in conn.execute(_FINISHED.format(scope=scope), params)}
         return PeriodCounts(groups, handling, finished)
 
-    def running_rows(self, department_id: str | None = None) -> Iterator[FigureRow]:
+    def running_rows(self, department_id: str | None = None) -> Iterator[RunningClock]:
         return running_rows(self.db, department_id)
 
 
@@ -163,15 +163,12 @@ def period_rows(db: Database, start: date, end: date, tz: tzinfo, department_id:
     return _rows(db, "created_at >= ? AND created_at < ?" + extra, [low, high, *params])
 
 
-def running_rows(db: Database, department_id: str | None = None) -> Iterator[FigureRow]:
-    """Appeals whose clock runs now (for the traffic lights), whenever they were filed: only what a light needs,
-    read from the covering index idx_appeals_running."""
+def running_rows(db: Database, department_id: str | None = None) -> Iterator[RunningClock]:
+    """The clocks of the appeals that run now (for the traffic lights), whenever filed: only what a light needs,
+    from the covering index idx_appeals_running."""
     extra, params = _scope(department_id)
     marks = ", ".join("?" for _ in CLOCK_RUNNING)
     cursor = db.conn.execute(
-        "SELECT department_id, category, status, created_at, dispatched_at, accept_due, reply_due FROM appeals "
-        f"WHERE status IN ({marks}){extra}", [*sorted(s.value for s in CLOCK_RUNNING), *params])
-    for r in cursor:
-        yield FigureRow(department_id=r[0], category=r[1], status=_STATUS[r[2]],
-                        created_at=datetime.fromisoformat(r[3]), dispatched_at=_dt(r[4]), accept_due=_dt(r[5]),
-                        reply_due=_dt(r[6]))
+        f"SELECT status, dispatched_at, accept_due, reply_due FROM appeals WHERE status IN ({marks}){extra}",
+        [*sorted(s.value for s in CLOCK_RUNNING), *params])
+    return (RunningClock(_STATUS[r[0]], _dt(r[1]), _dt(r[2]), _dt(r[3])) for r in cursor)

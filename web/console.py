@@ -18,7 +18,7 @@ from markupsafe import Markup
 from appeals.errors import AppealError, NotFound
 from appeals.hotspots import HotspotItem, find_hotspots
 from appeals.lifecycle import TRIAGE, Status
-from appeals.metrics import FigureRow, days_text, department_scope, ordered, percent, row_light
+from appeals.metrics import RunningClock, days_text, department_scope, ordered, percent, row_light
 from appeals.model import Actor, Role
 from appeals.sla import Light
 from web.auth import see_other
@@ -84,11 +84,9 @@ def _light_of(row: dict[str, Any], now: datetime, ratio: float) -> tuple[Light |
     def dt(v: str | None) -> datetime | None:
         return datetime.fromisoformat(v) if v else None
 
-    fr = FigureRow(row["department_id"], row["category"], Status(row["status"]), now,
-                   dispatched_at=dt(row["dispatched_at"]), accept_due=dt(row["accept_due"]),
-                   reply_due=dt(row["reply_due"]))
-    due = fr.reply_due if fr.status is Status.ACCEPTED else fr.accept_due
-    return row_light(fr, now, ratio), due
+    clock = RunningClock(Status(row["status"]), dt(row["dispatched_at"]), dt(row["accept_due"]), dt(row["reply_due"]))
+    due = clock.reply_due if clock.status is Status.ACCEPTED else clock.accept_due
+    return row_light(clock, now, ratio), due
 
 
 def _clock(due: datetime | None, now: datetime, t: Any) -> Markup | str:
