@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -165,8 +166,10 @@ async def test_hotspots_group_similar_appeals_from_several_enterprises(site: Sit
         await client.post(f"/console/appeals/{appeal_id}/dispatch", data={"category": "utilities", "csrf": csrf})
     await h.join(401, Role.HANDLER, "urban")
     before = len(h.to(401))
-    done = await client.post("/console/supervise", data=[("csrf", csrf), ("note", "集中停电请统一处理"),
-                                                         *[("appeal", str(i)) for i in ids]])
+    group = re.search(r'name="appeals" value="([0-9,]+)"', page)  # what the group's 督办 form sends
+    assert group is not None and sorted(map(int, group[1].split(","))) == sorted(ids)
+    done = await client.post("/console/supervise", data={"csrf": csrf, "note": "集中停电请统一处理",
+                                                         "appeals": group[1]})
     assert done.status == 200
     await h.drain()
     told = h.to(401)[before:]
