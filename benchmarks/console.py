@@ -33,7 +33,7 @@ from appeals.calendar import OfficialCalendar  # noqa: E402
 from appeals.credit_code import check_char  # noqa: E402
 from appeals.reference import DISTRICTS  # noqa: E402
 from appeals.sla import add_working_days  # noqa: E402
-from bootstrap import NoClassifier, build_classifier, build_core  # noqa: E402
+from bootstrap import NoClassifier, build_classifier, build_core, settle_heap  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from web.context import WebContext  # noqa: E402
 from web.server import start  # noqa: E402
@@ -201,6 +201,7 @@ async def run(args: argparse.Namespace) -> None:
     core = build_core(settings, classifier=classifier, sync_catalogue=False)
     services = core.services()
     runner = await start(WebContext(settings, services, core.clock), "127.0.0.1:0")
+    settle_heap()  # as `wanqi web` and `wanqi run` do once serving
     base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     token = core.web.create_login_link(900, datetime.now(UTC))
     jar = aiohttp.CookieJar(unsafe=True)

@@ -33,6 +33,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import User
 
+from bootstrap import settle_heap
 from bot.app import App, build_app
 from bot.commands import set_default_menu
 from bot.config import Settings
@@ -266,6 +267,7 @@ async def run_polling(settings: Settings, announce: Callable[[str], None] | None
         if announce is not None:
             announce(cli_text("cli.run.started", version=wanqi_version(), bot=me.username or me.id,
                               database=settings.path(settings.database)))
+        settle_heap()
         await serve(app, announce=announce)
     finally:
         await app.close()

@@ -47,12 +47,13 @@ def web_group(ctx: click.Context, listen: str | None) -> None:
 async def serve_alone(settings: Settings, listen: str | None = None, *, stop: asyncio.Event | None = None) -> None:
     """Until ``stop`` is set (or forever). Steps taken here queue their notices in the outbox of the same
     database; the delivery worker of `wanqi run` sends them."""
-    from bootstrap import build_classifier, build_core
+    from bootstrap import build_classifier, build_core, settle_heap
     from web.context import WebContext
     from web.server import start
 
     core = build_core(settings, classifier=build_classifier(settings))
     runner = await start(WebContext(settings, core.services(), core.clock), listen)
+    settle_heap()
     try:
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
