@@ -156,7 +156,7 @@ async def overdue(request: web.Request) -> web.Response:
     shown = items[:OVERDUE_SHOWN]
     details = await ctx.services.web.running_details(sorted({r["id"] for r in (*shown, *extensions)}))
     shown = [{**r, **details[r["id"]], "clock": _clock(r["due"], now, t)} for r in shown if r["id"] in details]
-    extensions = [{**r, **details[r["id"]]} for r in extensions if r["id"] in details]
+    extensions = sorted(({**r, **details[r["id"]]} for r in extensions if r["id"] in details), key=lambda r: r["id"])
     return render(ctx, "overdue.html", {"items": shown, "count": len(items),
                                         "extensions": extensions, "v": Views(ctx),
                                         "can_supervise": actor.role is Role.SUPERVISOR}, request=request)
