@@ -125,7 +125,7 @@ def stages(db: Path, bench: Bench, since_update: int) -> dict[str, list[float]]:
         "JOIN outbox o ON o.appeal_id = a.id AND o.chat_id = a.user_id AND o.sent_at IS NOT NULL "
         "WHERE a.source_update_id > ? GROUP BY a.id HAVING o.id = MIN(o.id)", [since_update]).fetchall()
     conn.close()
-    arrived = {}
+    arrived: dict[int, list[float]] = {}
     for chat, at, _ in bench.replies():
         arrived.setdefault(chat, []).append(at + bench.wall_offset)
     out: dict[str, list[float]] = {"inbox": [], "filed": [], "delivered": [], "marked": []}
@@ -134,12 +134,12 @@ def stages(db: Path, bench: Bench, since_update: int) -> dict[str, list[float]]:
             continue
         t0 = bench.sent_at[update_id] + bench.wall_offset
         t1, t2, t3 = (datetime.fromisoformat(x).timestamp() for x in (received, created, sent))
-        later = [a for a in arrived.get(bench.chat_of[update_id], []) if a >= t2]
+        at = min((a for a in arrived.get(bench.chat_of[update_id], []) if a >= t2), default=None)
         out["inbox"].append((t1 - t0) * 1000)
         out["filed"].append((t2 - t1) * 1000)
-        if later:
-            out["delivered"].append((min(later) - t2) * 1000)
-            out["marked"].append((t3 - min(later)) * 1000)
+        if at is not None:
+            out["delivered"].append((at - t2) * 1000)
+            out["marked"].append((t3 - at) * 1000)
     return out
 
 
@@ -247,8 +247,7 @@ def show(name: str, r: dict[str, object], rate: float) -> None:
     split = r.get("stages")
     if isinstance(split, dict) and split.get("inbox"):
         print("  where the acknowledgement's time goes (p50 / p95 ms): " + ", ".join(
-            f"{name} {statistics.median(v):.0f} / {pct(v, 0.95):.0f}" for name, v in split.items() if v)
-            + "")
+            f"{name} {statistics.median(v):.0f} / {pct(v, 0.95):.0f}" for name, v in split.items() if v))
     burst_cards = r.get("cards_burst")
     if isinstance(burst_cards, list) and burst_cards:
         print(f"  department cards in the burst: {len(burst_cards)}, last {max(burst_cards) / 1000:.2f} s "

@@ -326,21 +326,18 @@ class DeliveryWorker:
                 try:
                     await self.window.turn(slot, early=min(self._claim_time, _MAX_EARLY_CLAIM))
                     chat_id = await ready.get()
-                except BaseException:
-                    slot.done()
-                    raise
-                if self._stopping.is_set():
-                    slot.done()
-                    return
-                lane = lanes[chat_id]
-                in_flight += 1
-                try:
-                    outcome, retry_at = await self._deliver(lane[0], report, slot)
+                    if self._stopping.is_set():
+                        return
+                    lane = lanes[chat_id]
+                    in_flight += 1
+                    try:
+                        outcome, retry_at = await self._deliver(lane[0], report, slot)
+                    finally:
+                        in_flight -= 1
+                        if in_flight == 0:
+                            quiet.set()
                 finally:
-                    slot.done()  # unused if the row never reached its call (a render error, no longer queued)
-                    in_flight -= 1
-                    if in_flight == 0:
-                        quiet.set()
+                    slot.done()  # a no-op once the row's call used it; frees a turn no call took
                 if outcome == "blocked":
                     report.blocked += len(lane) - 1  # block_chat stopped the rest of the chat in the database
                     lane.clear()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from storage.db import open_db
 
 
@@ -37,10 +39,15 @@ def test_a_neighbours_commit_between_a_read_and_a_write_waits_instead_of_failing
     assert services.execute("SELECT n FROM counter").fetchone() == (101,)
 
 
-def test_nested_blocks_are_savepoints_and_roll_back_alone(tmp_path):
-    db = open_db(tmp_path / "wanqi.db")
-    db.execute("CREATE TABLE t (x INTEGER)")
-    db.conn.commit()
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(tmp_path / "wanqi.db")
+    database.execute("CREATE TABLE t (x INTEGER)")
+    database.conn.commit()
+    return database
+
+
+def test_nested_blocks_are_savepoints_and_roll_back_alone(db):
     with db.atomic():
         db.execute("INSERT INTO t VALUES (1)")
         try:
@@ -52,10 +59,7 @@ def test_nested_blocks_are_savepoints_and_roll_back_alone(tmp_path):
     assert [r[0] for r in db.execute("SELECT x FROM t")] == [1]
 
 
-def test_a_failed_transaction_leaves_nothing(tmp_path):
-    db = open_db(tmp_path / "wanqi.db")
-    db.execute("CREATE TABLE t (x INTEGER)")
-    db.conn.commit()
+def test_a_failed_transaction_leaves_nothing(db):
     try:
         with db.atomic():
             db.execute("INSERT INTO t VALUES (1)")
