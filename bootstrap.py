@@ -35,7 +35,7 @@ from appeals.ports import Classifier, Clock, ParseResult
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
 from appeals.staff import StaffService
-from bot.config import Settings
+from config import Settings
 from storage.db import Writer, open_db
 from storage.figures import SqliteFigureSource
 from storage.inbox import current_steps

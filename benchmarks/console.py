@@ -34,7 +34,7 @@ from appeals.credit_code import check_char  # noqa: E402
 from appeals.reference import DISTRICTS  # noqa: E402
 from appeals.sla import add_working_days  # noqa: E402
 from bootstrap import NoClassifier, build_classifier, build_core, settle_heap  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from config import load_settings  # noqa: E402
 from web.context import WebContext  # noqa: E402
 from web.server import start  # noqa: E402
 

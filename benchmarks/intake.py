@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.standin import BotAPIStandin, StandinUser  # noqa: E402
+from demo.standin import BotAPIStandin, StandinUser  # noqa: E402
 from tests.bot.process import ENTERPRISE_BASE, WanqiProcess, appeal_texts, seed  # noqa: E402
 
 PROBE = 999_999  # an unregistered user whose /start shows the process is up

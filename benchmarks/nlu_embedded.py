@@ -81,7 +81,7 @@ def child_bot(model: str) -> None:
     import dataclasses
 
     from bot.app import build_app
-    from bot.config import load_settings
+    from config import load_settings
 
     settings = load_settings(ROOT / "config.yml", env={})
     with tempfile.TemporaryDirectory() as tmp:

@@ -100,7 +100,7 @@ def main() -> None:
     log.touch()
     expected = args.count + 2 * args.repeats
 
-    cmd = [sys.executable, "-m", "bot.standin", "--port", "0", "--log", str(log), "--global-rate", str(int(args.rate))]
+    cmd = [sys.executable, "-m", "demo.standin", "--port", "0", "--log", str(log), "--global-rate", str(int(args.rate))]
     if not args.no_enforce:
         cmd.append("--enforce-limits")
     standin = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=ROOT, text=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.render import split_message, utf16_len
-from bot.texts import catalogue, translator
+from texts import catalogue, translator
 
 
 def per_call(fn: object, rounds: int) -> float:

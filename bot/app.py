@@ -20,16 +20,16 @@ from bootstrap import Core, build_core
 from bootstrap import SystemClock as SystemClock  # re-exported for older callers
 from bootstrap import build_classifier as build_classifier
 from bot import policy_wiring
-from bot.config import Settings
 from bot.delivery import DeliveryReport, DeliveryWorker
+from bot.fsm import SqliteStorage
 from bot.handlers import common, enterprise, errors, staff, start, team
 from bot.intake import Intake, IntakeSettings
 from bot.middlewares import ActorMiddleware, PrivateOnlyMiddleware
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Offloaded, Services
+from config import Settings
 from storage.db import Writer, open_db
-from storage.fsm import SqliteStorage
 from storage.inbox import Inbox
 from storage.outbox import Outbox
 

@@ -9,7 +9,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from appeals.model import Actor, Role
-from bot.texts import translator
+from texts import translator
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import Update
 
-from bot.texts import locale_for, translator
-from storage import fsm
+from storage import conversations
 from storage.db import Writer
 from storage.inbox import Inbox, InboxItem, recording
+from texts import locale_for, translator
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class Intake:
         """Handle one update; True when it is done (or parked), False to try it again."""
         item = entry.item
         update = entry.update or Update.model_validate(item.raw, context={"bot": self.bot})
-        with fsm.staging() as conversation, recording(self.inbox.db, item.update_id):
+        with conversations.staging() as conversation, recording(self.inbox.db, item.update_id):
             try:
                 await self.dp.feed_update(self.bot, update, bots=(self.bot,))
             except Exception as exc:  # boundary: a bug or an outage must not stop the other chats

@@ -10,8 +10,8 @@ from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
 from appeals.routing import Routing
 from appeals.service import RATINGS
 from bot.callbacks import AppealCb, BroadcastCb, ClaimCb, IntakeCb, LangCb, PolicyCb, ProfileCb, RegCb, TopicCb
-from bot.texts import Translator
 from policies.model import TAGS, TOPICS
+from texts import Translator
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> InlineKeyboardMarkup:

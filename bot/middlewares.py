@@ -13,8 +13,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.services import Offloaded, Services
-from bot.texts import locale_for, translator
 from storage.inbox import Inbox
+from texts import locale_for, translator
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

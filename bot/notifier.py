@@ -19,10 +19,10 @@ from appeals.notices import NO_HANDLER, Audience, Notice
 from appeals.service import AppealView
 from appeals.snapshot import load_view
 from bot import keyboards
-from bot.config import Settings
 from bot.delivery import Call
 from bot.render import Renderer, split_message
-from bot.texts import Translator, translator
+from config import Settings
+from texts import Translator, translator
 
 if TYPE_CHECKING:
     from bot.services import Services

@@ -13,8 +13,7 @@ from sqlite_utils import Database
 
 from appeals.ports import Outgoing
 from appeals.reference import INDUSTRIES
-from bot.config import Settings
-from bot.texts import translator
+from config import Settings
 from policies import digest as digests
 from policies import render
 from policies.digest import Digest
@@ -24,6 +23,7 @@ from policies.service import PolicyService, ProfileError, utc_now
 from storage.db import Writer
 from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
+from texts import translator
 
 if TYPE_CHECKING:  # the CLI imports this module; aiogram costs seconds and is not needed there
     from aiogram import Dispatcher

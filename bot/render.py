@@ -14,8 +14,8 @@ from appeals.reference import INDUSTRIES
 from appeals.registration import mask_phone
 from appeals.service import RATINGS, AppealView
 from appeals.sla import Light
-from bot.config import Settings
-from bot.texts import Markup, Translator
+from config import Settings
+from texts import Markup, Translator
 
 TELEGRAM_LIMIT = 4096
 _ENTITY_LABELS = {"credit_code": "信用代码", "phone": "电话", "money": "金额", "date": "日期",

@@ -36,10 +36,10 @@ from aiogram.types import User
 from bootstrap import settle_heap
 from bot.app import App, build_app
 from bot.commands import set_default_menu
-from bot.config import Settings
 from bot.scheduler import build_scheduler, catch_up
-from bot.texts import cli_text
+from config import Settings
 from storage.leases import PRIMARY, holder_is_dead, new_holder_id
+from texts import cli_text
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 30.0  # seconds; renewed every third of it
@@ -165,10 +165,15 @@ async def background(app: App, primary: Primary) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+WebStarter = Callable[[App], Awaitable[Any]]  # starts the HTTP side for this app; returns what has .cleanup()
+
+
 async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | None = None,
-                announce: Callable[[str], None] | None = None, lease_ttl: float = LEASE_TTL) -> None:
+                announce: Callable[[str], None] | None = None, lease_ttl: float = LEASE_TTL,
+                web: WebStarter | None = None) -> None:
     """Wait for the lease, then poll until stopped (SIGINT/SIGTERM, ``stop``, or the lease lost), with the
-    delivery worker and the scheduler alongside.
+    delivery worker and the scheduler alongside, and the HTTP side (``web``, given by the command line: the bot
+    adapter does not know the web adapter) when ``web.enabled``.
 
     Updates are committed to the inbox before Telegram is told they arrived (bot/intake.py); those a
     previous run stored but did not finish are handled first.
@@ -201,8 +206,8 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
         except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
             log.warning("default menu not set: %s", type(exc).__name__)
         async with background(app, primary):
-            if app.settings.web.enabled:  # the console and the partner API, served by the lease holder
-                app.web_runner = await start_web(app)
+            if web is not None and app.settings.web.enabled:  # the console and the partner API
+                app.web_runner = await web(app)
             log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
                      app.settings.nlu.backend)
             if announce is not None and app.scheduler is not None:
@@ -238,17 +243,8 @@ async def running(app: App) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 30)
 
 
-async def start_web(app: App) -> Any:
-    """The console and the Open311 API in this process, on web.listen, over the same services."""
-    from bootstrap import SystemClock
-    from web.context import WebContext
-    from web.server import start
-
-    clock = app.core.clock if app.core is not None else SystemClock()
-    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
-
-
-async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None) -> None:
+async def run_polling(settings: Settings, announce: Callable[[str], None] | None = None,
+                      web: WebStarter | None = None) -> None:
     """Build the app, wait for the Bot API, say who we are, then poll."""
     assert settings.bot_token
     app = build_app(settings, token=settings.bot_token)
@@ -268,6 +264,6 @@ async def run_polling(settings: Settings, announce: Callable[[str], None] | None
             announce(cli_text("cli.run.started", version=wanqi_version(), bot=me.username or me.id,
                               database=settings.path(settings.database)))
         settle_heap()
-        await serve(app, announce=announce)
+        await serve(app, announce=announce, web=web)
     finally:
         await app.close()

@@ -25,8 +25,8 @@ from bot.policy_wiring import JOB_ID as WEEKLY_JOB_ID
 from bot.policy_wiring import PolicyDesk
 from bot.render import Renderer
 from bot.services import Services
-from bot.texts import translator
 from storage.jobs import JobRuns
+from texts import translator
 
 log = logging.getLogger(__name__)
 SLA_JOB_ID = "appeals:sla-scan"

@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.console import generate  # noqa: E402
 from bootstrap import NoClassifier, build_core  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from config import load_settings  # noqa: E402
 from tests.web.cdp import Browser  # noqa: E402
 from web.context import WebContext  # noqa: E402
 from web.server import start  # noqa: E402

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from storage import fsm
+from storage import conversations
 
 PENDING, DONE, PARKED = "pending", "done", "parked"
 log = logging.getLogger(__name__)
@@ -67,14 +67,14 @@ class Inbox:
             "SELECT update_id, chat_id, raw, attempts FROM inbox WHERE status = 'pending' ORDER BY update_id")
         return [InboxItem(r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
-    def finish(self, update_id: int, now: datetime, conversation: fsm.Staged | None = None) -> None:
+    def finish(self, update_id: int, now: datetime, conversation: conversations.Staged | None = None) -> None:
         """Mark the update handled and write its conversation-state changes, in one transaction."""
         with self.db.atomic():
             self.db.execute("UPDATE inbox SET status = 'done', handled_at = ?, error = NULL WHERE update_id = ?",
                             [_ts(now), update_id])
             self.db.execute("DELETE FROM update_effects WHERE update_id = ?", [update_id])
             if conversation:
-                fsm.write(self.db, conversation)
+                conversations.write(self.db, conversation)
 
     def fail(self, update_id: int, error: str, now: datetime, *, park: bool) -> int:
         """Count a failed attempt (parking the update if ``park``); returns the attempts so far."""

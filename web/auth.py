@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from appeals.model import Actor, Role
-from bot.config import Settings
+from config import Settings
 from web.context import ACTOR, CONTEXT, CSRF, SESSION_ID, WebContext
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from aiohttp import web
 from appeals.model import Actor
 from appeals.ports import Clock
 from bootstrap import Services
-from bot.config import Settings
-from bot.texts import Translator, translator
+from config import Settings
+from texts import Translator, translator
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot import keyboards
 from bot.callbacks import LangCb
 from bot.commands import set_menu
 from bot.services import Services
-from bot.texts import Translator, translator
+from texts import Translator, translator
 
 UNSUPPORTED = {"sticker": "common.kind_sticker", "voice": "common.kind_voice", "video_note": "common.kind_voice",
                "video": "common.kind_video", "animation": "common.kind_video"}

@@ -18,7 +18,7 @@ from bot.callbacks import AppealCb, IntakeCb
 from bot.render import Renderer
 from bot.services import Services
 from bot.states import Compose, Work
-from bot.texts import Translator
+from texts import Translator
 
 log = logging.getLogger(__name__)
 TEXT = F.text & ~F.text.startswith("/")

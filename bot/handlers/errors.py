@@ -9,7 +9,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
 from appeals.errors import AppealError, InvalidTransition
-from bot.texts import Translator, translator
+from texts import Translator, translator
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from appeals.model import Actor, Role
 from bot.callbacks import BroadcastCb, PolicyCb, ProfileCb, TopicCb
 from bot.keyboards import broadcast_confirm, policy_details, profile_tags, topic_choices
 from bot.states import ProfileEdit
-from bot.texts import Translator
 from policies.model import TAGS, TOPICS
+from texts import Translator
 
 if TYPE_CHECKING:
     from bot.policy_wiring import PolicyDesk

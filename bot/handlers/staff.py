@@ -18,10 +18,10 @@ from appeals.model import Actor, Role
 from bot import keyboards
 from bot.callbacks import AppealCb
 from bot.render import Renderer, split_message
-from bot.report import build_report, figures_line
 from bot.services import Services
 from bot.states import Work
-from bot.texts import Translator
+from reports.workbook import build_report, figures_line
+from texts import Translator
 
 TEXT = F.text & ~F.text.startswith("/")
 # Buttons that ask for a text first: act -> (state, prompt key)

@@ -16,7 +16,7 @@ from bot.commands import set_menu
 from bot.render import Renderer
 from bot.services import Services
 from bot.states import Register
-from bot.texts import Translator
+from texts import Translator
 
 TEXT = F.text & ~F.text.startswith("/")
 # Each typed step: (state, draft field, validator, next state, prompt key of the next step).

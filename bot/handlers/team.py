@@ -17,7 +17,7 @@ from bot.commands import set_menu
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Services
-from bot.texts import Translator, translator
+from texts import Translator, translator
 
 ROLES = {r.value: r for r in (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)}
 

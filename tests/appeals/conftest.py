@@ -14,7 +14,7 @@ from appeals.model import Actor, Appeal, Role
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from appeals.registration import RegistrationService
 from appeals.service import AppealService
-from bot.config import Settings, load_settings
+from config import Settings, load_settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
 

@@ -10,7 +10,7 @@ from appeals import credit_code
 from appeals.errors import InvalidInput, NotAllowed, NotFound
 from appeals.model import Role
 from appeals.registration import RegistrationService, check_credit_code, check_phone, mask_phone
-from bot.config import load_settings
+from config import load_settings
 
 from .conftest import CODE_A, ROOT, SUPERVISOR_ID, World, draft
 

@@ -15,7 +15,7 @@ from appeals.notices import Audience, Notice
 from appeals.ports import ParseResult
 from appeals.service import AppealService
 from appeals.sla import Light
-from bot.config import Settings
+from config import Settings
 
 from .conftest import TZ, World
 

@@ -8,7 +8,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.standin import BotAPIStandin
+from demo.standin import BotAPIStandin
 from tests.bot.harness import TOKEN, Harness, build_harness
 
 

@@ -23,8 +23,8 @@ from appeals.model import Role
 from appeals.ports import CategoryScore, ClassifierUnavailable, ParseResult
 from bot.app import App, build_app
 from bot.callbacks import AppealCb
-from bot.config import PushSettings, Settings, load_settings
-from bot.standin import APIError, _strip_html
+from config import PushSettings, Settings, load_settings
+from demo.standin import APIError, _strip_html
 from tests.support import ROOT
 
 TOKEN = "42:TEST-TOKEN"

@@ -15,8 +15,8 @@ from typing import IO
 
 import yaml
 
-from bot.config import load_settings
-from bot.standin import BotAPIStandin
+from config import load_settings
+from demo.standin import BotAPIStandin
 from storage.db import open_db
 from storage.repository import SqliteRepository
 from tests.bot.harness import SUPERVISOR, TOKEN, credit_code
@@ -96,7 +96,7 @@ class WanqiProcess:
         env.pop("WANQI_DATABASE", None)
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "--config", str(self.config), "run"],
+            [sys.executable, "-c", "from cli.main import main; main()", "--config", str(self.config), "run"],
             env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.config.parent)
 
     def kill(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.config import DEFAULT_CONFIG, load_settings
+from config import DEFAULT_CONFIG, load_settings
 from tests.support import ROOT
 
 WANQI = str(Path(sys.executable).parent / "wanqi")
@@ -50,7 +50,7 @@ def test_the_checkout_config_is_the_packaged_default_with_data_kept_here() -> No
     checkout = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     packaged = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     assert checkout.pop("data_dir") == "." and packaged.pop("data_dir") is None
-    assert checkout == packaged, "config.yml and bot/default_config.yml must say the same (but data_dir)"
+    assert checkout == packaged, "config.yml and config/default_config.yml must say the same (but data_dir)"
     settings = load_settings(ROOT / "config.yml", env={})
     assert Path(settings.database) == ROOT / "wanqi.db"
     assert Path(settings.nlu.model_dir) == ROOT / "models" / "appeals"

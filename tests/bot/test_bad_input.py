@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.render import utf16_len
-from bot.standin import _strip_html
+from demo.standin import _strip_html
 from tests.bot.harness import Harness, Role
 
 ENT, HANDLER = 101, 201

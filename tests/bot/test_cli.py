@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.cli import main
-from bot.config import load_settings, parse_supervisors
+from cli.main import main
+from config import load_settings, parse_supervisors
 from tests.support import ROOT, write_config
 
 

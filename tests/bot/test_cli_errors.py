@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from bot.cli import main
+from cli.main import main
 from tests.support import ROOT, write_config
 
 QUIET = {"WANQI_LANG": "", "WANQI_DATABASE": "", "WANQI_SUPERVISORS": "", "WANQI_CONFIG": "", "WANQI_DEBUG": ""}
@@ -162,12 +162,12 @@ def test_run_with_a_malformed_token(tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.cli
+    import cli.main
 
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(bot.cli, "open_db", boom)
+    monkeypatch.setattr(cli.main, "open_db", boom)
     config = str(write_config(tmp_path, "cli.db"))
     one_line(wanqi("--config", config, "db", "migrate"), 1, "内部错误", "RuntimeError: disk on fire", "--debug")
     loud = wanqi("--debug", "--config", config, "db", "migrate")
@@ -225,7 +225,7 @@ class Missing:  # what an install made before web/ and bootstrap.py existed sees
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 sys.meta_path.insert(0, Missing())
-from bot.cli import main
+from cli.main import main
 main(sys.argv[1:])
 """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.standin import BotAPIStandin
+from demo.standin import BotAPIStandin
 from tests.bot.process import DISPATCHER, ENTERPRISE_BASE, HANDLER_BASE, WanqiProcess, appeal_texts, count, seed
 
 ENTERPRISES, APPEALS, KILLS = 50, 250, 10

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from appeals.ports import Outgoing
 from bot.delivery import Call, DeliveryWorker
-from bot.standin import BotAPIStandin
+from demo.standin import BotAPIStandin
 from storage.db import Writer, open_db
 from storage.outbox import Outbox
 from tests.bot.harness import TOKEN

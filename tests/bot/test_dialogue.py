@@ -13,11 +13,11 @@ import pytest
 
 from appeals.routing import Step
 from bot.app import build_app
-from bot.texts import Translator
 from nlu.data_io import load_examples
 from nlu.embedded import EmbeddedClassifier, train_model
 from tests.bot.harness import TOKEN, Harness, RecordingSession, make_settings
 from tests.support import ROOT
+from texts import Translator
 
 ENT = 101
 CHITCHAT = [

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.cli import main
+from cli.main import main
 from tests.support import ROOT
 
 

@@ -17,11 +17,11 @@ from aiogram.types import Message
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.cli import main
+from bot.fsm import SqliteStorage
 from bot.intake import Intake, IntakeSettings
-from bot.standin import BotAPIStandin
+from cli.main import main
+from demo.standin import BotAPIStandin
 from storage.db import Writer, open_db
-from storage.fsm import SqliteStorage
 from storage.inbox import Inbox
 from tests.support import write_config
 

@@ -16,10 +16,10 @@ import pytest
 from appeals.model import Role
 from appeals.ports import Outgoing
 from bot.app import build_app
-from bot.config import TelegramSettings
 from bot.policy_wiring import JOB_ID as WEEKLY
 from bot.scheduler import DIGEST_JOB_ID, build_scheduler, catch_up, sla_job
-from bot.standin import BotAPIStandin
+from config import TelegramSettings
+from demo.standin import BotAPIStandin
 from storage.db import open_db
 from storage.jobs import JobRuns
 from storage.outbox import Outbox

@@ -9,9 +9,10 @@ from pathlib import Path
 import aiohttp
 
 from bot.app import build_app
-from bot.config import TelegramSettings
 from bot.runner import serve
-from bot.standin import BotAPIStandin
+from cli.main import start_web
+from config import TelegramSettings
+from demo.standin import BotAPIStandin
 from tests.bot.harness import TOKEN, KeywordClassifier, make_settings
 
 
@@ -21,7 +22,7 @@ async def test_serve_polls_sets_menus_and_stops_cleanly(tmp_path: Path) -> None:
                                        telegram=TelegramSettings(api_base=api.base_url, polling_timeout=1))
         app = build_app(settings, token=TOKEN, classifier=KeywordClassifier())
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(app, handle_signals=False, stop=stop))
+        task = asyncio.create_task(serve(app, handle_signals=False, stop=stop, web=start_web))
         try:
             user = api.user(555, "周总")
             await user.send("/start")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.standin import BotAPIStandin
+from demo.standin import BotAPIStandin
 from tests.support import write_config
 
 WANQI = str(Path(sys.executable).parent / "wanqi")

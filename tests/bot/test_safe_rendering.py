@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from bot.render import split_message, utf16_len
-from bot.standin import APIError, _strip_html
-from bot.texts import LOCALES, catalogue, escape, translator
+from demo.standin import APIError, _strip_html
 from tests.bot.harness import SUPERVISOR, Harness, Role, credit_code
+from texts import LOCALES, catalogue, escape, translator
 
 HOSTILE = (
     '<a href="https://evil.example/verify">中心工作人员（点此核验）</a>',

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.app import build_app
-from bot.cli import main
+from cli.main import main
 from tests.bot.harness import SUPERVISOR, TOKEN, Harness, KeywordClassifier, RecordingSession, Role, make_settings
 from tests.support import write_config
 

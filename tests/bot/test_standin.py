@@ -31,7 +31,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.standin import BotAPIStandin
+from demo.standin import BotAPIStandin
 from tests.bot.harness import TOKEN
 
 
@@ -194,7 +194,7 @@ async def test_enforced_limits_count_violations(bot: Bot) -> None:
 async def test_runs_as_a_process_and_logs_sends(tmp_path: Path) -> None:
     log = tmp_path / "sent.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.standin", "--port", "0", "--log", str(log)],
+        [sys.executable, "-m", "demo.standin", "--port", "0", "--log", str(log)],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     try:

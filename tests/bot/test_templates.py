@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from bot.cli import main
+from cli.main import main
 from policies.importer import TEMPLATE_HEADERS
 from policies.model import TOPICS
 from tests.support import write_config

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from nlu.data_io import load_examples
 from tests.nlu.corpus import split
 

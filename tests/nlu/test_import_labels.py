@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.cli import main
+from cli.main import main
 from nlu.data_io import Example, load_examples, write_rasa_yaml
 from nlu.entities import extract
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from nlu.data_io import write_rasa_yaml
 from storage.db import open_db
 from tests.nlu.corpus import split

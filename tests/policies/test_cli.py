@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from storage.db import open_db
 from storage.outbox import Outbox
 from tests.policies.dbseed import add_enterprise

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.texts import translator
 from policies import digest
 from policies.digest import Sent, build
 from policies.matching import PolicyIndex
 from policies.model import Recipient, Subscription
 from tests.policies.factories import TODAY, policy, profile
+from texts import translator
 
 R = Recipient(user_id=123, enterprise_id=1)
 

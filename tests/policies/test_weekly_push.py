@@ -18,9 +18,9 @@ from aiogram.exceptions import TelegramForbiddenError
 from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import Chat, Message
 
-from bot.config import PushSettings, Settings, load_settings
 from bot.delivery import Call, DeliveryReport, DeliveryWorker
 from bot.policy_wiring import PolicyDesk
+from config import PushSettings, Settings, load_settings
 from storage.db import Writer, open_db
 from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository

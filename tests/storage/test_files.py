@@ -10,7 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from storage.db import open_db
 from storage.leases import PRIMARY, Leases
 from tests.support import write_config

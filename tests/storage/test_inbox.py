@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from storage import fsm
+from storage import conversations
 from storage.db import open_db
 from storage.inbox import Inbox, InboxItem
 from storage.migrations import migrations
@@ -42,11 +42,12 @@ def test_a_batch_is_stored_once_and_read_back_in_order(db: Database) -> None:
 def test_finish_writes_the_conversation_with_the_done_mark(db: Database) -> None:
     inbox = Inbox(db)
     inbox.store([item(1)], NOW)
-    inbox.finish(1, NOW, {"k1": fsm.FsmRow("Register:name", {"name": "肇庆甲公司"}), "k2": fsm.FsmRow()})
+    row = conversations.FsmRow("Register:name", {"name": "肇庆甲公司"})
+    inbox.finish(1, NOW, {"k1": row, "k2": conversations.FsmRow()})
     assert inbox.pending() == [] and inbox.counts() == {"done": 1}
-    assert fsm.load(db, "k1") == fsm.FsmRow("Register:name", {"name": "肇庆甲公司"})
+    assert conversations.load(db, "k1") == conversations.FsmRow("Register:name", {"name": "肇庆甲公司"})
     inbox.store([item(2)], NOW)
-    inbox.finish(2, NOW, {"k1": fsm.FsmRow()})  # a cleared conversation leaves no row
+    inbox.finish(2, NOW, {"k1": conversations.FsmRow()})  # a cleared conversation leaves no row
     assert db.execute("SELECT COUNT(*) FROM fsm").fetchone()[0] == 0
 
 
@@ -54,7 +55,7 @@ def test_a_broken_conversation_write_leaves_the_update_pending(db: Database) -> 
     inbox = Inbox(db)
     inbox.store([item(1)], NOW)
     with pytest.raises(TypeError):
-        inbox.finish(1, NOW, {"k": fsm.FsmRow("S", {"bad": object()})})
+        inbox.finish(1, NOW, {"k": conversations.FsmRow("S", {"bad": object()})})
     assert [i.update_id for i in inbox.pending()] == [1]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bot.cli import main
+from cli.main import main
 from tests.support import write_config
 
 

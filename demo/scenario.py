@@ -13,10 +13,10 @@ from pathlib import Path
 from appeals.lifecycle import Status
 from appeals.model import Role
 from bot.app import App, build_app
-from bot.config import Settings, TelegramSettings
 from bot.runner import running
-from bot.standin import BotAPIStandin, SentMessage, StandinUser
-from bot.texts import cli_locale, cli_text, translator
+from config import Settings, TelegramSettings
+from demo.standin import BotAPIStandin, SentMessage, StandinUser
+from texts import cli_locale, cli_text, translator
 
 DEMO_TOKEN = "123456:WANQI-DEMO-TOKEN"
 ENTERPRISE, HANDLER, SUPERVISOR = 1001, 2001, 3001

@@ -13,8 +13,8 @@ from appeals.metrics import Figures, Overview, days_text, ordered, percent
 from appeals.model import Appeal
 from appeals.service import POOR, RATINGS
 from appeals.sla import Light
-from bot.config import Settings
-from bot.texts import Translator, translator
+from config import Settings
+from texts import Translator, translator
 
 if TYPE_CHECKING:  # openpyxl is imported when a workbook is built: `wanqi run` need not hold it (9 MB)
     from openpyxl import Workbook

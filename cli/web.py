@@ -8,25 +8,14 @@ from datetime import UTC, datetime
 
 import click
 
-from bot.config import Settings, load_settings
-from bot.texts import cli_text
+from cli.base import _settings, fail
+from config import Settings
+from texts import cli_text
 
 log = logging.getLogger(__name__)
 
 
-def _fail(key: str, /, **params: object) -> click.ClickException:
-    from bot.cli import fail  # the CLI's one-line failures (bot.cli imports this module)
-
-    return fail(key, **params)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    """Through the root command's loader (validated once, CLI language from the config) when there is one."""
-    obj = ctx.find_root().obj
-    if isinstance(obj, dict) and "settings_loader" in obj:
-        settings: Settings = obj["settings_loader"]()
-        return settings
-    return load_settings(obj.get("config_path") if isinstance(obj, dict) else None)
+_fail = fail
 
 
 @click.group("web", invoke_without_command=True)

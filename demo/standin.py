@@ -12,7 +12,7 @@ The real aiogram ``Bot`` talks to it over HTTP::
 Requests are parsed the way aiogram sends them (multipart form; nested objects JSON-encoded as
 fields; uploads as ``attach://name`` parts) and answered in Telegram's JSON shapes, including its
 errors (403 blocked, 429 with ``retry_after``, 400 for too-long text or broken HTML).
-Run as a process for benchmarks: ``python -m bot.standin --port P --log FILE.jsonl``.
+Run as a process for benchmarks: ``python -m demo.standin --port P --log FILE.jsonl``.
 """
 
 from __future__ import annotations
@@ -925,7 +925,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m bot.standin --port P --log FILE.jsonl [--enforce-limits]``."""
+    """``python -m demo.standin --port P --log FILE.jsonl [--enforce-limits]``."""
     parser = argparse.ArgumentParser(description="Local Bot API stand-in on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log", help="append every sendMessage as a JSON line to this file")

@@ -1,7 +1,7 @@
 """Settings: the center's config.yml (or the packaged default) validated as a whole, then the environment.
 
 Where the file comes from: ``--config FILE``, else ``WANQI_CONFIG``, else ``./config.yml``, else the default
-shipped inside the package (``bot/default_config.yml``). Relative paths in a config file are relative to
+shipped inside the package (``config/default_config.yml``). Relative paths in a config file are relative to
 that file's folder; the database and the trained model go to ``data_dir`` (default: the per-user data
 folder, e.g. ``~/.local/share/wanqi``). The environment overrides the file: ``WANQI_SECTION__KEY``
 (e.g. ``WANQI_NLU__THRESHOLD=0.6``), the flat names in ``ENV_ALIASES``, and the env-only secrets

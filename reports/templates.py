@@ -10,11 +10,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from appeals.reference import DISTRICTS, INDUSTRIES, SCALES
-from bot.config import Settings
-from bot.texts import Translator
+from config import Settings
 from policies.catalogue import MAX_ID
 from policies.importer import COLUMNS, TEMPLATE_HEADERS
 from policies.model import TAGS, TOPICS
+from texts import Translator
 
 _EXAMPLE_POLICY: dict[str, Any] = {
     "id": "zq-2026-fin-001", "title": "肇庆市中小微企业应急转贷资金使用办法", "issuer": "肇庆市金融工作局",

@@ -11,9 +11,12 @@ from typing import Any
 
 import click
 
+from config import PACKAGE_ROOT
+from texts import cli_text
+
 DEFAULT_MODEL = "models/appeals"
 DEFAULT_TRAIN = "nlu/data/train"
-DEFAULT_TEST = str(Path(__file__).resolve().parent / "data" / "test")  # shipped with the package
+DEFAULT_TEST = str(PACKAGE_ROOT / "nlu" / "data" / "test")  # shipped with the package
 
 
 def _settings(ctx: click.Context) -> Any:
@@ -205,8 +208,7 @@ def parse(ctx: click.Context, text: str, model: str | None, backend: str | None,
     from appeals.routing import Step
 
     if not text.strip():
-        say = (ctx.find_root().obj or {}).get("cli_text")
-        raise click.UsageError(say("cli.usage.empty_text") if say else "TEXT is empty: give the text to classify", ctx)
+        raise click.UsageError(cli_text("cli.usage.empty_text"), ctx)
     classifier = _classifier(ctx, backend, model, rasa_url)
     try:
         result = classifier.parse(text)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from bot.config import Settings, load_settings
 from bot.policy_wiring import sync_catalogue
-from bot.texts import cli_locale, cli_text, translator
+from cli.base import _settings, fail, write_xlsx
+from config import Settings
 from policies import digest as digests
 from policies.catalogue import CatalogueError, load_catalogue
 from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
@@ -22,12 +22,7 @@ from policies.service import PolicyService
 from storage.db import open_db
 from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
-
-
-def _settings(ctx: click.Context) -> Settings:
-    root = ctx.find_root()
-    loader = root.obj.get("settings_loader") if isinstance(root.obj, dict) else None
-    return loader() if loader is not None else load_settings()  # type: ignore[no-any-return,unused-ignore]
+from texts import cli_locale, cli_text, translator
 
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
@@ -56,8 +51,6 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     try:
         found = load_catalogue(paths or settings.path(settings.policies.catalogue))
     except CatalogueError as err:
-        from bot.cli import fail
-
         for issue in err.issues:
             click.echo(str(issue), err=True)
         raise fail("cli.policies.invalid", count=len(err.issues)) from err
@@ -69,8 +62,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
                 type=click.Path(dir_okay=False, path_type=Path))
 def template(out: Path) -> None:
     """Write an example spreadsheet for `wanqi policies import`: every header, an example row, what each takes."""
-    from bot.cli import write_xlsx
-    from bot.templates import policy_template
+    from reports.templates import policy_template
 
     write_xlsx(out, policy_template(translator(cli_locale(), html=False)))
 
@@ -85,8 +77,6 @@ def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
     Exits 1 when the file cannot be read, has no rows or no known headers, or every row is rejected.
     """
     from openpyxl.utils.exceptions import InvalidFileException  # here: `wanqi run` need not load openpyxl
-
-    from bot.cli import fail
 
     settings = _settings(ctx)
     try:
@@ -155,8 +145,6 @@ def digest(ctx: click.Context, dry_run: bool) -> None:
                 click.echo(f"    新匹配 {m.policy.id} {m.policy.title}")
         return
     if not settings.bot_token:
-        from bot.cli import fail
-
         raise fail("cli.run.no_token")
     asyncio.run(_queue_and_send(settings, click.echo))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bot.texts import cli_text
+from cli.base import _existing_database, _settings, fail
 from storage.db import open_db
 from storage.inbox import Inbox
+from texts import cli_text
 
 
 @click.group()
@@ -15,8 +16,6 @@ def inbox() -> None:
 
 
 def _inbox(ctx: click.Context) -> Inbox:
-    from bot.cli import _existing_database, _settings
-
     return Inbox(open_db(_existing_database(_settings(ctx))))
 
 
@@ -38,8 +37,6 @@ def list_(ctx: click.Context) -> None:
 @click.pass_context
 def retry(ctx: click.Context, update_ids: tuple[int, ...], every: bool) -> None:
     """Give parked updates new attempts (after their cause was fixed); a running wanqi run takes them up."""
-    from bot.cli import fail
-
     box = _inbox(ctx)
     wanted = [int(r["update_id"]) for r in box.parked()] if every else list(update_ids)
     missing = [u for u in wanted if not box.requeue(u)]

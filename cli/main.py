@@ -1,167 +1,34 @@
-"""The ``wanqi`` command line: demo, run, init, staff, report, db, and the nlu and policies tool groups.
-
-Every expected failure ends as ONE line on stderr in the operator's language and a non-zero exit status:
-0 ok, 1 failed, 2 usage (a wrong option or argument), 130 interrupted. ``WanqiGroup.main`` is the one place
-that turns exceptions into those lines; commands raise ``Failure`` (or ``click.ClickException``),
-``ConfigError``, ``OSError`` or ``sqlite3.Error`` and never print a traceback unless ``--debug`` is given.
-"""
+"""The ``wanqi`` command: demo, run, init, staff, report, db, and the nlu, policies, inbox and web tool groups."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
-import sqlite3
-import sys
-import traceback
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from appeals.model import Role
 from appeals.staff import StaffService
-from bot.config import ConfigError, Settings, load_settings
-from bot.texts import cli_locale, cli_text, set_cli_locale, translator
+from cli.base import (
+    Failure,
+    WanqiGroup,
+    _existing_database,
+    _folder_of,
+    _set_debug,
+    _settings,
+    fail,
+    write_xlsx,
+)
+from config import Settings
 from storage.db import open_db
 from storage.repository import SqliteRepository
+from texts import cli_locale, cli_text, translator
 
 if TYPE_CHECKING:
+    from bot.app import App
     from bot.render import Renderer
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-OWN_MODULES = frozenset({"appeals", "bootstrap", "bot", "nlu", "policies", "storage", "web"})
-ENV_DEBUG = "WANQI_DEBUG"
-
-
-class Failure(click.ClickException):
-    """An expected failure: its message is already one line in the operator's language."""
-
-    exit_code = EXIT_FAILED
-
-
-def fail(key: str, /, **params: Any) -> Failure:
-    """``raise fail("cli.error.no_database", path=…)``: a ``Failure`` from the cli.yml catalogue."""
-    return Failure(cli_text(key, **params))
-
-
-def config_problem(exc: ConfigError) -> str:
-    """A ``ConfigError`` as one line: where, which key, what is wrong (in the operator's language)."""
-    try:
-        problem = cli_text(f"cli.config.{exc.kind}", **exc.ctx)
-    except (KeyError, IndexError):
-        problem = exc.message
-    source = exc.source if exc.source != "packaged default config" else cli_text("cli.error.packaged")
-    return cli_text("cli.error.config", source=source, key=f"{exc.key}：" if exc.key else "", problem=problem)
-
-
-def usage_problem(exc: click.UsageError) -> str:
-    """Click's usage errors in the operator's language where we know their shape; click's words otherwise."""
-    if isinstance(exc, click.MissingParameter) and exc.param is not None:
-        return cli_text("cli.usage.missing", name=_param_name(exc.param))
-    if isinstance(exc, click.NoSuchOption):
-        return cli_text("cli.usage.no_option", name=exc.option_name)
-    if isinstance(exc, click.BadParameter) and exc.param is not None:
-        kind, problem = exc.param.type, " ".join(exc.message.split())
-        if isinstance(kind, click.Choice):
-            problem = cli_text("cli.usage.choose", choices=", ".join(map(str, kind.choices)))
-        elif isinstance(kind, click.IntRange | click.FloatRange) and kind.min is not None and kind.max is not None:
-            problem = cli_text("cli.usage.range", min=kind.min, max=kind.max)
-        elif isinstance(kind, click.IntRange | click.FloatRange) and kind.min is not None:
-            problem = cli_text("cli.usage.at_least", min=kind.min)
-        return cli_text("cli.usage.bad_value", name=_param_name(exc.param), problem=problem)
-    message = " ".join(exc.format_message().split())
-    if message.startswith("No such command"):
-        return cli_text("cli.usage.no_command", name=message.split("'")[1] if "'" in message else message)
-    return message
-
-
-def _param_name(param: click.Parameter) -> str:
-    return param.opts[0] if isinstance(param, click.Option) else (param.human_readable_name or "").upper()
-
-
-def _say_error(line: str) -> None:
-    click.echo(" ".join(line.split("\n")), err=True)
-
-
-class WanqiGroup(click.Group):
-    """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
-
-    # commands of the adapters that import this module themselves: loaded when asked for, so the bot's
-    # tools neither load the web side nor depend on it being installed
-    LAZY: ClassVar[dict[str, tuple[str, str]]] = {"web": ("web.cli", "web_group"), "api-key": ("web.cli", "api_key")}
-    debug = False
-    database = "-"  # the configured database, once the settings are loaded (for database errors)
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
-             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
-        WanqiGroup.debug = bool(os.environ.get(ENV_DEBUG))
-        WanqiGroup.database = "-"
-        set_cli_locale(None)  # until a config says otherwise (WANQI_LANG always wins)
-        argv = list(sys.argv[1:] if args is None else args)
-        command = " ".join(["wanqi", *[a for a in argv[:2] if not a.startswith("-")]])
-        try:
-            rv = super().main(argv, prog_name or "wanqi", complete_var, standalone_mode=False, **extra)
-            code = rv if isinstance(rv, int) else EXIT_OK
-        except click.UsageError as exc:
-            where = " ".join(["wanqi", *exc.ctx.command_path.split()[1:]]) if exc.ctx is not None else "wanqi"
-            _say_error(cli_text("cli.error.usage", message=usage_problem(exc), command=where))
-            code = EXIT_USAGE
-        except click.ClickException as exc:
-            message = exc.format_message()
-            _say_error(message if isinstance(exc, Failure) else cli_text("cli.error.prefix", message=message))
-            code = exc.exit_code
-        except (click.Abort, KeyboardInterrupt):
-            _say_error(cli_text("cli.error.interrupted"))
-            code = EXIT_INTERRUPTED
-        except ConfigError as exc:
-            _say_error(config_problem(exc))
-            code = EXIT_FAILED
-        except OSError as exc:
-            problem = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
-            self._trace()
-            _say_error(cli_text("cli.error.file", problem=problem))
-            code = EXIT_FAILED
-        except sqlite3.Error as exc:
-            self._trace()
-            _say_error(cli_text("cli.error.database", path=WanqiGroup.database, problem=str(exc)))
-            code = EXIT_FAILED
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] not in OWN_MODULES:
-                raise
-            self._trace()  # an install made before this module existed (e.g. `git pull` without re-installing)
-            _say_error(cli_text("cli.error.stale_install", module=exc.name))
-            code = EXIT_FAILED
-        except Exception as exc:
-            self._trace()
-            _say_error(cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
-                                command=command))
-            code = EXIT_FAILED
-        if not standalone_mode:
-            return code
-        sys.exit(code)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.LAZY and cmd_name not in self.commands:
-            module, attr = self.LAZY[cmd_name]
-            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
-        return super().get_command(ctx, cmd_name)
-
-    @staticmethod
-    def _trace() -> None:
-        if WanqiGroup.debug:
-            traceback.print_exc(file=sys.stderr)
-
-
-def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
-        WanqiGroup.debug = True
-    return value
 
 
 @click.group(cls=WanqiGroup)
@@ -182,39 +49,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["cli_text"] = cli_text  # for tool groups that import no bot code (nlu)
 
 
-def _settings(ctx: click.Context) -> Settings:
-    """The settings, loaded and validated once per command (any problem is one ConfigError line)."""
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    if "settings" not in obj:
-        settings = load_settings(obj.get("config_path"))
-        set_cli_locale(settings.center.default_locale)
-        WanqiGroup.database = str(settings.path(settings.database))
-        obj["settings"] = settings
-    return obj["settings"]  # type: ignore[no-any-return]
-
-
-def _existing_database(settings: Settings) -> Path:
-    """The configured database, which must exist (a mistyped path must not create an empty one)."""
-    path = settings.path(settings.database)
-    if not path.is_file():
-        raise fail("cli.error.no_database", path=path)
-    return path
-
-
-def _folder_of(target: Path) -> None:
-    if not target.parent.resolve().is_dir():
-        raise fail("cli.error.no_folder", path=target.parent)
-
-
-def write_xlsx(out: Path, data: bytes) -> None:
-    """Write an example workbook (the name must end in .xlsx, the folder must exist) and say so."""
-    if out.suffix.lower() != ".xlsx":
-        raise fail("cli.error.not_xlsx", path=out)
-    _folder_of(out)
-    out.write_bytes(data)
-    click.echo(cli_text("cli.template.written", path=out))
-
 
 @main.command()
 @click.argument("folder", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
@@ -223,7 +57,7 @@ def init(folder: Path, force: bool) -> None:
     """Write an editable config.yml and the sample policy catalogue into FOLDER (default: here)."""
     import shutil
 
-    from bot.config import DEFAULT_CONFIG, SHIPPED_CATALOGUE
+    from config import DEFAULT_CONFIG, SHIPPED_CATALOGUE
 
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "config.yml"
@@ -251,7 +85,7 @@ def init(folder: Path, force: bool) -> None:
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
-    from bot.demo import run_demo
+    from demo.scenario import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(ctx)
@@ -264,6 +98,16 @@ def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     ctx.exit(code)
+
+
+async def start_web(app: App) -> Any:
+    """The console and the Open311 API in the bot's process, on web.listen, over the same services."""
+    from bootstrap import SystemClock
+    from web.context import WebContext
+    from web.server import start
+
+    clock = app.core.clock if app.core is not None else SystemClock()
+    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
 
 
 @main.command()
@@ -282,7 +126,7 @@ def run(ctx: click.Context) -> None:
     if not valid_token(settings.bot_token):
         raise fail("cli.run.bad_token")
     try:
-        asyncio.run(run_polling(settings, announce=click.echo))
+        asyncio.run(run_polling(settings, announce=click.echo, web=start_web))
     except BotApiRefused as exc:
         raise fail(exc.key, url=settings.telegram.api_base) from None
     except asyncio.CancelledError:  # stopped by a signal while waiting for the Bot API
@@ -316,7 +160,7 @@ def _login() -> str:
 def _domain_error(exc: Exception) -> Failure:
     """A domain refusal as one line in the catalogue's words."""
     from appeals.errors import AppealError
-    from bot.texts import translator
+    from texts import translator
 
     assert isinstance(exc, AppealError)
     return Failure(translator(cli_locale(), html=False)(exc.key, **exc.params))
@@ -360,7 +204,7 @@ def staff_list(ctx: click.Context) -> None:
     """Every staff member: id, name, role, department, active, joined (removed ones last)."""
     from appeals.model import SYSTEM
     from bot.handlers.team import members_text
-    from bot.texts import translator
+    from texts import translator
 
     service, settings = _staff_service(ctx)
     click.echo(members_text(translator(cli_locale(), html=False), _cli_renderer(settings), service.members(SYSTEM)))
@@ -374,7 +218,7 @@ def staff_remove(ctx: click.Context, user_id: str) -> None:
     from appeals.errors import AppealError
     from appeals.inputs import parse_id
     from appeals.model import SYSTEM
-    from bot.texts import translator
+    from texts import translator
 
     service, settings = _staff_service(ctx)
     t = translator(cli_locale(), html=False)
@@ -400,7 +244,7 @@ def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str 
     from appeals.errors import AppealError
     from appeals.inputs import parse_id
     from appeals.model import SYSTEM
-    from bot.texts import translator
+    from texts import translator
 
     service, settings = _staff_service(ctx)
     t = translator(cli_locale(), html=False)
@@ -420,7 +264,7 @@ def staff_invites(ctx: click.Context) -> None:
 
     from appeals.model import SYSTEM
     from bot.handlers.team import invites_text
-    from bot.texts import translator
+    from texts import translator
 
     service, settings = _staff_service(ctx)
     t = translator(cli_locale(), html=False)
@@ -434,7 +278,7 @@ def staff_revoke(ctx: click.Context, code: str) -> None:
     """Revoke an unused invite code."""
     from appeals.errors import AppealError
     from appeals.model import SYSTEM
-    from bot.texts import translator
+    from texts import translator
 
     service, _ = _staff_service(ctx)
     try:
@@ -454,7 +298,7 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
     from appeals.inputs import parse_id
     from appeals.model import SYSTEM
     from bot.handlers.team import log_text
-    from bot.texts import translator
+    from texts import translator
 
     service, settings = _staff_service(ctx)
     try:
@@ -476,7 +320,7 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
 
     from appeals.model import SYSTEM
     from bootstrap import NoClassifier, build_core
-    from bot.report import build_report, figures_line
+    from reports.workbook import build_report, figures_line
 
     settings = _settings(ctx)
     if out.suffix.lower() != ".xlsx":
@@ -551,7 +395,7 @@ def db_restore(ctx: click.Context, backup_file: Path) -> None:
 
 
 # Tool groups living next to what they operate on. Each helper adds its line here.
-main.add_command(__import__("nlu.cli", fromlist=["nlu"]).nlu)  # wanqi nlu ...
+main.add_command(__import__("cli.nlu", fromlist=["nlu"]).nlu)  # wanqi nlu ...
 
 
 @main.commands["nlu"].command("export-feedback")  # type: ignore[attr-defined]
@@ -627,11 +471,11 @@ def retrain(ctx: click.Context, test_data: str, undo: bool) -> None:
 @click.pass_context
 def nlu_template(ctx: click.Context, out: Path) -> None:
     """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
-    from bot.templates import nlu_template as build
+    from reports.templates import nlu_template as build
 
     write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
 
 
-main.add_command(__import__("bot.policies_cli", fromlist=["policies"]).policies)  # wanqi policies ...
-main.add_command(__import__("bot.inbox_cli", fromlist=["inbox"]).inbox)  # wanqi inbox ...
+main.add_command(__import__("cli.policies", fromlist=["policies"]).policies)  # wanqi policies ...
+main.add_command(__import__("cli.inbox", fromlist=["inbox"]).inbox)  # wanqi inbox ...
 # wanqi web [link] and wanqi api-key create|list|revoke: WanqiGroup.LAZY
