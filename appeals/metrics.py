@@ -56,6 +56,9 @@ class Figures:
     reopened: int = 0
     returned: int = 0
     closed: int = 0
+    answered: int = 0
+    close_base: int = 0
+    closed_on_time: int = 0
     handling_days: dict[int, int] = field(default_factory=dict)  # working days -> how many appeals
 
     def merge(self, counts: GroupCounts) -> None:
@@ -75,9 +78,15 @@ class Figures:
         return self._rate(self.accepted_on_time, self.accept_base)
 
     @property
-    def ontime_rate(self) -> float | None:
-        """按时办结率: answered within the (possibly extended) deadline, of those answered or already late."""
+    def reply_rate(self) -> float | None:
+        """按时答复率: answered (答复) within the (possibly extended) deadline, of those answered or already late."""
         return self._rate(self.replied_on_time, self.reply_base)
+
+    @property
+    def close_rate(self) -> float | None:
+        """按时办结率: closed (办结: by the handler, or by the enterprise's rating) within the same deadline, of
+        those closed or already late."""
+        return self._rate(self.closed_on_time, self.close_base)
 
     @property
     def satisfaction(self) -> float | None:
@@ -132,6 +141,9 @@ class GroupCounts:
     reopened: int = 0
     returned: int = 0
     closed: int = 0
+    answered: int = 0
+    close_base: int = 0
+    closed_on_time: int = 0
 
 
 # the summable counts: GroupCounts's fields after its key (department, category, week)
@@ -145,14 +157,17 @@ class PeriodCounts:
     groups: tuple[GroupCounts, ...]
     handling: tuple[tuple[str | None, str | None, int, int], ...]  # (department, category, working days, count)
     finished_by_week: dict[date, int]  # answered appeals of the period by the week of their answer
+    closed_by_week: dict[date, int] = field(default_factory=dict)  # closed (办结) ones by the week of closing
 
 
 @dataclass(frozen=True, slots=True)
 class WeekPoint:
     week: date  # the Monday
     filed: int
-    finished: int
+    answered: int  # 答复 in this week (of the period's appeals)
+    closed: int  # 办结 in this week (of the period's appeals)
     satisfaction: float | None
+    days: int = 7  # days of this week inside the period: the first and last week may be partial
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +235,11 @@ def count_rows(rows: Iterable[FigureRow], *, start: date, end: date, now: dateti
     """The definitions of every figure, on rows (storage.figures counts the same in SQL; a test compares).
 
     - 按时签收: signed for by its 签收 deadline; counted once signed for or once the deadline has passed.
-    - 按时办结: answered by its (possibly extended) reply deadline; counted once answered or once late;
+    - 按时答复: answered by its (possibly extended) reply deadline; counted once answered or once late;
       withdrawn appeals do not count.
+    - 按时办结: closed (办结, by the handler or by the enterprise's rating) by the same deadline; counted once
+      closed or once late; withdrawn appeals do not count.
+    - Times are compared as instants (aware datetimes), whatever offset they were written with.
     - 满意: a rating of 3-5 (基本满意 and better) among the rated; 差评: 1-2.
     - 重办 / 退回: reopened after a poor rating / returned by a department at least once.
     - handling time: working days from the local day of filing to the local day of the answer.
@@ -231,6 +249,7 @@ def count_rows(rows: Iterable[FigureRow], *, start: date, end: date, now: dateti
     groups: dict[tuple[str | None, str | None, date], dict[str, int]] = {}
     handling: dict[tuple[str | None, str | None, int], int] = {}
     finished_by_week: dict[date, int] = {}
+    closed_by_week: dict[date, int] = {}
     for row in rows:
         created = row.created_at.astimezone(tz).date()
         if not start <= created <= end:
@@ -252,7 +271,16 @@ def count_rows(rows: Iterable[FigureRow], *, start: date, end: date, now: dateti
             c["poor"] += row.rating in POOR_RATINGS
         c["reopened"] += row.reopen_count > 0
         c["returned"] += row.return_count > 0
-        c["closed"] += row.status is Status.CLOSED
+        closed = row.status is Status.CLOSED
+        c["closed"] += closed
+        if row.reply_due is not None and row.status is not Status.WITHDRAWN and (closed or row.reply_due < now):
+            c["close_base"] += 1
+            c["closed_on_time"] += closed and row.closed_at is not None and row.closed_at <= row.reply_due
+        if closed and row.closed_at is not None:
+            day = row.closed_at.astimezone(tz).date()
+            week = day - timedelta(days=day.weekday())
+            closed_by_week[week] = closed_by_week.get(week, 0) + 1
+        c["answered"] += finished is not None
         if finished is not None:
             done = finished.astimezone(tz).date()
             days = counter.between(created, done)
@@ -263,7 +291,7 @@ def count_rows(rows: Iterable[FigureRow], *, start: date, end: date, now: dateti
     return PeriodCounts(
         groups=tuple(GroupCounts(d, cat, w, **c) for (d, cat, w), c in groups.items()),
         handling=tuple((d, cat, days, n) for (d, cat, days), n in handling.items()),
-        finished_by_week=finished_by_week)
+        finished_by_week=finished_by_week, closed_by_week=closed_by_week)
 
 
 def summarise(counts: PeriodCounts, *, start: date, end: date, lights: dict[Light, int],
@@ -287,8 +315,9 @@ def summarise(counts: PeriodCounts, *, start: date, end: date, lights: dict[Ligh
     for dept, cat, days, n in counts.handling:
         for fig in (total, by_dept.setdefault(dept, Figures()), by_cat.setdefault(cat, Figures())):
             fig.add_handling(days, n)
-    weekly = tuple(WeekPoint(w, filed_w[w], counts.finished_by_week.get(w, 0),
-                             good_w[w] / rated_w[w] if rated_w[w] else None) for w in weeks)
+    weekly = tuple(WeekPoint(w, filed_w[w], counts.finished_by_week.get(w, 0), counts.closed_by_week.get(w, 0),
+                             good_w[w] / rated_w[w] if rated_w[w] else None,
+                             (min(end, w + timedelta(days=6)) - max(start, w)).days + 1) for w in weeks)
     return Overview(start, end, total, by_dept, by_cat, weekly, lights, counted_at)
 
 

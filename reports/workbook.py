@@ -30,8 +30,9 @@ def _overdue(appeal: Appeal, now: datetime) -> bool:
     return False
 
 
-FIGURE_HEADER = ["受理量", "按时签收率", "按时办结率", "满意率", "差评数", "重办率", "退回率", "平均办理工作日",
-                 "P90 办理工作日"]
+FIGURE_HEADER = ["受理量", "按时签收率", "按时办结率", "满意率", "差评数", "重办率", "退回率", "平均答复用时（工作日）",
+                 "九成答复用时（工作日）", "答复量", "按时答复率", "办结量"]
+PERCENT_COLUMNS = (3, 4, 5, 7, 8, 12)  # of a figure sheet (the label is column 1)
 
 
 def figure_cells(fig: Figures) -> list[object]:
@@ -39,15 +40,16 @@ def figure_cells(fig: Figures) -> list[object]:
     def rate(v: float | None) -> object:
         return round(v, 4) if v is not None else ""
 
-    return [fig.filed, rate(fig.accept_rate), rate(fig.ontime_rate), rate(fig.satisfaction), fig.poor,
+    return [fig.filed, rate(fig.accept_rate), rate(fig.close_rate), rate(fig.satisfaction), fig.poor,
             rate(fig.reopen_rate), rate(fig.return_rate), round(fig.avg_days, 1) if fig.avg_days is not None else "",
-            fig.p90_days if fig.p90_days is not None else ""]
+            fig.p90_days if fig.p90_days is not None else "", fig.answered, rate(fig.reply_rate), fig.closed]
 
 
 def figures_line(t: Translator, ov: Overview) -> str:
     """The headline figures in one line (the `/report` caption and `wanqi report`)."""
     f = ov.total
-    return t("staff.report_figures", filed=f.filed, accept=percent(f.accept_rate), ontime=percent(f.ontime_rate),
+    return t("staff.report_figures", filed=f.filed, accept=percent(f.accept_rate), reply=percent(f.reply_rate),
+             close=percent(f.close_rate), answered=f.answered, closed=f.closed,
              satisfaction=percent(f.satisfaction), poor=f.poor, reopen=percent(f.reopen_rate),
              returned=percent(f.return_rate), avg=days_text(f.avg_days),
              p90=f.p90_days if f.p90_days is not None else "—", red=ov.lights.get(Light.RED, 0),
@@ -69,23 +71,23 @@ def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings) -> None:
         for key, fig in ordered(groups, order):
             sheet.append([names.get(key, key or "未分类"), *figure_cells(fig)])
         sheet.append(["合计", *figure_cells(ov.total)])
-        for row in sheet.iter_rows(min_row=2, min_col=3, max_col=8):
+        for row in sheet.iter_rows(min_row=2, min_col=3, max_col=max(PERCENT_COLUMNS)):
             for cell in row:
-                if cell.column in (3, 4, 5, 7, 8):
+                if cell.column in PERCENT_COLUMNS:
                     cell.number_format = "0.0%"
     trend = wb.create_sheet("周趋势")
-    trend.append(["周（周一）", "受理量", "办结量", "满意率"])
+    trend.append(["周（周一）", "受理量", "答复量", "办结量", "满意率", "本周计入天数"])
     for point in ov.weekly:
-        trend.append([point.week.isoformat(), point.filed, point.finished,
-                      round(point.satisfaction, 4) if point.satisfaction is not None else ""])
+        trend.append([point.week.isoformat(), point.filed, point.answered, point.closed,
+                      round(point.satisfaction, 4) if point.satisfaction is not None else "", point.days])
     chart = BarChart()
-    chart.title = "每周受理与办结"
+    chart.title = "每周受理、答复与办结"
     chart.y_axis.title = "件"
-    data = Reference(trend, min_col=2, max_col=3, min_row=1, max_row=len(ov.weekly) + 1)
+    data = Reference(trend, min_col=2, max_col=4, min_row=1, max_row=len(ov.weekly) + 1)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=len(ov.weekly) + 1))
     chart.width, chart.height = 24, 10
-    trend.add_chart(chart, "F2")
+    trend.add_chart(chart, "H2")
     lights = wb.create_sheet("红黄牌")
     lights.append(["亮灯", "在办件数"])
     for level, label in ((Light.RED, "红灯（超期）"), (Light.YELLOW, "黄灯（临期）"), (Light.GREEN, "绿灯")):

@@ -9,6 +9,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,17 @@ from sqlite_utils import Database
 from storage.migrations import migrations
 
 T = TypeVar("T")
+
+
+def utc_text(value: datetime) -> str:
+    """An instant in its one stored form: UTC, ISO 8601, to the millisecond ('2026-11-20T07:30:00.000+00:00').
+
+    SQLite's ``strftime('%Y-%m-%dT%H:%M:%f+00:00', x)`` writes the same text, which the triggers of migration
+    m_web_007 use to rewrite any other form. SQL compares instants with julianday(), never as text.
+    """
+    if value.tzinfo is None:
+        raise ValueError("an instant must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class WanqiDatabase(Database):

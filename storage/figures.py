@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlite_utils import Database
 
 from appeals.calendar import WorkCalendar
 from appeals.lifecycle import CLOCK_RUNNING, Status
 from appeals.metrics import FigureRow, GroupCounts, PeriodCounts, RunningClock, WorkdayCounter
+from storage.db import utc_text
+from storage.migrations import FIGURE_COUNTS
 
 _COLUMNS = ("department_id, category, status, created_at, dispatched_at, accept_due, accepted_at, reply_due, "
             "replied_at, closed_at, rating, reopen_count, return_count")
@@ -40,8 +42,7 @@ def _scope(department_id: str | None) -> tuple[str, list[object]]:
 # m_web_004/m_web_006, plus, for the deadlines still running, the few appeals that pass theirs only as the
 # clock moves. tests/storage/test_figures.py checks both agree.
 _EPOCH = date(1970, 1, 1)  # the kept counts' days are days since this, in the center's zone; it was a Thursday
-_COUNTS = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated", "satisfied",
-           "poor", "reopened", "returned", "closed")
+_COUNTS = FIGURE_COUNTS  # in GroupCounts's order (accept_settled is accept_base less the pending, and so on)
 _GROUPS = f"""
 SELECT department_id, category, filed_day - (filed_day + 3) % 7 AS week, {", ".join(f"SUM({c})" for c in _COUNTS)}
 FROM figure_days WHERE filed_day BETWEEN :first AND :last {{scope}} GROUP BY 1, 2, 3 HAVING SUM(filed) > 0"""
@@ -54,23 +55,37 @@ WHERE f.filed_day BETWEEN :first AND :last {scope} GROUP BY 1, 2, 3 HAVING SUM(f
 _FINISHED = """
 SELECT finished_day - (finished_day + 3) % 7 AS week, SUM(answered) FROM figure_answers
 WHERE filed_day BETWEEN :first AND :last {scope} GROUP BY 1 HAVING SUM(answered) > 0"""
-# Not yet signed for / answered: counted once their deadline has passed (the WHERE terms match the partial indexes)
+_CLOSED = """
+SELECT closed_day - (closed_day + 3) % 7 AS week, SUM(closed) FROM figure_closings
+WHERE filed_day BETWEEN :first AND :last {scope} GROUP BY 1 HAVING SUM(closed) > 0"""
+# Not yet signed for / answered / closed: counted once their deadline has passed (the WHERE terms before the
+# instants match the partial indexes). Times are compared as instants (julianday), never as text.
 _PENDING = """
 SELECT COALESCE(department_id, ''), COALESCE(category, ''), day - (day + 3) % 7 AS week, COUNT(*) FROM (
   SELECT department_id, category, (unixepoch(created_at) + :offset) / 86400 AS day FROM appeals
-  WHERE {pending} AND {due} < :now AND created_at >= :low AND created_at < :high {scope})
+  WHERE {pending} AND julianday({due}) < julianday(:now) AND julianday(created_at) >= julianday(:low)
+  AND julianday(created_at) < julianday(:high) {scope})
 GROUP BY 1, 2, 3"""
 _ACCEPT_PENDING = _PENDING.replace("{pending}", "accept_due IS NOT NULL AND accepted_at IS NULL").replace(
     "{due}", "accept_due")
 _REPLY_PENDING = _PENDING.replace("{pending}", "reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
                                   "AND (status != 'closed' OR closed_at IS NULL)").replace("{due}", "reply_due")
+_CLOSE_PENDING = _PENDING.replace("{pending}", "reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn')"
+                                  ).replace("{due}", "reply_due")
+# where each pending count goes in GroupCounts's counts (after the key)
+_PENDING_ONTO = ((_ACCEPT_PENDING, _COUNTS.index("accept_settled")), (_REPLY_PENDING, _COUNTS.index("reply_settled")),
+                 (_CLOSE_PENDING, _COUNTS.index("close_settled")))
 _REFILL = (f"""
 INSERT INTO figure_days (filed_day, department_id, category, {", ".join(_COUNTS)})
 SELECT filed_day, department_id, category, COUNT(*), {", ".join(f"SUM({c})" for c in _COUNTS[1:])}
 FROM appeal_figure_rows GROUP BY 1, 2, 3""", """
 INSERT INTO figure_answers (filed_day, department_id, category, finished_day, answered)
 SELECT filed_day, department_id, category, finished_day, COUNT(*) FROM appeal_figure_rows WHERE finished_day >= 0
+GROUP BY 1, 2, 3, 4""", """
+INSERT INTO figure_closings (filed_day, department_id, category, closed_day, closed)
+SELECT filed_day, department_id, category, closed_day, COUNT(*) FROM appeal_figure_rows WHERE closed_day >= 0
 GROUP BY 1, 2, 3, 4""")
+_KEPT = ("figure_days", "figure_answers", "figure_closings")
 
 
 def _day(value: date) -> int:
@@ -99,7 +114,7 @@ class SqliteFigureSource:
             with self.db.atomic():
                 conn.execute("DELETE FROM figure_zone")
                 conn.execute("INSERT INTO figure_zone (offset_seconds) VALUES (?)", [offset])
-                for table, refill in zip(("figure_days", "figure_answers"), _REFILL, strict=True):
+                for table, refill in zip(_KEPT, _REFILL, strict=True):
                     conn.execute(f"DELETE FROM {table}")
                     conn.execute(refill)
         self._offset = offset
@@ -128,9 +143,8 @@ class SqliteFigureSource:
         offset = int((low.utcoffset() or timedelta(0)).total_seconds())  # Asia/Shanghai has no summer time
         self._ensure_zone(offset)
         params: dict[str, object] = {
-            "first": _day(start), "last": _day(end), "offset": offset, "now": now.astimezone(UTC).isoformat(),
-            "low": low.astimezone(UTC).isoformat(),
-            "high": datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC).isoformat(),
+            "first": _day(start), "last": _day(end), "offset": offset, "now": utc_text(now), "low": utc_text(low),
+            "high": utc_text(datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)),
         }
         scope = ""
         if department_id is not None:
@@ -140,7 +154,7 @@ class SqliteFigureSource:
                             params).fetchone()[0]
         self._ensure_workdays(start, max(end, now.astimezone(tz).date(), _date(last or 0)), calendar)
         counts = {(r[0], r[1], r[2]): list(r[3:]) for r in conn.execute(_GROUPS.format(scope=scope), params)}
-        for sql, field in ((_ACCEPT_PENDING, 1), (_REPLY_PENDING, 3)):  # onto accept_settled, reply_settled
+        for sql, field in _PENDING_ONTO:
             for dept, cat, week, n in conn.execute(sql.format(scope=scope), params):
                 counts[(dept, cat, week)][field] += n
         groups = tuple(GroupCounts(dept or None, cat or None, _date(week), *c)
@@ -148,7 +162,8 @@ class SqliteFigureSource:
         handling = tuple((r[0] or None, r[1] or None, int(r[2]), int(r[3]))
                          for r in conn.execute(_HANDLING.format(scope=scope), params))
         finished = {_date(r[0]): int(r[1]) for r in conn.execute(_FINISHED.format(scope=scope), params)}
-        return PeriodCounts(groups, handling, finished)
+        closed = {_date(r[0]): int(r[1]) for r in conn.execute(_CLOSED.format(scope=scope), params)}
+        return PeriodCounts(groups, handling, finished, closed)
 
     def running_rows(self, department_id: str | None = None) -> Iterator[RunningClock]:
         return running_rows(self.db, department_id)
@@ -157,10 +172,11 @@ class SqliteFigureSource:
 def period_rows(db: Database, start: date, end: date, tz: tzinfo, department_id: str | None = None
                 ) -> Iterator[FigureRow]:
     """Appeals filed on the center's local dates ``start``..``end`` (inclusive), optionally of one department."""
-    low = datetime.combine(start, time.min, tzinfo=tz).astimezone(UTC).isoformat()
-    high = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC).isoformat()
+    low = utc_text(datetime.combine(start, time.min, tzinfo=tz))
+    high = utc_text(datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
     extra, params = _scope(department_id)
-    return _rows(db, "created_at >= ? AND created_at < ?" + extra, [low, high, *params])
+    return _rows(db, "julianday(created_at) >= julianday(?) AND julianday(created_at) < julianday(?)" + extra,
+                 [low, high, *params])
 
 
 def running_rows(db: Database, department_id: str | None = None) -> Iterator[RunningClock]:

@@ -410,3 +410,120 @@ def m_web_006_figure_days(db: Database) -> None:
                + ", ".join(f"SUM({c})" for c in counts[1:]) + f" FROM appeal_figure_rows GROUP BY {keys}")
     db.execute(f"INSERT INTO figure_answers ({keys}, finished_day, answered) SELECT {keys}, finished_day, COUNT(*) "
                f"FROM appeal_figure_rows WHERE finished_day >= 0 GROUP BY {keys}, finished_day")
+
+
+# ---- one stored form for instants --------------------------------------------------------------------------
+# Every instant is stored as UTC ISO 8601 to the millisecond, '2026-11-20T07:30:00.000+00:00' (storage.db.utc_text
+# writes it; SQLite's strftime(UTC_FORMAT, x) gives the same), and compared in SQL as an instant (julianday()),
+# never as text. A time written with another offset ('+08:00'), or none (read as the center's local time, the
+# zone of figure_zone), is rewritten to that form by the triggers below, whoever writes it.
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%f+00:00"
+APPEAL_TIMES = ("created_at", "updated_at", "dispatched_at", "accept_due", "reply_due", "replied_at", "rating_due",
+                "rated_at", "closed_at", "accepted_at")
+
+
+def utc_sql(column: str) -> str:
+    """SQL for ``column`` in the stored form (unparsable text is left as it is)."""
+    zoned = f"({column} GLOB '*[+-][0-9][0-9]:[0-9][0-9]' OR {column} GLOB '*[Zz]')"
+    local = f"strftime('{UTC_FORMAT}', {column}, -(SELECT offset_seconds FROM figure_zone) || ' seconds')"
+    return (f"COALESCE(CASE WHEN {zoned} THEN strftime('{UTC_FORMAT}', {column}) ELSE {local} END, {column})")
+
+
+def _normalising_triggers(db: Database, table: str, key: str, columns: tuple[str, ...]) -> None:
+    off = " OR ".join(f"NEW.{c} IS NOT {utc_sql('NEW.' + c)}" for c in columns)
+    sets = ", ".join(f"{c} = {utc_sql(c)}" for c in columns)
+    fix = f"UPDATE {table} SET {sets} WHERE {key} = NEW.{key};"
+    db.execute(f"CREATE TRIGGER {table}_utc_insert AFTER INSERT ON {table} WHEN {off} BEGIN {fix} END")
+    db.execute(f"CREATE TRIGGER {table}_utc_update AFTER UPDATE OF {', '.join(columns)} ON {table} WHEN {off} "
+               f"BEGIN {fix} END")
+
+
+FIGURE_COUNTS = ("filed", "accept_settled", "accepted_on_time", "reply_settled", "replied_on_time", "rated",
+                 "satisfied", "poor", "reopened", "returned", "closed", "answered", "close_settled", "closed_on_time")
+
+
+@migrations()
+def m_web_007_instants(db: Database) -> None:
+    """Figures right whatever offset a time was written with (issue 18).
+
+    The figure view compared times as text: '2026-11-20T23:59:59+08:00' sorts after '2026-11-20T16:00:00+00:00'
+    though it is an instant earlier, so an import with local offsets counted late answers as on time. Now
+    every appeal time is rewritten to one form (UTC, milliseconds), kept so by triggers, and the view compares
+    instants (julianday). 办结 is counted apart from 答复: figure_days gains 答复量 (answered) and the on-time
+    closings, figure_closings the closings per day (the trend's 办结 line). The counts are rebuilt.
+    """
+    for trigger in ("insert", "update_old", "update_new", "delete"):
+        db.execute(f"DROP TRIGGER IF EXISTS appeals_figures_{trigger}")
+    db.execute("DROP VIEW IF EXISTS appeal_figure_rows")
+    db.execute("DROP TABLE IF EXISTS figure_days")
+    db.execute("DROP TABLE IF EXISTS figure_answers")
+    # existing rows in the one form (appeals through their columns, the history rows' times too)
+    for table, key, columns in (("appeals", "id", APPEAL_TIMES), ("appeal_events", "id", ("at",))):
+        for column in columns:
+            db.execute(f"UPDATE {table} SET {column} = {utc_sql(column)} WHERE {column} IS NOT {utc_sql(column)}")
+        _normalising_triggers(db, table, key, columns)
+    finished = "COALESCE(a.replied_at, CASE WHEN a.status = 'closed' THEN a.closed_at END)"
+    db.execute(f"""
+CREATE VIEW appeal_figure_rows AS
+SELECT a.id,
+  COALESCE((unixepoch(a.created_at) + z.offset_seconds) / 86400, -1) AS filed_day,
+  COALESCE((unixepoch({finished}) + z.offset_seconds) / 86400, -1) AS finished_day,
+  CASE WHEN a.status = 'closed' THEN COALESCE((unixepoch(a.closed_at) + z.offset_seconds) / 86400, -1) ELSE -1 END
+    AS closed_day,
+  COALESCE(a.department_id, '') AS department_id, COALESCE(a.category, '') AS category,
+  (a.accept_due IS NOT NULL AND a.accepted_at IS NOT NULL) IS TRUE AS accept_settled,
+  (a.accept_due IS NOT NULL AND julianday(a.accepted_at) <= julianday(a.accept_due)) IS TRUE AS accepted_on_time,
+  (a.reply_due IS NOT NULL AND a.status != 'withdrawn' AND {finished} IS NOT NULL) IS TRUE AS reply_settled,
+  (a.reply_due IS NOT NULL AND a.status != 'withdrawn' AND julianday({finished}) <= julianday(a.reply_due)) IS TRUE
+    AS replied_on_time,
+  (a.rating IS NOT NULL) AS rated, (a.rating >= 3) IS TRUE AS satisfied, (a.rating IN (1, 2)) IS TRUE AS poor,
+  (a.reopen_count > 0) IS TRUE AS reopened, (a.return_count > 0) IS TRUE AS returned,
+  (a.status = 'closed') AS closed,
+  ({finished} IS NOT NULL) AS answered,
+  (a.reply_due IS NOT NULL AND a.status = 'closed') AS close_settled,
+  (a.reply_due IS NOT NULL AND a.status = 'closed' AND julianday(a.closed_at) <= julianday(a.reply_due)) IS TRUE
+    AS closed_on_time
+FROM appeals a, figure_zone z""")
+    counts = FIGURE_COUNTS
+    keys = "filed_day, department_id, category"
+    db.execute(f"CREATE TABLE figure_days (filed_day INTEGER NOT NULL, department_id TEXT NOT NULL, "
+               f"category TEXT NOT NULL, {', '.join(f'{c} INTEGER NOT NULL' for c in counts)}, "
+               f"PRIMARY KEY ({keys})) STRICT, WITHOUT ROWID")
+    for table, day, count in (("figure_answers", "finished_day", "answered"),
+                              ("figure_closings", "closed_day", "closed")):
+        db.execute(f"CREATE TABLE {table} (filed_day INTEGER NOT NULL, department_id TEXT NOT NULL, "
+                   f"category TEXT NOT NULL, {day} INTEGER NOT NULL, {count} INTEGER NOT NULL, "
+                   f"PRIMARY KEY ({keys}, {day})) STRICT, WITHOUT ROWID")
+
+    def upsert(row: str, sign: str) -> str:
+        values = ", ".join([f"{sign}1", *(f"{sign}{c}" for c in counts[1:])])
+        return (f"INSERT INTO figure_days ({keys}, {', '.join(counts)}) SELECT {keys}, {values} "
+                f"FROM appeal_figure_rows WHERE id = {row}.id ON CONFLICT DO UPDATE SET "
+                + ", ".join(f"{c} = {c} + excluded.{c}" for c in counts) + "; "
+                f"INSERT INTO figure_answers ({keys}, finished_day, answered) SELECT {keys}, finished_day, {sign}1 "
+                f"FROM appeal_figure_rows WHERE id = {row}.id AND finished_day >= 0 "
+                f"ON CONFLICT DO UPDATE SET answered = answered + excluded.answered; "
+                f"INSERT INTO figure_closings ({keys}, closed_day, closed) SELECT {keys}, closed_day, {sign}1 "
+                f"FROM appeal_figure_rows WHERE id = {row}.id AND closed_day >= 0 "
+                f"ON CONFLICT DO UPDATE SET closed = closed + excluded.closed;")
+
+    watched = ("created_at, department_id, category, status, accept_due, accepted_at, reply_due, replied_at, "
+               "closed_at, rating, reopen_count, return_count")
+    db.execute(f"CREATE TRIGGER appeals_figures_insert AFTER INSERT ON appeals BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_old BEFORE UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_update_new AFTER UPDATE OF {watched} ON appeals "
+               f"BEGIN {upsert('NEW', '')} END")
+    db.execute(f"CREATE TRIGGER appeals_figures_delete BEFORE DELETE ON appeals BEGIN {upsert('OLD', '-')} END")
+    db.execute(f"INSERT INTO figure_days ({keys}, {', '.join(counts)}) SELECT {keys}, COUNT(*), "
+               + ", ".join(f"SUM({c})" for c in counts[1:]) + f" FROM appeal_figure_rows GROUP BY {keys}")
+    db.execute(f"INSERT INTO figure_answers ({keys}, finished_day, answered) SELECT {keys}, finished_day, COUNT(*) "
+               f"FROM appeal_figure_rows WHERE finished_day >= 0 GROUP BY {keys}, finished_day")
+    db.execute(f"INSERT INTO figure_closings ({keys}, closed_day, closed) SELECT {keys}, closed_day, COUNT(*) "
+               f"FROM appeal_figure_rows WHERE closed_day >= 0 GROUP BY {keys}, closed_day")
+    # the closings still due: counted at read time, like the answers (few rows: the open appeals)
+    db.execute("CREATE INDEX idx_appeals_close_pending ON appeals (reply_due, created_at, department_id, category) "
+               "WHERE reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn')")
+    # 督办 per appeal (超期与督办's counts and filter, the appeal page's history): a few rows of 10^5 events
+    db.execute("CREATE INDEX idx_events_supervise ON appeal_events (appeal_id, at, actor_id) "
+               "WHERE action = 'supervise'")

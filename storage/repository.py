@@ -15,12 +15,13 @@ from appeals.lifecycle import Status
 from appeals.model import Appeal, AppealEvent, Attachment, Enterprise
 from appeals.ports import CategoryScore, Entity, UserRecord
 from appeals.staff import SOURCE_INVITE, AuditEntry, Invite, StaffMember
+from storage.db import utc_text
 
 CENTER_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _ts(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+    return utc_text(value) if value else None
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -390,6 +391,19 @@ class SqliteRepository:
             )
             for r in rows
         ]
+
+    def last_supervised(self, appeal_ids: list[int]) -> dict[int, datetime]:
+        """When each of these appeals was last urged (督办), for those ever urged."""
+        out: dict[int, datetime] = {}
+        for chunk in range(0, len(appeal_ids), 500):
+            ids = appeal_ids[chunk:chunk + 500]
+            for r in self.db.query(
+                    f"SELECT appeal_id, at FROM appeal_events WHERE action = 'supervise' "
+                    f"AND appeal_id IN ({', '.join('?' for _ in ids)})", ids):
+                at = datetime.fromisoformat(r["at"])
+                if r["appeal_id"] not in out or at > out[r["appeal_id"]]:
+                    out[r["appeal_id"]] = at
+        return out
 
     def list_appeals(
         self, *, enterprise_id: int | None = None, department_id: str | None = None,

@@ -11,7 +11,7 @@ def trend_svg(weekly: tuple[WeekPoint, ...], *, filed_label: str, finished_label
     """Bars of appeals filed per week and a line of appeals answered, on one scale."""
     width, height, left, bottom, top = 720, 240, 40, 36, 16
     n = max(len(weekly), 1)
-    peak = max([1, *(p.filed for p in weekly), *(p.finished for p in weekly)])
+    peak = max([1, *(p.filed for p in weekly), *(p.closed for p in weekly)])
     step = (width - left - 10) / n
     plot_h = height - bottom - top
 
@@ -33,7 +33,7 @@ def trend_svg(weekly: tuple[WeekPoint, ...], *, filed_label: str, finished_label
         parts.append(f'<rect x="{x + step * 0.2:.1f}" y="{y(p.filed):.1f}" width="{bar_w:.1f}" '
                      f'height="{top + plot_h - y(p.filed):.1f}" class="bar"><title>{p.week.isoformat()} '
                      f'{escape(filed_label)} {p.filed}</title></rect>')
-        points.append(f"{x + step / 2:.1f},{y(p.finished):.1f}")
+        points.append(f"{x + step / 2:.1f},{y(p.closed):.1f}")
         if i % label_every == 0:
             parts.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 16}" class="axis" '
                          f'text-anchor="middle">{p.week.strftime("%m-%d")}</text>')

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,13 +15,20 @@ from appeals.lifecycle import CLOCK_RUNNING, Status
 from appeals.metrics import count_rows, lights, summarise
 from storage.db import open_db
 from storage.figures import _REFILL, SqliteFigureSource, period_rows, running_rows
-from storage.migrations import migrations
+from storage.migrations import APPEAL_TIMES, migrations
 
 TZ = ZoneInfo("Asia/Shanghai")
+UTC_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+OFFSETS = (timezone(timedelta(hours=8)), UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=5, minutes=30)))
+
+
+def _ts(value: datetime | None, rng: random.Random | None = None) -> str | None:
+    """As an import might write it: any offset (text order is then not time order)."""
+    if value is None:
+        return None
+    return value.astimezone(rng.choice(OFFSETS) if rng else UTC).isoformat()
 
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -48,12 +56,16 @@ def _fill(db: Database, n: int = 600, seed: int = 3) -> None:
         db.execute(
             "INSERT INTO appeals (number, enterprise_id, user_id, text, status, created_at, updated_at, "
             "department_id, category, accept_due, accepted_at, reply_due, replied_at, closed_at, rating, "
-            "reopen_count, return_count, dispatched_at) "
-            "VALUES (?, 1, 1, 't', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f"N{i}", status.value, _ts(created), _ts(created), rng.choice(["tax", "hrss", None]),
-             rng.choice(["tax", "labor", None]), _ts(accept_due) if rng.random() < 0.95 else None, _ts(accepted),
-             _ts(reply_due), _ts(replied), _ts(closed), rng.choice([None, 1, 2, 3, 4, 5]), rng.randint(0, 1),
-             rng.choice([0, 0, 0, 1, 2]), _ts(created + timedelta(hours=1))])
+            "reopen_count, return_count, dispatched_at, rating_due, rated_at) "
+            "VALUES (?, 1, 1, 't', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f"N{i}", status.value, _ts(created, rng), _ts(created, rng), rng.choice(["tax", "hrss", None]),
+             rng.choice(["tax", "labor", None]), _ts(accept_due, rng) if rng.random() < 0.95 else None,
+             _ts(accepted, rng), _ts(reply_due, rng), _ts(replied, rng), _ts(closed, rng),
+             rng.choice([None, 1, 2, 3, 4, 5]), rng.randint(0, 1), rng.choice([0, 0, 0, 1, 2]),
+             _ts(created + timedelta(hours=1), rng), _ts(replied and replied + timedelta(days=3), rng),
+             _ts(closed, rng)])
+        db.execute("INSERT INTO appeal_events (appeal_id, at, action) VALUES (?, ?, 'submit')",
+                   [i + 1, _ts(created, rng)])
 
 
 def _assert_counts_equal_the_definitions(db: Database, tz: ZoneInfo = TZ) -> None:
@@ -65,6 +77,7 @@ def _assert_counts_equal_the_definitions(db: Database, tz: ZoneInfo = TZ) -> Non
         assert sorted(sql.groups, key=repr) == sorted(rows.groups, key=repr)
         assert sorted(sql.handling, key=repr) == sorted(rows.handling, key=repr)
         assert sql.finished_by_week == rows.finished_by_week
+        assert sql.closed_by_week == rows.closed_by_week
         a = summarise(sql, start=start, end=end, lights={})
         b = summarise(rows, start=start, end=end, lights={})
         assert a.total == b.total and a.weekly == b.weekly and a.total.filed > 50
@@ -97,10 +110,12 @@ def test_kept_counts_follow_every_change_to_an_appeal() -> None:
     )
     for appeal_id in rng.sample(ids, 300):
         db.execute(rng.choice(changes), [later, appeal_id])
-    db.execute("DELETE FROM appeals WHERE id IN (" + ", ".join(str(i) for i in rng.sample(ids, 40)) + ")")
+    gone = ", ".join(str(i) for i in rng.sample(ids, 40))
+    db.execute(f"DELETE FROM appeal_events WHERE appeal_id IN ({gone})")
+    db.execute(f"DELETE FROM appeals WHERE id IN ({gone})")
     _assert_counts_equal_the_definitions(db)
-    for (table, count), refill in zip((("figure_days", "filed"), ("figure_answers", "answered")), _REFILL,
-                                      strict=True):
+    kept = (("figure_days", "filed"), ("figure_answers", "answered"), ("figure_closings", "closed"))
+    for (table, count), refill in zip(kept, _REFILL, strict=True):
         kept = db.execute(f"SELECT * FROM {table} WHERE {count} != 0 ORDER BY 1, 2, 3, 4").fetchall()
         assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE {count} < 0").fetchone()[0] == 0
         db.execute(f"DELETE FROM {table}")
@@ -108,15 +123,24 @@ def test_kept_counts_follow_every_change_to_an_appeal() -> None:
         assert db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4").fetchall() == kept
 
 
-@pytest.mark.parametrize("release", ["m_web_004_figure_counts", "m_web_006_figure_days"])
+@pytest.mark.parametrize("release", ["m_web_004_figure_counts", "m_web_006_figure_days", "m_web_007_instants"])
 def test_the_migrations_count_the_appeals_already_there(release: str) -> None:
     db = open_db(None, migrate=False)
     migrations.apply(db, stop_before=release)  # a database of a previous release (before any counts / one table)
-    _fill(db)
+    _fill(db)  # times with mixed offsets, as the releases before m_web_007 could hold them
     migrations.apply(db)
     assert db.execute("SELECT SUM(filed) FROM figure_days").fetchone()[0] == 600
     assert not db["figure_counts"].exists()
     _assert_counts_equal_the_definitions(db)
+    _assert_stored_in_one_form(db)
+
+
+def _assert_stored_in_one_form(db: Database) -> None:
+    for column in (*APPEAL_TIMES, "events.at"):
+        table, column = ("appeal_events", "at") if column == "events.at" else ("appeals", column)
+        values = [r[0] for r in db.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")]
+        assert values, column
+        assert all(UTC_TEXT.fullmatch(v) for v in values), [v for v in values if not UTC_TEXT.fullmatch(v)][:3]
 
 
 def test_counts_read_in_another_zone_are_recounted_in_it() -> None:
@@ -134,7 +158,7 @@ def test_counts_read_in_another_zone_are_recounted_in_it() -> None:
 def test_the_running_rows_give_every_running_appeal_its_light() -> None:
     """running_rows reads only what a light needs (from a covering index): the lights equal those of full rows."""
     db = open_db(None)
-    _fill(db)
+    _fill(db, seed=1)  # a draw with green, yellow and red appeals in both scopes
     for dept in (None, "tax"):
         full = [r for r in period_rows(db, date(2000, 1, 1), date(2100, 1, 1), TZ, dept) if r.status in CLOCK_RUNNING]
         lean = list(running_rows(db, dept))

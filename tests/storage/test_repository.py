@@ -223,7 +223,7 @@ def test_entities_ranking_and_times_round_trip(repo: SqliteRepository) -> None:
     assert (got.reopen_count, got.alert_level) == (2, "yellow")
     # raw storage: UTC ISO strings, Chinese kept readable
     row = next(iter(repo.db.query("SELECT accept_due, entities FROM appeals WHERE id = ?", [a.id])))
-    assert row["accept_due"] == "2026-11-26T15:59:59+00:00"
+    assert row["accept_due"] == "2026-11-26T15:59:59.000+00:00"
     assert "端州区" in row["entities"]
 
 
