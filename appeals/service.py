@@ -7,10 +7,11 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from typing import Literal
 
 from appeals.calendar import WorkCalendar
-from appeals.errors import InvalidInput, NotAllowed, NotFound
+from appeals.errors import AppealError, InvalidInput, NotAllowed, NotFound
 from appeals.inputs import display_name
 from appeals.lifecycle import OPEN, TRIAGE, Action, Status, next_status
 from appeals.model import SYSTEM, Actor, Appeal, AppealEvent, Attachment, Enterprise, Role
@@ -76,6 +77,28 @@ class AppealView:
     enterprise: Enterprise
     events: tuple[AppealEvent, ...]
     light: Light | None
+
+
+Repeat = Literal["ask", "include", "skip"]  # what 督办 does with an appeal urged within the interval
+
+
+@dataclass(frozen=True, slots=True)
+class Supervision:
+    """What a 督办 did: the appeals urged, and those left out with why (finished | undispatched | recent)."""
+
+    urged: tuple[Outcome, ...]
+    skipped: tuple[tuple[Appeal, str], ...] = ()
+
+
+class RepeatSupervision(AppealError):
+    """Some appeals were urged within the interval: the person confirms, or leaves them out. Nothing written."""
+
+    key = "error.supervise_repeat"
+
+    def __init__(self, recent: list[tuple[Appeal, datetime]], skipped: list[tuple[Appeal, str]], hours: int) -> None:
+        super().__init__("urged within the interval", hours=hours, count=len(recent))
+        self.recent = tuple(recent)
+        self.skipped = tuple(skipped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,24 +343,44 @@ class AppealService:
             changes["alert_level"] = None
         return self._move(actor, appeal_id, action, "", None, **changes)
 
-    def supervise(self, actor: Actor, appeal_ids: Iterable[int], note: str | None) -> list[Outcome]:
+    def supervise(self, actor: Actor, appeal_ids: Iterable[int], note: str | None, *,
+                  repeat: Repeat = "ask") -> Supervision:
         """督办: a supervisor presses departments on open appeals (one or a 热点 group) with one note.
 
-        Each appeal gets an internal history row; each department is told once, on its first appeal,
-        with the numbers of all of its appeals in the note. Raises NotAllowed for other roles and
-        InvalidInput without a note or when an appeal is finished or has no department yet.
+        Each appeal urged gets an internal history row; each department is told once, on its first appeal,
+        with the numbers of all of its appeals in the note. Appeals that cannot be urged (finished, or not yet
+        with a department) are skipped and returned with the reason; alone, such an appeal raises
+        InvalidInput. An appeal urged within the last ``sla.supervise_interval_hours`` is a repeat: with
+        ``repeat="ask"`` the step raises :class:`RepeatSupervision` (nothing written) so the person can
+        confirm ("include") or leave the repeats out ("skip"). Raises NotAllowed for other roles.
         """
         if actor.role is not Role.SUPERVISOR:
             raise NotAllowed("督办 is for supervisors")
         note = check_text(note)[:1000]
         appeals = [self._visible(actor, i) for i in dict.fromkeys(appeal_ids)]
+        skipped: list[tuple[Appeal, str]] = []
         for appeal in appeals:
-            if appeal.status not in OPEN or appeal.department_id is None:
-                raise InvalidInput("error.cannot_supervise", number=appeal.number)
-        by_dept: dict[str, list[Appeal]] = {}
-        for appeal in appeals:
-            by_dept.setdefault(appeal.department_id or "", []).append(appeal)
+            if appeal.status not in OPEN:
+                skipped.append((appeal, "finished"))
+            elif appeal.department_id is None or appeal.status in TRIAGE:
+                skipped.append((appeal, "undispatched"))
+        if len(appeals) == 1 and skipped:
+            raise InvalidInput("error.cannot_supervise", number=appeals[0].number)
+        left = [a for a in appeals if all(a is not s for s, _ in skipped)]
         now = self.clock.now()
+        window = timedelta(hours=self.sla.supervise_interval_hours)
+        last = self.repo.last_supervised([a.id for a in left]) if window else {}
+        recent = [(a, last[a.id]) for a in left if a.id in last and now - last[a.id] < window]
+        if recent and repeat == "ask":
+            raise RepeatSupervision(recent, skipped, self.sla.supervise_interval_hours)
+        if repeat == "skip":
+            skipped += [(a, "recent") for a, _ in recent]
+            left = [a for a in left if all(a is not r for r, _ in recent)]
+        if not left:
+            raise InvalidInput("error.nothing_to_supervise")
+        by_dept: dict[str, list[Appeal]] = {}
+        for appeal in left:
+            by_dept.setdefault(appeal.department_id or "", []).append(appeal)
         out = []
         with self.repo.transaction():  # one 督办, one commit: every history row and notice, or none
             for group in by_dept.values():
@@ -349,8 +392,8 @@ class AppealService:
                     self.repo.add_event(event)
                     self._tell(appeal, told)
                     out.append(Outcome(appeal, event, told))
-        log.info("督办 on %d appeal(s) by %s", len(appeals), actor.user_id)
-        return out
+        log.info("督办 on %d appeal(s) by %s, %d skipped", len(out), actor.user_id, len(skipped))
+        return Supervision(tuple(out), tuple(skipped))
 
     # ---- the enterprise's side ------------------------------------------------------------
     def withdraw(self, actor: Actor, appeal_id: int, reason: str | None = None) -> Outcome:

@@ -16,6 +16,7 @@ class SlaPolicy:
     extension_max_days: int = 5
     rating_days: int = 3
     yellow_ratio: float = 0.8
+    supervise_interval_hours: int = 24  # a second 督办 within this asks for confirmation (0: never asks)
 
 
 class Light(StrEnum):

@@ -222,6 +222,7 @@ class _Sla(BaseModel):
     extension_max_days: int = Field(default=5, ge=0, le=365)
     rating_days: int = Field(default=3, ge=1, le=60)
     yellow_ratio: float = Field(default=0.8, gt=0, lt=1)
+    supervise_interval_hours: int = Field(default=24, ge=0, le=24 * 30)
 
 
 class _File(BaseModel):
