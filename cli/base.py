@@ -183,6 +183,19 @@ def _folder_of(target: Path) -> None:
         raise fail("cli.error.no_folder", path=target.parent)
 
 
+def write_private(out: Path, data: bytes) -> None:
+    """Write a file with enterprise data readable by its owner only (0600), an existing one included."""
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(data)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def write_xlsx(out: Path, data: bytes) -> None:
     """Write an example workbook (the name must end in .xlsx, the folder must exist) and say so."""
     if out.suffix.lower() != ".xlsx":

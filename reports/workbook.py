@@ -107,15 +107,85 @@ def _as_text(sheet: Worksheet) -> None:
                 cell.quotePrefix = True
 
 
-def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
-                 now: datetime, overview: Overview | None = None) -> bytes:
-    """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
-    plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
-    from openpyxl import Workbook
+def add_supervision_sheet(wb: Workbook, ov: Overview, supervision: dict[str | None, tuple[int, int]],
+                          settings: Settings) -> None:
+    """督办: per department, how often and on how many of the period's appeals supervisors pressed it."""
+    sheet = wb.create_sheet("督办")
+    sheet.append(["承办部门", "督办次数", "督办件数", "受理量", "督办件数占比"])
+    depts = {**settings.departments, None: "待分拨（中心）"}
+    for key, fig in ordered(ov.by_department, list(settings.departments)):
+        times, appeals = supervision.get(key, (0, 0))
+        sheet.append([depts.get(key, key or ""), times, appeals, fig.filed, round(appeals / fig.filed, 4) if fig.filed
+                      else ""])
+    sheet.append(["合计", sum(t for t, _ in supervision.values()), sum(a for _, a in supervision.values()),
+                  ov.total.filed, ""])
+    for row in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
+        for cell in row:
+            cell.number_format = "0.0%"
+
+
+def finish_sheets(wb: Workbook) -> bytes:
+    """Every sheet styled as the report's (header, widths, frozen first row, text kept text), saved to bytes."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     header, fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E79")
+    for sheet in wb.worksheets:
+        _as_text(sheet)
+        for cell in sheet[1]:
+            cell.font, cell.fill = header, fill
+            cell.alignment = Alignment(horizontal="center")
+        for i, column in enumerate(sheet.columns, start=1):
+            width = max(len(str(c.value or "")) for c in list(column)[:200])
+            sheet.column_dimensions[get_column_letter(i)].width = min(60, max(10, width * 2))
+        sheet.freeze_panes = "A2"
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def build_table(title: str, header: list[str], rows: list[list[object]], note: str = "") -> bytes:
+    """One list of the console as a workbook: a sheet named ``title`` (and a second with ``note``, the filters
+    and when it was made), styled as the report."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    sheet = wb.active
+    sheet.title = title[:31]
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    if note:
+        about = wb.create_sheet("说明")
+        about.append(["说明"])
+        for line in note.splitlines():
+            about.append([line])
+    return finish_sheets(wb)
+
+
+def build_overview(ov: Overview, supervision: dict[str | None, tuple[int, int]], settings: Settings,
+                   note: str) -> bytes:
+    """总览 as a workbook: 部门指标, 分类指标, 周趋势 (with a chart), 红黄牌 and 督办 (the report's figure sheets)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    about = wb.active
+    about.title = "说明"
+    about.append(["说明"])
+    for line in note.splitlines():
+        about.append([line])
+    add_figure_sheets(wb, ov, settings)
+    add_supervision_sheet(wb, ov, supervision, settings)
+    return finish_sheets(wb)
+
+
+def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
+                 now: datetime, overview: Overview | None = None,
+                 supervision: dict[str | None, tuple[int, int]] | None = None) -> bytes:
+    """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
+    plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
+    from openpyxl import Workbook
+
     tz = ZoneInfo(settings.center.timezone)
     t = translator(t.locale, html=False)  # cells are plain text
 
@@ -156,15 +226,6 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
     summary.append([])
     summary.append([f"统计时间 {when(now)}，共 {len(appeals)} 件；"
                     + "，".join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items())])
-    for sheet in wb.worksheets:
-        _as_text(sheet)
-        for cell in sheet[1]:
-            cell.font, cell.fill = header, fill
-            cell.alignment = Alignment(horizontal="center")
-        for i, column in enumerate(sheet.columns, start=1):
-            width = max(len(str(c.value or "")) for c in list(column)[:200])
-            sheet.column_dimensions[get_column_letter(i)].width = min(60, max(10, width * 2))
-        sheet.freeze_panes = "A2"
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    if supervision is not None and overview is not None:
+        add_supervision_sheet(wb, overview, supervision, settings)
+    return finish_sheets(wb)

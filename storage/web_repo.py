@@ -4,6 +4,7 @@ console's list queries (search, filters, clocks, digest counts). Secrets are sto
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,26 @@ from typing import Any
 from sqlite_utils import Database
 
 from appeals.lifecycle import CLOCK_RUNNING
+from storage.db import utc_text
 
 KEY_PREFIX = "wq_"
+NONE = "none"  # a list filter's value for "no department / no category"
+
+
+# When the department answered: the reply, or the closing of an appeal closed without one (appeals.metrics.finished_at)
+_FINISHED = "COALESCE(a.replied_at, CASE WHEN a.status = 'closed' THEN a.closed_at END)"
+# Late, as the figures count it (appeals.metrics.count_rows): settled after the deadline, or not settled and the
+# deadline passed (the one parameter: now).
+_LATE = {
+    "accept": "(a.accept_due IS NOT NULL AND CASE WHEN a.accepted_at IS NOT NULL "
+              "THEN julianday(a.accepted_at) > julianday(a.accept_due) "
+              "ELSE julianday(a.accept_due) < julianday(?) END)",
+    "reply": f"(a.reply_due IS NOT NULL AND a.status != 'withdrawn' AND CASE WHEN {_FINISHED} IS NOT NULL "
+             f"THEN julianday({_FINISHED}) > julianday(a.reply_due) ELSE julianday(a.reply_due) < julianday(?) END)",
+    "close": "(a.reply_due IS NOT NULL AND a.status != 'withdrawn' AND CASE WHEN a.status = 'closed' "
+             "THEN (julianday(a.closed_at) <= julianday(a.reply_due)) IS NOT TRUE "
+             "ELSE julianday(a.reply_due) < julianday(?) END)",
+}
 
 
 def digest(secret: str) -> str:
@@ -122,39 +141,76 @@ class WebRepository:
     # ---- console queries ---------------------------------------------------------------------------
     def search_appeals(self, *, department_id: str | None = None, status: str | None = None,
                        category: str | None = None, channel: str | None = None, query: str = "",
-                       page: int = 1, per_page: int = 50) -> tuple[list[dict[str, Any]], int]:
-        """One page of appeals, newest first, with the enterprise's name; and the total count."""
+                       district: str | None = None, ids: list[int] | None = None, urged: bool | None = None,
+                       low: datetime | None = None, high: datetime | None = None, late: str | None = None,
+                       rating: str | None = None, reopened: bool | None = None, returned: bool | None = None,
+                       answered: bool | None = None, now: datetime | None = None, page: int = 1,
+                       per_page: int | None = 50) -> tuple[list[dict[str, Any]], int]:
+        """One page of appeals (all of them with ``per_page=None``), newest first, with the enterprise's name
+        and district; and the total count.
+
+        ``ids`` keeps only those appeals (the ones a light filter chose); ``urged`` those ever urged (督办) or
+        never; ``low``/``high`` the filing instants; ``late`` the appeals whose 签收 (accept), 答复 (reply) or
+        办结 (close) came after its deadline or has not come and is late at ``now`` — the complement of the
+        on-time counts of appeals.metrics (tests/web check both agree). Times are compared as instants.
+        """
         where, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
         for column, value in (("a.department_id", department_id), ("a.status", status),
-                              ("a.category", category), ("a.channel", channel)):
-            if value:
+                              ("a.category", category), ("a.channel", channel), ("e.district", district)):
+            if value == NONE:  # the appeals not yet with a department, or not classified
+                where.append(f"{column} IS NULL")
+            elif value:
                 where.append(f"{column} = ?")
                 params.append(value)
         if query:
             where.append("(a.number LIKE ? OR e.name LIKE ? OR e.credit_code = ? OR a.text LIKE ?)")
             like = f"%{query}%"
             params.extend([like, like, query.upper(), like])
+        if ids is not None:
+            where.append("a.id IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(ids))
+        if urged is not None:
+            where.append(f"a.id {'' if urged else 'NOT '}IN (SELECT appeal_id FROM appeal_events "
+                         "WHERE action = 'supervise')")
+        if low is not None:
+            where.append("julianday(a.created_at) >= julianday(?)")
+            params.append(utc_text(low))
+        if high is not None:
+            where.append("julianday(a.created_at) < julianday(?)")
+            params.append(utc_text(high))
+        if late:
+            where.append(_LATE[late])
+            params.extend([utc_text(now or datetime.now(UTC))])
+        if rating:
+            where.append({"good": "a.rating >= 3", "poor": "a.rating IN (1, 2)", "any": "a.rating IS NOT NULL"}[rating])
+        for flag, sql in ((reopened, "a.reopen_count > 0"), (returned, "a.return_count > 0"),
+                          (answered, f"{_FINISHED} IS NOT NULL")):
+            if flag is not None:
+                where.append(sql if flag else f"NOT ({sql})")
         clause = " AND ".join(where)
         joined = "FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id"
         total_row = self._one(f"SELECT COUNT(*) AS n {joined} WHERE {clause}", params)
+        limit = "" if per_page is None else " LIMIT ? OFFSET ?"
+        paging = [] if per_page is None else [per_page, (max(page, 1) - 1) * per_page]
         rows = list(self.db.query(
             f"SELECT a.id, a.number, a.status, a.category, a.department_id, a.channel, a.created_at, a.accept_due, "
-            f"a.reply_due, a.dispatched_at, substr(a.text, 1, 60) AS excerpt, e.name AS enterprise, "
-            f"e.district, e.verified {joined} WHERE {clause} ORDER BY a.id DESC LIMIT ? OFFSET ?",
-            [*params, per_page, (max(page, 1) - 1) * per_page]))
+            f"a.reply_due, a.dispatched_at, a.replied_at, a.closed_at, a.rating, substr(a.text, 1, 60) AS excerpt, "
+            f"e.name AS enterprise, e.district, e.verified {joined} WHERE {clause} ORDER BY a.id DESC{limit}",
+            [*params, *paging]))
         return rows, int(total_row["n"] if total_row else 0)
 
     def running(self, department_id: str | None = None) -> list[dict[str, Any]]:
-        """Appeals whose clock runs: their clocks only, from the covering index idx_appeals_running (the 超期
-        page words the few it shows with ``running_details``)."""
+        """Appeals whose clock runs: their clocks (from the covering index idx_appeals_running) and their
+        enterprise's district (超期与督办 words the few it shows with ``running_details``)."""
         marks = ", ".join("?" for _ in CLOCK_RUNNING)
         params: list[Any] = sorted(s.value for s in CLOCK_RUNNING)
         extra = ""
         if department_id:
-            extra, params = " AND department_id = ?", [*params, department_id]
+            extra, params = " AND a.department_id = ?", [*params, department_id]
         return list(self.db.query(
-            f"SELECT id, status, category, department_id, dispatched_at, accept_due, reply_due, extension_status "
-            f"FROM appeals WHERE status IN ({marks}){extra}", params))
+            f"SELECT a.id, a.status, a.category, a.department_id, a.dispatched_at, a.accept_due, a.reply_due, "
+            f"a.extension_status, e.district FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id "
+            f"WHERE a.status IN ({marks}){extra}", params))
 
     def running_details(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """Number, enterprise and extension request of the given appeals, by id."""
@@ -162,15 +218,54 @@ class WebRepository:
             return {}
         return {r["id"]: r for r in self.db.query(
             "SELECT a.id, a.number, a.extension_days, a.extension_reason, e.name AS enterprise FROM appeals a "
-            f"JOIN enterprises e ON e.id = a.enterprise_id WHERE a.id IN ({', '.join('?' for _ in ids)})", ids)}
+            "JOIN enterprises e ON e.id = a.enterprise_id WHERE a.id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)])}
+
+    def urges(self, ids: list[int] | None = None) -> dict[int, tuple[int, str]]:
+        """督办 per appeal: how often, and when last (stored text), for the given appeals (all if None), from the
+        partial index idx_events_supervise."""
+        sql = "SELECT appeal_id, COUNT(*) AS n, MAX(julianday(at)) AS jd, at FROM appeal_events " \
+              "WHERE action = 'supervise'"
+        params: list[Any] = []
+        if ids is not None:
+            if not ids:
+                return {}
+            sql += " AND appeal_id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(ids))
+        return {r["appeal_id"]: (r["n"], r["at"]) for r in self.db.query(sql + " GROUP BY appeal_id", params)}
+
+    def supervision_history(self, appeal_id: int) -> list[dict[str, Any]]:
+        """Every 督办 of one appeal with who gave it (name) and the note, oldest first."""
+        return list(self.db.query(
+            "SELECT s.at, s.actor_id, s.note, u.name FROM appeal_events s LEFT JOIN users u ON u.id = s.actor_id "
+            "WHERE s.action = 'supervise' AND s.appeal_id = ? ORDER BY julianday(s.at), s.id", [appeal_id]))
+
+    def supervision_by_department(self, low: datetime, high: datetime, department_id: str | None = None
+                                  ) -> dict[str | None, tuple[int, int]]:
+        """督办 of the appeals filed between two instants, per department: (times urged, appeals urged)."""
+        sql = ("SELECT a.department_id, COUNT(*) AS times, COUNT(DISTINCT s.appeal_id) AS appeals "
+               "FROM appeal_events s JOIN appeals a ON a.id = s.appeal_id WHERE s.action = 'supervise' "
+               "AND julianday(a.created_at) >= julianday(?) AND julianday(a.created_at) < julianday(?)")
+        params: list[Any] = [utc_text(low), utc_text(high)]
+        if department_id:
+            sql += " AND a.department_id = ?"
+            params.append(department_id)
+        return {r["department_id"]: (r["times"], r["appeals"])
+                for r in self.db.query(sql + " GROUP BY a.department_id", params)}
+
+    def user_names(self, ids: list[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        return {r["id"]: r["name"] or "" for r in self.db.query(
+            "SELECT id, name FROM users WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
 
     def texts_between(self, low: datetime, high: datetime, department_id: str | None = None
                       ) -> list[dict[str, Any]]:
         """Appeal texts of a period for the 热点 grouping (shown only to staff)."""
         sql = ("SELECT a.id, a.number, a.text, a.enterprise_id, a.department_id, a.status, e.district "
-               "FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id WHERE a.created_at >= ? "
-               "AND a.created_at < ?")
-        params: list[Any] = [_ts(low), _ts(high)]
+               "FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id WHERE julianday(a.created_at) >= "
+               "julianday(?) AND julianday(a.created_at) < julianday(?)")
+        params: list[Any] = [utc_text(low), utc_text(high)]
         if department_id:
             sql += " AND a.department_id = ?"
             params.append(department_id)

@@ -114,5 +114,9 @@ def test_wanqi_report_writes_the_workbook(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook
 
-    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细", "部门指标", "分类指标", "周趋势", "红黄牌"]
+    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细", "部门指标", "分类指标", "周趋势", "红黄牌", "督办"]
     assert "受理 0 件" in result.output
+    assert out.stat().st_mode & 0o777 == 0o600  # enterprise data: the owner's only
+    out.chmod(0o644)
+    assert CliRunner().invoke(main, ["--config", str(config), "report", "--out", str(out)]).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600  # an existing file too
