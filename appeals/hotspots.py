@@ -4,6 +4,10 @@ Character n-gram TF-IDF (works on Chinese without a segmenter), cosine similarit
 an edge above a threshold, and connected components. A group counts only when at least
 ``min_enterprises`` different enterprises are in it. Pure Python: a month of a city's appeals
 (a few thousand) groups in well under a second.
+
+A group is named by whole words its texts share (营业执照 · 变更), not by the character pairs the grouping
+weighs (业执 · 照变): dictionary words (given by the caller) found in the group's texts, scored by how many
+of them carry the word and by the weight of its pairs.
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+# words in nearly every appeal: they name no problem
+_PLAIN = frozenset((
+    "我们", "你们", "企业", "公司", "需要", "没有", "无法", "申请", "希望", "请问", "问题", "情况",
+    "什么", "怎么", "如何", "已经", "一直", "目前", "现在", "可以", "能否", "是否", "相关", "部门",
+    "帮忙", "尽快", "编号", "反映", "咨询", "办理",
+))
 _NOISE = re.compile(r"[\s\d０-９A-Za-z，。、！？；：,.!?;:“”\"'（）()【】\[\]《》<>…—\-_/]+")
 
 
@@ -34,7 +44,7 @@ class Hotspot:
     enterprises: int
     departments: tuple[tuple[str | None, int], ...]  # most frequent first
     districts: tuple[tuple[str, int], ...]
-    terms: tuple[str, ...]  # the n-grams that weigh most in the group
+    terms: tuple[str, ...]  # the words that name the group, weightiest first
 
     @property
     def size(self) -> int:
@@ -67,8 +77,46 @@ def _vectors(texts: Sequence[str], n: int) -> list[dict[str, float]]:
     return vectors
 
 
+def keywords(texts: Sequence[str], weight: Mapping[str, float], words: Collection[str], n: int = 2,
+             most: int = 5) -> tuple[str, ...]:
+    """Up to ``most`` whole words naming a group of texts, weightiest first (see the module's docstring).
+
+    ``weight`` gives each character n-gram its weight in the group (TF-IDF summed over the group).
+    """
+    sample = texts[:40]
+    seen: Counter[str] = Counter()
+    for text in sample:
+        found = set()
+        for part in _NOISE.split(text):
+            for size in (2, 3, 4):
+                for i in range(len(part) - size + 1):
+                    found.add(part[i:i + size])
+        seen.update(found)
+    floor = max(2, math.ceil(0.3 * len(sample))) if len(sample) > 1 else 1
+    scored = []
+    for word, df in seen.items():
+        if df < floor or word not in words or word in _PLAIN:
+            continue
+        pairs = [word[i:i + n] for i in range(len(word) - n + 1)]
+        w = sum(weight.get(p, 0.0) for p in pairs) / len(pairs)
+        scored.append((df / len(sample) * w * (1 + 0.25 * (len(word) - 2)), word))
+    chosen: list[str] = []
+    for _score, word in sorted(scored, reverse=True):
+        if any(word in c or c in word for c in chosen):
+            continue
+        # 税控 chosen, 控盘 is the same run of text seen from the other side: not a second keyword
+        if any((c[-1] == word[0] and c + word[1:] in seen) or (word[-1] == c[0] and word + c[1:] in seen)
+               for c in chosen):
+            continue
+        chosen.append(word)
+        if len(chosen) == most:
+            break
+    return tuple(chosen)
+
+
 def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.3, min_enterprises: int = 3,
-                  n: int = 2, max_df: float = 0.2, window: int = 40) -> list[Hotspot]:
+                  n: int = 2, max_df: float = 0.2, window: int = 40,
+                  words: Collection[str] = frozenset()) -> list[Hotspot]:
     """Groups of similar appeals, largest first.
 
     Two appeals are linked when the cosine of their TF-IDF vectors is at least ``threshold``; groups are
@@ -141,7 +189,7 @@ def find_hotspots(items: Sequence[HotspotItem], *, threshold: float = 0.3, min_e
             items=tuple(chosen), enterprises=enterprises,
             departments=tuple(Counter(i.department_id for i in chosen).most_common()),
             districts=tuple(Counter(i.district for i in chosen if i.district).most_common()),
-            terms=tuple(sorted(weight, key=lambda g: -weight[g])[:5]),
+            terms=keywords([items[i].text for i in members], weight, words, n),
         ))
     out.sort(key=lambda h: (-h.enterprises, -h.size, h.items[0].appeal_id))
     return out

@@ -524,6 +524,8 @@ FROM appeals a, figure_zone z""")
     # the closings still due: counted at read time, like the answers (few rows: the open appeals)
     db.execute("CREATE INDEX idx_appeals_close_pending ON appeals (reply_due, created_at, department_id, category) "
                "WHERE reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn')")
+    # filing periods compared as instants (lists, 热点, 督办 per department) read a range of this index
+    db.execute("CREATE INDEX idx_appeals_filed ON appeals (julianday(created_at))")
     # 督办 per appeal (超期与督办's counts and filter, the appeal page's history): a few rows of 10^5 events
     db.execute("CREATE INDEX idx_events_supervise ON appeal_events (appeal_id, at, actor_id) "
                "WHERE action = 'supervise'")

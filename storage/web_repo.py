@@ -271,6 +271,24 @@ class WebRepository:
             params.append(department_id)
         return list(self.db.query(sql + " ORDER BY a.id", params))
 
+    def filed_version(self, low: datetime, department_id: str | None = None) -> tuple[int, int]:
+        """(how many, the highest id) of the appeals filed since ``low``: what 热点 keeps its grouping by."""
+        sql = "SELECT COUNT(*) AS n, MAX(id) AS top FROM appeals WHERE julianday(created_at) >= julianday(?)"
+        params: list[Any] = [utc_text(low)]
+        if department_id:
+            sql += " AND department_id = ?"
+            params.append(department_id)
+        row = self._one(sql, params) or {}
+        return int(row.get("n") or 0), int(row.get("top") or 0)
+
+    def briefs(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Status and department of the given appeals (what 热点 shows fresh over a kept grouping)."""
+        if not ids:
+            return {}
+        return {r["id"]: r for r in self.db.query(
+            "SELECT a.id, a.status, a.department_id, e.district FROM appeals a JOIN enterprises e "
+            "ON e.id = a.enterprise_id WHERE a.id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])}
+
     def digest_counts(self, weeks: int = 6) -> list[dict[str, Any]]:
         """Weekly digest deliveries per week and status, latest weeks first."""
         return list(self.db.query(

@@ -6,6 +6,8 @@ what the services let this person see: a handler their department, supervisors a
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,19 +20,20 @@ from markupsafe import Markup
 from appeals.errors import AppealError, NotFound
 from appeals.hotspots import HotspotItem, find_hotspots
 from appeals.lifecycle import TRIAGE, Status
-from appeals.metrics import RunningClock, days_text, department_scope, ordered, percent, row_light
+from appeals.metrics import days_text, department_scope, ordered, percent
 from appeals.model import Actor, Role
 from appeals.sla import Light
+from bootstrap import keyword_dictionary
+from storage.web_repo import NONE
 from web.auth import see_other
 from web.charts import trend_svg
 from web.context import ACTOR, CONTEXT, CSRF, WebContext
+from web.filters import ListFilter, notice_of
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT / "templates"), autoescape=True,
                           undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-PER_PAGE = 50
-OVERDUE_SHOWN = 200  # the most urgent first; the rest are one filter away in 诉求
 NAV = (("overview", "/console"), ("overdue", "/console/overdue"), ("appeals", "/console/appeals"),
        ("hotspots", "/console/hotspots"), ("policies", "/console/policies"))
 
@@ -42,7 +45,8 @@ def render(ctx: WebContext, template: str, values: dict[str, Any], *, status: in
     page = _ENV.get_template(template).render(
         t=t, actor=actor, csrf=request.get(CSRF, "") if request is not None else "", nav=NAV,
         path=request.path if request is not None else "", center=ctx.settings.center.name,
-        role_name=t(f"role.{actor.role.value}") if actor and actor.role else "", **values)
+        role_name=t(f"role.{actor.role.value}") if actor and actor.role else "",
+        notice=notice_of(request.query) if request is not None and actor else None, **values)
     response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -80,27 +84,6 @@ class Views:
         return days_text(value)
 
 
-def _light_of(row: dict[str, Any], now: datetime, ratio: float) -> tuple[Light | None, datetime | None]:
-    def dt(v: str | None) -> datetime | None:
-        return datetime.fromisoformat(v) if v else None
-
-    clock = RunningClock(Status(row["status"]), dt(row["dispatched_at"]), dt(row["accept_due"]), dt(row["reply_due"]))
-    due = clock.reply_due if clock.status is Status.ACCEPTED else clock.accept_due
-    return row_light(clock, now, ratio), due
-
-
-def _clock(due: datetime | None, now: datetime, t: Any) -> Markup | str:
-    """How much time is left (or how late it is), as people say it."""
-    if due is None:
-        return "—"
-    seconds = (due - now).total_seconds()
-    hours = int(abs(seconds) // 3600)
-    days, rest = divmod(hours, 24)
-    span = t("console.clock.days_hours", days=days, hours=rest) if days else t("console.clock.hours", hours=rest)
-    left: Markup = t("console.clock.left", span=span) if seconds >= 0 else t("console.clock.late", span=span)
-    return left
-
-
 # ---- 总览 ------------------------------------------------------------------------------------------------
 def _period(ctx: WebContext, query: Any) -> tuple[date, date, str]:
     today = ctx.now().astimezone(ctx.tz).date()
@@ -119,61 +102,41 @@ def _period(ctx: WebContext, query: Any) -> tuple[date, date, str]:
     return starts.get(preset, starts["30d"]), today, preset if preset in starts else "30d"
 
 
-async def overview(request: web.Request) -> web.Response:
+async def overview(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     start, end, preset = _period(ctx, request.query)
     ov = await ctx.services.figures.overview(actor, start, end, fresh=request.query.get("fresh") == "1")
+    scope = department_scope(actor)
+    supervision = await ctx.services.web.supervision_by_department(
+        datetime.combine(start, time.min, tzinfo=ctx.tz), datetime.combine(end + timedelta(days=1), time.min,
+                                                                           tzinfo=ctx.tz), scope)
     t = ctx.t(actor)
     views = Views(ctx)
+    if request.query.get("format") == "xlsx":
+        from reports.workbook import build_overview
+        from web.lists import xlsx
+
+        note = (f"{ctx.settings.center.name} 总览：{start} 至 {end} 受理的诉求，统计于 {views.when(ov.counted_at)}。\n"
+                + ctx.plain().plain("console.overview.definitions"))
+        return xlsx(build_overview(ov, supervision, ctx.settings, note), f"总览_{start}_{end}.xlsx")
     depts = ordered(ov.by_department, list(ctx.settings.departments))
     cats = ordered(ov.by_category, list(views.categories))
-    chart = trend_svg(ov.weekly, filed_label=t("console.overview.filed"), finished_label=t("console.overview.finished"),
-                      title=t("console.overview.trend"))
+    chart = trend_svg(ov.weekly, labels={k: str(t(f"console.chart.{k}")) for k in
+                                         ("filed", "answered", "closed", "partial", "count")},
+                      title=str(t("console.overview.trend")))
+    period = ListFilter(start=start.isoformat(), end=end.isoformat())
     return render(ctx, "overview.html", {
         "ov": ov, "depts": depts, "cats": cats, "v": views, "chart": Markup(chart), "preset": preset,
         "start": start, "end": end, "Light": Light, "counted": views.when(ov.counted_at),
         "fresh_url": f"/console?period={preset}&start={start}&end={end}&fresh=1",
-        "periods": ("7d", "30d", "month", "quarter", "year", "365d"),
+        "export_url": f"/console?period={preset}&start={start}&end={end}&format=xlsx",
+        "periods": ("7d", "30d", "month", "quarter", "year", "365d"), "period": period,
+        "supervision": supervision, "supervised": tuple(map(sum, zip(*supervision.values(), strict=True)))
+        if supervision else (0, 0), "NONE": NONE,
     }, request=request)
 
 
-# ---- 超期与督办 -----------------------------------------------------------------------------------------------
-async def overdue(request: web.Request) -> web.Response:
-    ctx, actor = request.app[CONTEXT], request[ACTOR]
-    scope = department_scope(actor)
-    rows = await ctx.services.web.running(scope)
-    now = ctx.now()
-    t = ctx.t(actor)
-    items, extensions = [], []
-    for row in rows:
-        level, due = _light_of(row, now, ctx.settings.sla.yellow_ratio)
-        if row["extension_status"] == "requested":
-            extensions.append(row)
-        if level in (Light.RED, Light.YELLOW):
-            items.append({**row, "light": level.value, "due": due})
-    # most urgent first: red, then by deadline (as timestamps: sorting thousands of aware datetimes is slow)
-    items.sort(key=lambda r: (r["light"] != "red", (r["due"] or now).timestamp()))
-    shown = items[:OVERDUE_SHOWN]
-    details = await ctx.services.web.running_details(sorted({r["id"] for r in (*shown, *extensions)}))
-    shown = [{**r, **details[r["id"]], "clock": _clock(r["due"], now, t)} for r in shown if r["id"] in details]
-    extensions = sorted(({**r, **details[r["id"]]} for r in extensions if r["id"] in details), key=lambda r: r["id"])
-    return render(ctx, "overdue.html", {"items": shown, "count": len(items),
-                                        "extensions": extensions, "v": Views(ctx),
-                                        "can_supervise": actor.role is Role.SUPERVISOR}, request=request)
-
-
-async def supervise(request: web.Request) -> web.StreamResponse:
-    ctx, actor = request.app[CONTEXT], request[ACTOR]
-    form = await request.post()
-    # a 热点 group's form carries its ids in one field (thousands of hidden inputs made the page 0.5 MB)
-    given = [*map(str, form.getall("appeal", [])), *str(form.get("appeals", "")).split(",")]
-    ids = [int(x) for x in given if x.isdigit()]
-    if "appeal_id" in request.match_info:
-        ids = [int(request.match_info["appeal_id"])]
-    await ctx.services.appeals.supervise(actor, ids, str(form.get("note", "")))
-    return see_other(str(form.get("back", "")) or "/console/overdue")
-
-
+# ---- 超期与督办 (the worklist and 督办 live in web.lists) ----------------------------------------------------
 async def extension(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     form = await request.post()
@@ -182,27 +145,7 @@ async def extension(request: web.Request) -> web.StreamResponse:
     return see_other(str(form.get("back", "")) or "/console/overdue")
 
 
-# ---- 诉求 -----------------------------------------------------------------------------------------------------
-async def appeals_list(request: web.Request) -> web.Response:
-    ctx, actor = request.app[CONTEXT], request[ACTOR]
-    q = request.query
-    scope = department_scope(actor)
-    page = int(q.get("page", "1")) if q.get("page", "1").isdigit() else 1
-    filters = {"status": q.get("status", ""), "category": q.get("category", ""), "channel": q.get("channel", ""),
-               "department": scope or q.get("department", ""), "q": q.get("q", "").strip()[:50]}
-    rows, total = await ctx.services.web.search_appeals(
-        department_id=filters["department"] or None, status=filters["status"] or None,
-        category=filters["category"] or None, channel=filters["channel"] or None, query=filters["q"], page=page,
-        per_page=PER_PAGE)
-    pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    keep = "&".join(f"{k}={v}" for k, v in filters.items() if v and not (k == "department" and scope))
-    return render(ctx, "appeals.html", {
-        "rows": rows, "total": total, "page": page, "pages": pages, "filters": filters, "keep": keep,
-        "v": Views(ctx), "statuses": [s.value for s in Status], "scoped": scope is not None,
-        "departments": ctx.settings.departments, "channels": ("telegram", "open311", "console"),
-    }, request=request)
-
-
+# ---- 诉求 (the list lives in web.lists) -----------------------------------------------------------------------
 async def appeal_page(request: web.Request) -> web.Response:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     ref = request.match_info["appeal_id"]
@@ -214,12 +157,16 @@ async def appeal_page(request: web.Request) -> web.Response:
     can_dispatch = actor.role is Role.SUPERVISOR or (actor.role is Role.DISPATCHER and a.status in TRIAGE)
     can_dispatch = can_dispatch and a.status in (*TRIAGE, Status.DISPATCHED)
     due = a.reply_due if a.status is Status.ACCEPTED else a.accept_due
+    from web.lists import clock_text
+
+    urged = await ctx.services.web.supervision_history(a.id)
     return render(ctx, "appeal.html", {
+        "urged": urged, "interval": ctx.settings.sla.supervise_interval_hours,
         "view": view, "a": a, "e": view.enterprise, "v": Views(ctx), "light": view.light.value if view.light else "",
-        "clock": _clock(due, now, t) if view.light else "", "can_dispatch": can_dispatch,
+        "clock": clock_text(due, now, t) if view.light else "", "can_dispatch": can_dispatch,
         "categories": [c for c in routing.categories if c.department_id],
         "can_supervise": actor.role is Role.SUPERVISOR and a.status.value not in ("closed", "withdrawn")
-        and a.department_id is not None,
+        and a.department_id is not None and a.status not in TRIAGE,
         "can_decide": actor.role is Role.SUPERVISOR and a.extension_status == "requested",
         "can_verify": actor.role in (Role.SUPERVISOR, Role.DISPATCHER) and not view.enterprise.verified,
         "phone": view.enterprise.phone if actor.role is not Role.HANDLER or a.department_id == actor.department_id
@@ -253,23 +200,54 @@ async def note(request: web.Request) -> web.StreamResponse:
 
 
 # ---- 热点 -----------------------------------------------------------------------------------------------------
-async def hotspots(request: web.Request) -> web.Response:
+CLOSENESS = {"loose": 0.2, "normal": 0.3, "strict": 0.45}  # how alike two texts must be to join a group
+
+
+async def hotspots(request: web.Request) -> web.StreamResponse:
+    """Problems several enterprises raise at once. The grouping depends only on the texts filed in the window, so
+    it is kept until an appeal is filed (count and highest id of the window change); statuses are read fresh."""
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     q = request.query
     days = int(q["days"]) if q.get("days", "").isdigit() and 1 <= int(q["days"]) <= 365 else 30
-    try:
-        threshold = min(0.95, max(0.1, float(q.get("threshold", "0.3"))))
-    except ValueError:
-        threshold = 0.3
+    closeness = q.get("closeness", "normal") if q.get("closeness") in CLOSENESS else "normal"
+    scope = department_scope(actor)
     today = ctx.now().astimezone(ctx.tz).date()
     low = datetime.combine(today - timedelta(days=days - 1), time.min, tzinfo=ctx.tz).astimezone(UTC)
-    rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), department_scope(actor))
-    items = [HotspotItem(r["id"], r["number"], r["text"], r["enterprise_id"], r["department_id"], r["district"] or "")
-             for r in rows]
-    groups = find_hotspots(items, threshold=threshold, min_enterprises=3)
+    version = await ctx.services.web.filed_version(low, scope)
+    key = (low, scope, closeness, version)
+    kept = ctx.hotspots.get(key)
+    if kept is None:
+        rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), scope)
+        items = [HotspotItem(r["id"], r["number"], r["text"], r["enterprise_id"], r["department_id"],
+                             r["district"] or "") for r in rows]
+        words = await asyncio.get_running_loop().run_in_executor(None, keyword_dictionary)
+        groups = await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+            find_hotspots, items, threshold=CLOSENESS[closeness], min_enterprises=3, words=words))
+        kept = (groups[:30], len(items))
+        if len(ctx.hotspots) >= 16:
+            ctx.hotspots.pop(next(iter(ctx.hotspots)))
+        ctx.hotspots[key] = kept
+    groups, count = kept
+    now = await ctx.services.web.briefs([i.appeal_id for g in groups for i in g.items])
+    views = Views(ctx)
+    if q.get("format") == "xlsx":
+        from reports.workbook import build_table
+        from web.lists import xlsx
+
+        plain = ctx.plain()
+        rows_out = [[n, " · ".join(g.terms), g.size, g.enterprises, i.number, views.department(i.department_id),
+                     i.district, plain.plain(f"status.{now[i.appeal_id]['status']}") if i.appeal_id in now else "",
+                     i.text[:200]] for n, g in enumerate(groups, start=1) for i in g.items]
+        header = ["热点", "关键词", "件数", "企业数", "诉求编号", "承办部门", "所在区县", "状态", "内容"]
+        how = plain.plain(f"console.hotspots.close.{closeness}")
+        data = build_table("热点", header, rows_out, note=f"最近 {days} 天，归并程度：{how}")
+        return xlsx(data, f"热点_{today}.xlsx")
+    open_ids = {i for i, r in now.items() if r["status"] not in ("closed", "withdrawn")}
     return render(ctx, "hotspots.html", {
-        "groups": groups[:30], "days": days, "threshold": threshold, "count": len(items), "v": Views(ctx),
+        "groups": [(g, [i for i in g.items if i.appeal_id in open_ids]) for g in groups], "days": days,
+        "closeness": closeness, "closenesses": tuple(CLOSENESS), "count": count, "v": views,
         "can_supervise": actor.role is Role.SUPERVISOR,
+        "back": f"/console/hotspots?days={days}&closeness={closeness}",
     }, request=request)
 
 
@@ -311,7 +289,7 @@ async def domain_errors(request: web.Request, handler: Any) -> web.StreamRespons
 
 
 def routes() -> list[web.AbstractRouteDef]:
-    from web import auth
+    from web import auth, lists
 
     return [
         web.get("/", _home),
@@ -319,11 +297,11 @@ def routes() -> list[web.AbstractRouteDef]:
         web.post("/console/login", auth.login),
         web.post("/console/logout", auth.logout),
         web.get("/console", overview),
-        web.get("/console/overdue", overdue),
-        web.post("/console/appeals/{appeal_id:\\d+}/supervise", supervise),
-        web.post("/console/supervise", supervise),
+        web.get("/console/overdue", lists.overdue),
+        web.post("/console/appeals/{appeal_id:\\d+}/supervise", lists.supervise),
+        web.post("/console/supervise", lists.supervise),
         web.post("/console/appeals/{appeal_id:\\d+}/extension", extension),
-        web.get("/console/appeals", appeals_list),
+        web.get("/console/appeals", lists.appeals_list),
         web.get("/console/appeals/{appeal_id}", appeal_page),
         web.post("/console/appeals/{appeal_id:\\d+}/dispatch", dispatch),
         web.post("/console/appeals/{appeal_id:\\d+}/note", note),

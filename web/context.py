@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -24,6 +25,7 @@ class WebContext:
     services: Services
     clock: Clock
     buckets: dict[str, list[float]] = field(default_factory=dict)  # rate limit: recent call times per caller
+    hotspots: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # 热点 groupings by window and its content
 
     @property
     def tz(self) -> ZoneInfo:

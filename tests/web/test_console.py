@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
-from typing import Any
 
 from tests.bot.harness import SUPERVISOR, Role
-from web import console
 
 from .conftest import Site, staffed
 
@@ -105,7 +102,7 @@ async def test_a_supervisor_removed_with_wanqi_staff_loses_the_console_though_st
 async def test_every_page_renders_for_a_supervisor(site: Site) -> None:
     ids = await staffed(site)
     client = await site.login(SUPERVISOR)
-    for path, expected in (("/console", "每周受理与办结"), ("/console?period=year", "本年"),
+    for path, expected in (("/console", "每周受理、答复与办结"), ("/console?period=year", "本年"),
                            ("/console?period=custom&start=2026-01-01&end=2026-12-31", "2026-01-01"),
                            ("/console/overdue", "红黄灯诉求"), ("/console/appeals", "肇庆甲制造有限公司"),
                            ("/console/appeals?q=贴息", "贴息"), ("/console/appeals?status=submitted", "诉求"),
@@ -202,22 +199,4 @@ async def test_center_staff_confirm_an_enterprise_a_partner_filed_for(site: Site
     assert done.status == 200 and "确认企业信息" not in await done.text()
     assert site.h.one("SELECT verified FROM enterprises WHERE credit_code = ?", [code])["verified"] == 1
     await handler.close()
-    await client.close()
-
-
-async def test_overdue_lists_the_most_late_first_and_words_only_those_shown(site: Site, monkeypatch: Any) -> None:
-    ids = await staffed(site)
-    h = site.h
-    now = site.ctx.now().astimezone(UTC)
-    for key, late_days in (("tax", 3), ("loan", 1)):
-        h.db.execute("UPDATE appeals SET dispatched_at = ?, accept_due = ? WHERE id = ?",
-                     [(now - timedelta(days=5)).isoformat(), (now - timedelta(days=late_days, hours=2)).isoformat(),
-                      ids[key]])
-    monkeypatch.setattr(console, "OVERDUE_SHOWN", 1)
-    client = await site.login(SUPERVISOR)
-    page = await (await client.get("/console/overdue")).text()
-    number = {key: h.one("SELECT number FROM appeals WHERE id = ?", [ids[key]])["number"] for key in ids}
-    assert "红黄灯诉求（2 件）" in page and "显示最紧急的 1 件" in page
-    assert number["tax"] in page and "肇庆甲制造有限公司" in page and "已超期 3 天 2 小时" in page
-    assert number["loan"] not in page
     await client.close()
