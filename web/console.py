@@ -142,7 +142,9 @@ async def extension(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     appeal_id = int(request.match_info["appeal_id"])
     await ctx.services.appeals.decide_extension(actor, appeal_id, form.get("decision") == "approve")
-    return see_other(str(form.get("back", "")) or "/console/overdue")
+    from web.lists import local
+
+    return see_other(local(str(form.get("back", ""))) or "/console/overdue")
 
 
 # ---- 诉求 (the list lives in web.lists) -----------------------------------------------------------------------

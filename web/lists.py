@@ -240,7 +240,7 @@ async def appeals_list(request: web.Request) -> web.StreamResponse:
 
 
 # ---- 督办 ---------------------------------------------------------------------------------------------------------
-def _local(back: str) -> str:
+def local(back: str) -> str:
     """Only a page of the console to go back to (never another site)."""
     return back if back.startswith("/console") and not back.startswith("//") and "\\" not in back else ""
 
@@ -253,7 +253,7 @@ async def supervise(request: web.Request) -> web.StreamResponse:
     ids = [int(x) for x in given if x.isascii() and x.isdigit() and len(x) < 16]
     if "appeal_id" in request.match_info:
         ids = [int(request.match_info["appeal_id"])]
-    back = _local(str(form.get("back", ""))) or "/console/overdue"
+    back = local(str(form.get("back", ""))) or "/console/overdue"
     repeat = str(form.get("repeat", "ask"))
     note = str(form.get("note", ""))
     try:

@@ -28,8 +28,24 @@ async def headers(request: web.Request, handler: Callable[[web.Request], Awaitab
     return response
 
 
+COMPRESSIBLE = ("text/html", "text/css", "application/json", "application/xml", "text/xml", "image/svg+xml")
+
+
+@web.middleware
+async def gzip(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+               ) -> web.StreamResponse:
+    """Pages and API answers go gzip-compressed to clients that accept it (超期与督办: 136 KB -> ~15 KB)."""
+    response = await handler(request)
+    if (isinstance(response, web.Response) and not response.compression
+            and "gzip" in request.headers.get("Accept-Encoding", "").lower()
+            and response.content_type in COMPRESSIBLE and response.body is not None
+            and len(response.body) >= 1024):  # type: ignore[arg-type]
+        response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
 def build_web_app(ctx: WebContext) -> web.Application:
-    app = web.Application(middlewares=[headers, open311.guard, auth.sessions, console.domain_errors],
+    app = web.Application(middlewares=[headers, gzip, open311.guard, auth.sessions, console.domain_errors],
                           client_max_size=1024 * 1024)
     app[CONTEXT] = ctx
     app.add_routes(open311.routes())

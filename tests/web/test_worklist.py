@@ -267,3 +267,15 @@ async def test_every_list_downloads_as_excel(site: Site) -> None:
         if sheet == "部门指标":
             assert "督办" in book.sheetnames and "周趋势" in book.sheetnames
     await client.close()
+
+
+async def test_pages_go_compressed(site: Site) -> None:
+    await city(site)
+    client = await site.login(SUPERVISOR)
+    for path in ("/console/overdue", "/console", "/console/appeals", "/console/hotspots"):
+        resp = await client.get(path, headers={"Accept-Encoding": "gzip, deflate"})
+        assert resp.status == 200 and resp.headers.get("Content-Encoding") == "gzip", path
+        assert "</html>" in await resp.text()  # the client inflates it
+    plain = await client.get("/console/overdue", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    await client.close()
