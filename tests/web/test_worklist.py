@@ -22,10 +22,12 @@ TEXTS = {"tax": "增值税专用发票开不出来，请税务局帮忙", "finan
          "hrss": "社保缴费基数调整后系统无法申报"}
 # (department, district, hours since dispatch, hours to the deadline (negative: late), status)
 PLAN = [
-    ("tax", "端州区", 30, -6, "dispatched"), ("tax", "鼎湖区", 100, -70, "accepted"), ("tax", "端州区", 9, 1, "accepted"),
+    ("tax", "端州区", 30, -6, "dispatched"), ("tax", "鼎湖区", 100, -70, "accepted"),
+    ("tax", "端州区", 9, 1, "accepted"),
     ("tax", "端州区", 2, 40, "dispatched"), ("finance", "高要区", 20, -1, "dispatched"),
     ("finance", "端州区", 45, 3, "accepted"), ("finance", "高要区", 200, -150, "reopened"),
-    ("hrss", "四会市", 10, 2, "dispatched"), ("hrss", "四会市", 60, -30, "accepted"), ("hrss", "端州区", 1, 90, "accepted"),
+    ("hrss", "四会市", 10, 2, "dispatched"), ("hrss", "四会市", 60, -30, "accepted"),
+    ("hrss", "端州区", 1, 90, "accepted"),
 ]
 
 
