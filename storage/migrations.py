@@ -521,9 +521,29 @@ FROM appeals a, figure_zone z""")
                f"FROM appeal_figure_rows WHERE finished_day >= 0 GROUP BY {keys}, finished_day")
     db.execute(f"INSERT INTO figure_closings ({keys}, closed_day, closed) SELECT {keys}, closed_day, COUNT(*) "
                f"FROM appeal_figure_rows WHERE closed_day >= 0 GROUP BY {keys}, closed_day")
-    # the closings still due: counted at read time, like the answers (few rows: the open appeals)
-    db.execute("CREATE INDEX idx_appeals_close_pending ON appeals (reply_due, created_at, department_id, category) "
-               "WHERE reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn')")
+    # the deadlines still running, counted at read time (storage/figures.py _PENDING): partial indexes led by the
+    # filing instant, holding what the count reads (the closings still due are new)
+    pending = {
+        "accept": ("accept_due", "accept_due IS NOT NULL AND accepted_at IS NULL"),
+        "reply": ("reply_due", "reply_due IS NOT NULL AND status != 'withdrawn' AND replied_at IS NULL "
+                  "AND (status != 'closed' OR closed_at IS NULL)"),
+        "close": ("reply_due", "reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn')"),
+    }
+    for name, (due, where) in pending.items():
+        db.execute(f"DROP INDEX IF EXISTS idx_appeals_{name}_pending")
+        db.execute(f"CREATE INDEX idx_appeals_{name}_pending ON appeals (julianday(created_at), created_at, {due}, "
+                   f"department_id, category) WHERE {where}")
+    # the appeals signed for / answered / closed after their deadline, by filing instant (诉求's late filters: the
+    # appeals behind an on-time rate of 总览); the same conditions as storage/web_repo.py _SETTLED_LATE
+    finished = "COALESCE(replied_at, CASE WHEN status = 'closed' THEN closed_at END)"
+    for name, where in (
+        ("accept", "accepted_at IS NOT NULL AND julianday(accepted_at) > julianday(accept_due)"),
+        ("reply", f"reply_due IS NOT NULL AND status != 'withdrawn' AND {finished} IS NOT NULL "
+                  f"AND julianday({finished}) > julianday(reply_due)"),
+        ("close", "reply_due IS NOT NULL AND status = 'closed' "
+                  "AND (julianday(closed_at) <= julianday(reply_due)) IS NOT TRUE"),
+    ):
+        db.execute(f"CREATE INDEX idx_appeals_{name}_late ON appeals (julianday(created_at)) WHERE {where}")
     # filing periods compared as instants (lists, 热点, 督办 per department) read a range of this index
     db.execute("CREATE INDEX idx_appeals_filed ON appeals (julianday(created_at))")
     # 督办 per appeal (超期与督办's counts and filter, the appeal page's history): a few rows of 10^5 events

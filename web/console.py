@@ -118,7 +118,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
 
         note = (f"{ctx.settings.center.name} 总览：{start} 至 {end} 受理的诉求，统计于 {views.when(ov.counted_at)}。\n"
                 + ctx.plain().plain("console.overview.definitions"))
-        return xlsx(build_overview(ov, supervision, ctx.settings, note), f"总览_{start}_{end}.xlsx")
+        return await xlsx(f"总览_{start}_{end}.xlsx", build_overview, ov, supervision, ctx.settings, note)
     depts = ordered(ov.by_department, list(ctx.settings.departments))
     cats = ordered(ov.by_category, list(views.categories))
     chart = trend_svg(ov.weekly, labels={k: str(t(f"console.chart.{k}")) for k in
@@ -242,8 +242,8 @@ async def hotspots(request: web.Request) -> web.StreamResponse:
                      i.text[:200]] for n, g in enumerate(groups, start=1) for i in g.items]
         header = ["热点", "关键词", "件数", "企业数", "诉求编号", "承办部门", "所在区县", "状态", "内容"]
         how = plain.plain(f"console.hotspots.close.{closeness}")
-        data = build_table("热点", header, rows_out, note=f"最近 {days} 天，归并程度：{how}")
-        return xlsx(data, f"热点_{today}.xlsx")
+        return await xlsx(f"热点_{today}.xlsx", build_table, "热点", header, rows_out,
+                          note=f"最近 {days} 天，归并程度：{how}")
     open_ids = {i for i, r in now.items() if r["status"] not in ("closed", "withdrawn")}
     return render(ctx, "hotspots.html", {
         "groups": [(g, [i for i in g.items if i.appeal_id in open_ids]) for g in groups], "days": days,

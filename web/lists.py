@@ -6,6 +6,9 @@ Filters are query parameters (web.filters), so a filtered view is a link: 总览
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -69,10 +72,12 @@ def period_bounds(ctx: WebContext, f: ListFilter) -> tuple[datetime | None, date
     return low, high
 
 
-def xlsx(data: bytes, name: str) -> web.Response:
-    """A download: the file name in UTF-8 (RFC 5987), never cached."""
+async def xlsx(name: str, build: Callable[..., bytes], *args: Any, **kwargs: Any) -> web.Response:
+    """A download of ``build(*args, **kwargs)``, built off the event loop (a year is seconds of openpyxl): the file
+    name in UTF-8 (RFC 5987), never cached."""
     from urllib.parse import quote
 
+    data = await asyncio.get_running_loop().run_in_executor(None, functools.partial(build, *args, **kwargs))
     return web.Response(body=data, content_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"wanqi.xlsx\"; filename*=UTF-8''{quote(name)}",
         "Cache-Control": "no-store"})
@@ -94,7 +99,7 @@ class Work:
 def _matches(w: Work, f: ListFilter, *, skip: tuple[str, ...] = ()) -> bool:
     r = w.row
     for name, value in (("department", r["department_id"]), ("status", r["status"]), ("category", r["category"]),
-                        ("district", r["district"]), ("light", w.light)):
+                        ("light", w.light)):  # the district was chosen in SQL
         wanted = getattr(f, name)
         if name not in skip and wanted and wanted != (value or "none"):
             return False
@@ -115,7 +120,7 @@ async def worklist(ctx: WebContext, actor: Actor, f: ListFilter) -> tuple[list[W
     """The red and yellow appeals this person sees, filtered and ordered; the counts per department (red, yellow,
     urged) under every filter but department, light and urged; and the extension requests waiting."""
     scope = department_scope(actor)
-    rows = await ctx.services.web.running(scope)
+    rows = await ctx.services.web.running(scope, f.district or None)
     urges = await ctx.services.web.urges()
     now = ctx.now()
     ratio = ctx.settings.sla.yellow_ratio
@@ -178,12 +183,12 @@ async def _overdue_xlsx(ctx: WebContext, items: list[Work], f: ListFilter, v: An
         times, last = w.urges or (0, None)
         rows.append([d.get("number", ""), d.get("enterprise", ""), plain.plain(f"console.light.{w.light}"),
                      v.department(w.row["department_id"]), v.category(w.row["category"]),
-                     plain.plain(f"status.{w.row['status']}"), w.row["district"] or "", v.when(w.due),
+                     plain.plain(f"status.{w.row['status']}"), d.get("district") or "", v.when(w.due),
                      str(clock_text(w.due, now, plain.plain)), times, v.when(last) if last else ""])
     header = ["诉求编号", "企业", "亮灯", "承办部门", "分类", "状态", "所在区县", "时限", "计时", "督办次数",
               "最近督办"]
-    data = build_table("超期与督办", header, rows, note=_note(ctx, f, now, len(rows)))
-    return xlsx(data, f"超期与督办_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx")
+    return await xlsx(f"超期与督办_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, "超期与督办", header,
+                      rows, note=_note(ctx, f, now, len(rows)))
 
 
 def _note(ctx: WebContext, f: ListFilter, now: datetime, count: int) -> str:
@@ -200,7 +205,7 @@ async def appeals_list(request: web.Request) -> web.StreamResponse:
     ids = None
     if f.light:  # the light is the clock's, read now: the appeals that have it, from the running ones
         ratio = ctx.settings.sla.yellow_ratio
-        ids = [r["id"] for r in await ctx.services.web.running(department_scope(actor))
+        ids = [r["id"] for r in await ctx.services.web.running(department_scope(actor), f.district or None)
                if (light_of(r, now, ratio)[0] or "") == f.light]
     low, high = period_bounds(ctx, f)
     export = request.query.get("format") == "xlsx"
@@ -219,7 +224,7 @@ async def appeals_list(request: web.Request) -> web.StreamResponse:
         plain = ctx.plain()
         header = ["诉求编号", "企业", "所在区县", "分类", "承办部门", "状态", "渠道", "提交时间", "签收时限",
                   "办理时限", "答复时间", "办结时间", "评价", "督办次数", "内容摘要"]
-        data = build_table("诉求", header, [[
+        return await xlsx(f"诉求_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, "诉求", header, [[
             r["number"], r["enterprise"], r["district"] or "", views.category(r["category"]),
             views.department(r["department_id"]), plain.plain(f"status.{r['status']}"),
             plain.plain(f"console.channel.{r['channel']}"), views.when(r["created_at"]), views.when(r["accept_due"]),
@@ -227,7 +232,6 @@ async def appeals_list(request: web.Request) -> web.StreamResponse:
             views.when(r["closed_at"]) if r["closed_at"] and r["status"] == "closed" else "",
             plain.plain(f"rating.{r['rating']}") if r["rating"] else "", urges.get(r["id"], (0, ""))[0],
             r["excerpt"]] for r in rows], note=_note(ctx, f, now, len(rows)))
-        return xlsx(data, f"诉求_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx")
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
     scoped = department_scope(actor) is not None
     return render(ctx, "appeals.html", {
