@@ -205,6 +205,26 @@ async def note(request: web.Request) -> web.StreamResponse:
 CLOSENESS = {"loose": 0.2, "normal": 0.3, "strict": 0.45}  # how alike two texts must be to join a group
 
 
+async def _window_texts(ctx: WebContext, low: datetime, scope: str | None, version: tuple[int, int]
+                        ) -> list[HotspotItem]:
+    """The texts of the window, read once and then only the appeals filed since (texts do not change)."""
+    kept = ctx.hotspot_texts.get((low, scope))
+    items = list(kept) if kept is not None else []
+    top = items[-1].appeal_id if items else 0
+    if len(items) != version[0] or top != version[1]:
+        rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), scope, after=top)
+        items += [HotspotItem(r["id"], r["number"], r["text"], r["enterprise_id"], r["department_id"],
+                              r["district"] or "") for r in rows]
+        if len(items) != version[0]:  # an appeal left the window's scope: read it whole again
+            rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), scope)
+            items = [HotspotItem(r["id"], r["number"], r["text"], r["enterprise_id"], r["department_id"],
+                                 r["district"] or "") for r in rows]
+    if len(ctx.hotspot_texts) >= 8:
+        ctx.hotspot_texts.pop(next(iter(ctx.hotspot_texts)))
+    ctx.hotspot_texts[(low, scope)] = tuple(items)
+    return items
+
+
 async def hotspots(request: web.Request) -> web.StreamResponse:
     """Problems several enterprises raise at once. The grouping depends only on the texts filed in the window, so
     it is kept until an appeal is filed (count and highest id of the window change); statuses are read fresh."""
@@ -219,9 +239,7 @@ async def hotspots(request: web.Request) -> web.StreamResponse:
     key = (low, scope, closeness, version)
     kept = ctx.hotspots.get(key)
     if kept is None:
-        rows = await ctx.services.web.texts_between(low, ctx.now() + timedelta(seconds=1), scope)
-        items = [HotspotItem(r["id"], r["number"], r["text"], r["enterprise_id"], r["department_id"],
-                             r["district"] or "") for r in rows]
+        items = await _window_texts(ctx, low, scope, version)
         words = await asyncio.get_running_loop().run_in_executor(None, keyword_dictionary)
         groups = await asyncio.get_running_loop().run_in_executor(None, functools.partial(
             find_hotspots, items, threshold=CLOSENESS[closeness], min_enterprises=3, words=words))
@@ -230,9 +248,9 @@ async def hotspots(request: web.Request) -> web.StreamResponse:
             ctx.hotspots.pop(next(iter(ctx.hotspots)))
         ctx.hotspots[key] = kept
     groups, count = kept
-    now = await ctx.services.web.briefs([i.appeal_id for g in groups for i in g.items])
     views = Views(ctx)
     if q.get("format") == "xlsx":
+        now = await ctx.services.web.briefs([i.appeal_id for g in groups for i in g.items])
         from reports.workbook import build_table
         from web.lists import xlsx
 
@@ -244,7 +262,7 @@ async def hotspots(request: web.Request) -> web.StreamResponse:
         how = plain.plain(f"console.hotspots.close.{closeness}")
         return await xlsx(f"热点_{today}.xlsx", build_table, "热点", header, rows_out,
                           note=f"最近 {days} 天，归并程度：{how}")
-    open_ids = {i for i, r in now.items() if r["status"] not in ("closed", "withdrawn")}
+    open_ids = await ctx.services.web.open_among([i.appeal_id for g in groups for i in g.items])
     return render(ctx, "hotspots.html", {
         "groups": [(g, [i for i in g.items if i.appeal_id in open_ids]) for g in groups], "days": days,
         "closeness": closeness, "closenesses": tuple(CLOSENESS), "count": count, "v": views,

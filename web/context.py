@@ -26,6 +26,7 @@ class WebContext:
     clock: Clock
     buckets: dict[str, list[float]] = field(default_factory=dict)  # rate limit: recent call times per caller
     hotspots: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # 热点 groupings by window and its content
+    hotspot_texts: dict[tuple[Any, ...], Any] = field(default_factory=dict)  # 热点: a window's texts, by window
 
     @property
     def tz(self) -> ZoneInfo:
