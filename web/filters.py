@@ -7,7 +7,7 @@ One parser for 超期与督办 and 诉求 (and the links 总览 builds): a value
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -50,8 +50,7 @@ class ListFilter:
 
     def link(self, path: str, **changes: Any) -> str:
         """``path`` with these filters (and ``changes``), without the empty ones and without page 1."""
-        values = replace(self, **changes) if changes else self
-        pairs = [(f.name, getattr(values, f.name)) for f in fields(values)]
+        pairs = [(name, changes[name] if name in changes else getattr(self, name)) for name in _NAMES]
         query = urlencode([(k, v) for k, v in pairs if v not in ("", None) and not (k == "page" and v == 1)])
         return f"{path}?{query}" if query else path
 
@@ -69,6 +68,9 @@ class ListFilter:
 
     def end_date(self) -> date | None:
         return date.fromisoformat(self.end) if self.end else None
+
+
+_NAMES = tuple(f.name for f in fields(ListFilter))
 
 
 def parse(query: Any, *, departments: dict[str, str], categories: dict[str, str], running_only: bool = False,
