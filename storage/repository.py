@@ -412,7 +412,7 @@ class SqliteRepository:
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
         if since is not None:
-            where.append("created_at >= ?")
+            where.append("julianday(created_at) >= julianday(?)")
             params.append(_ts(since))
         if enterprise_id is not None:
             where.append("enterprise_id = ?")

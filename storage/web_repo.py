@@ -37,6 +37,10 @@ _PENDING_LATE = {
              "AND (status != 'closed' OR closed_at IS NULL) AND julianday(reply_due) < julianday(?)",
     "close": "reply_due IS NOT NULL AND status NOT IN ('closed', 'withdrawn') AND julianday(reply_due) < julianday(?)",
 }
+# what a list row shows (诉求 and its download)
+_LISTED = ("a.id, a.number, a.status, a.category, a.department_id, a.channel, a.created_at, a.accept_due, a.reply_due, "
+           "a.dispatched_at, a.replied_at, a.closed_at, a.rating, substr(a.text, 1, 60) AS excerpt, "
+           "e.name AS enterprise, e.district, e.verified")
 _PERIOD = "julianday(created_at) >= julianday(?) AND julianday(created_at) < julianday(?)"
 _EVER = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
 
@@ -218,11 +222,8 @@ class WebRepository:
         total_row = self._one(f"SELECT COUNT(*) AS n {counted} WHERE {clause}", params)
         limit = "" if per_page is None else " LIMIT ? OFFSET ?"
         paging = [] if per_page is None else [per_page, (max(page, 1) - 1) * per_page]
-        rows = list(self.db.query(
-            f"SELECT a.id, a.number, a.status, a.category, a.department_id, a.channel, a.created_at, a.accept_due, "
-            f"a.reply_due, a.dispatched_at, a.replied_at, a.closed_at, a.rating, substr(a.text, 1, 60) AS excerpt, "
-            f"e.name AS enterprise, e.district, e.verified {joined} WHERE {clause} ORDER BY a.id DESC{limit}",
-            [*params, *paging]))
+        rows = list(self.db.query(f"SELECT {_LISTED} {joined} WHERE {clause} ORDER BY a.id DESC{limit}",
+                                  [*params, *paging]))
         return rows, int(total_row["n"] if total_row else 0)
 
     def _late_page(self, late: str, params: list[Any], page: int, per_page: int | None
@@ -233,9 +234,7 @@ class WebRepository:
         limit = "" if per_page is None else " LIMIT ? OFFSET ?"
         paging = [] if per_page is None else [per_page, (max(page, 1) - 1) * per_page]
         rows = list(self.db.query(
-            f"SELECT a.id, a.number, a.status, a.category, a.department_id, a.channel, a.created_at, a.accept_due, "
-            f"a.reply_due, a.dispatched_at, a.replied_at, a.closed_at, a.rating, substr(a.text, 1, 60) AS excerpt, "
-            f"e.name AS enterprise, e.district, e.verified FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id "
+            f"SELECT {_LISTED} FROM appeals a JOIN enterprises e ON e.id = a.enterprise_id "
             f"WHERE a.id IN (SELECT id FROM ({late}) ORDER BY id DESC{limit}) ORDER BY a.id DESC",
             [*params, *paging]))
         return rows, int(total["n"] if total else 0)
@@ -367,11 +366,11 @@ class WebRepository:
             where.append("a.category = ?")
             params.append(category)
         if low is not None:
-            where.append("a.created_at >= ?")
-            params.append(_ts(low))
+            where.append("julianday(a.created_at) >= julianday(?)")
+            params.append(utc_text(low))
         if high is not None:
-            where.append("a.created_at <= ?")
-            params.append(_ts(high))
+            where.append("julianday(a.created_at) <= julianday(?)")
+            params.append(utc_text(high))
         if statuses:
             where.append(f"a.status IN ({', '.join('?' for _ in statuses)})")
             params.extend(statuses)
