@@ -5,6 +5,7 @@ Pure: rows in, numbers out. Storage fetches the rows (``storage.figures``); the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -180,6 +181,12 @@ class Overview:
     weekly: tuple[WeekPoint, ...]
     lights: dict[Light, int]
     counted_at: datetime | None = None
+    # 督办 of the period's appeals per department: (times urged, appeals urged)
+    supervised: dict[str | None, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def supervised_total(self) -> tuple[int, int]:
+        return sum(t for t, _ in self.supervised.values()), sum(a for _, a in self.supervised.values())
 
 
 class WorkdayCounter:
@@ -378,6 +385,8 @@ class FigureSource(Protocol):
     def period_counts(self, start: date, end: date, *, now: datetime, calendar: WorkCalendar, tz: tzinfo,
                       department_id: str | None = None) -> PeriodCounts: ...
     def running_rows(self, department_id: str | None = None) -> Iterable[HasClock]: ...
+    def supervised(self, start: date, end: date, *, tz: tzinfo, department_id: str | None = None
+                   ) -> dict[str | None, tuple[int, int]]: ...
 
 
 class FigureService:
@@ -412,8 +421,10 @@ class FigureService:
             return kept
         counts = self.source.period_counts(start, end, now=now, calendar=self.calendar, tz=self.tz,
                                            department_id=dept)
-        result = summarise(counts, start=start, end=end, counted_at=now,
-                           lights=lights(self.source.running_rows(dept), now, self.yellow_ratio))
+        result = dataclasses.replace(
+            summarise(counts, start=start, end=end, counted_at=now,
+                      lights=lights(self.source.running_rows(dept), now, self.yellow_ratio)),
+            supervised=self.source.supervised(start, end, tz=self.tz, department_id=dept))
         if self.max_age > 0:
             if len(self._cache) >= 64:
                 self._cache.pop(next(iter(self._cache)))

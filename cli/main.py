@@ -316,7 +316,7 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
 @click.pass_context
 def report(ctx: click.Context, days: int, out: Path) -> None:
     """The supervisors' Excel report: per-department figures and every appeal."""
-    from datetime import UTC, datetime, time, timedelta
+    from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from appeals.model import SYSTEM
@@ -334,12 +334,8 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
         t = translator(cli_locale(), html=False)
         appeals, names = core.appeals.report(SYSTEM, now - timedelta(days=days))
         end = now.astimezone(ZoneInfo(settings.center.timezone)).date()
-        start = end - timedelta(days=days - 1)
-        overview = core.figures.overview(SYSTEM, start, end, fresh=True)
-        tz = ZoneInfo(settings.center.timezone)
-        supervision = core.web.supervision_by_department(datetime.combine(start, time.min, tzinfo=tz),
-                                                         datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
-        write_private(out, build_report(appeals, names, settings, t, now, overview, supervision))
+        overview = core.figures.overview(SYSTEM, end - timedelta(days=days - 1), end, fresh=True)
+        write_private(out, build_report(appeals, names, settings, t, now, overview))
     finally:
         core.close()
     click.echo(figures_line(t, overview))

@@ -107,18 +107,16 @@ def _as_text(sheet: Worksheet) -> None:
                 cell.quotePrefix = True
 
 
-def add_supervision_sheet(wb: Workbook, ov: Overview, supervision: dict[str | None, tuple[int, int]],
-                          settings: Settings) -> None:
+def add_supervision_sheet(wb: Workbook, ov: Overview, settings: Settings) -> None:
     """督办: per department, how often and on how many of the period's appeals supervisors pressed it."""
     sheet = wb.create_sheet("督办")
     sheet.append(["承办部门", "督办次数", "督办件数", "受理量", "督办件数占比"])
     depts = {**settings.departments, None: "待分拨（中心）"}
     for key, fig in ordered(ov.by_department, list(settings.departments)):
-        times, appeals = supervision.get(key, (0, 0))
+        times, appeals = ov.supervised.get(key, (0, 0))
         sheet.append([depts.get(key, key or ""), times, appeals, fig.filed, round(appeals / fig.filed, 4) if fig.filed
                       else ""])
-    sheet.append(["合计", sum(t for t, _ in supervision.values()), sum(a for _, a in supervision.values()),
-                  ov.total.filed, ""])
+    sheet.append(["合计", *ov.supervised_total, ov.total.filed, ""])
     for row in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
         for cell in row:
             cell.number_format = "0.0%"
@@ -183,8 +181,7 @@ def build_table(title: str, header: list[str], rows: list[list[object]], note: s
     return out.getvalue()
 
 
-def build_overview(ov: Overview, supervision: dict[str | None, tuple[int, int]], settings: Settings,
-                   note: str) -> bytes:
+def build_overview(ov: Overview, settings: Settings, note: str) -> bytes:
     """总览 as a workbook: 部门指标, 分类指标, 周趋势 (with a chart), 红黄牌 and 督办 (the report's figure sheets)."""
     from openpyxl import Workbook
 
@@ -195,13 +192,12 @@ def build_overview(ov: Overview, supervision: dict[str | None, tuple[int, int]],
     for line in note.splitlines():
         about.append([line])
     add_figure_sheets(wb, ov, settings)
-    add_supervision_sheet(wb, ov, supervision, settings)
+    add_supervision_sheet(wb, ov, settings)
     return finish_sheets(wb)
 
 
 def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
-                 now: datetime, overview: Overview | None = None,
-                 supervision: dict[str | None, tuple[int, int]] | None = None) -> bytes:
+                 now: datetime, overview: Overview | None = None) -> bytes:
     """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
     plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
     from openpyxl import Workbook
@@ -242,10 +238,9 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
         ])
     if overview is not None:
         add_figure_sheets(wb, overview, settings)
+        add_supervision_sheet(wb, overview, settings)
     counts = Counter(a.status for a in appeals)
     summary.append([])
     summary.append([f"统计时间 {when(now)}，共 {len(appeals)} 件；"
                     + "，".join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items())])
-    if supervision is not None and overview is not None:
-        add_supervision_sheet(wb, overview, supervision, settings)
     return finish_sheets(wb)

@@ -283,19 +283,6 @@ class WebRepository:
             "SELECT s.at, s.actor_id, s.note, u.name FROM appeal_events s LEFT JOIN users u ON u.id = s.actor_id "
             "WHERE s.action = 'supervise' AND s.appeal_id = ? ORDER BY julianday(s.at), s.id", [appeal_id]))
 
-    def supervision_by_department(self, low: datetime, high: datetime, department_id: str | None = None
-                                  ) -> dict[str | None, tuple[int, int]]:
-        """督办 of the appeals filed between two instants, per department: (times urged, appeals urged)."""
-        sql = ("SELECT a.department_id, COUNT(*) AS times, COUNT(DISTINCT s.appeal_id) AS appeals "
-               "FROM appeal_events s JOIN appeals a ON a.id = s.appeal_id WHERE s.action = 'supervise' "
-               "AND julianday(a.created_at) >= julianday(?) AND julianday(a.created_at) < julianday(?)")
-        params: list[Any] = [utc_text(low), utc_text(high)]
-        if department_id:
-            sql += " AND a.department_id = ?"
-            params.append(department_id)
-        return {r["department_id"]: (r["times"], r["appeals"])
-                for r in self.db.query(sql + " GROUP BY a.department_id", params)}
-
     def user_names(self, ids: list[int]) -> dict[int, str]:
         if not ids:
             return {}

@@ -106,10 +106,6 @@ async def overview(request: web.Request) -> web.StreamResponse:
     ctx, actor = request.app[CONTEXT], request[ACTOR]
     start, end, preset = _period(ctx, request.query)
     ov = await ctx.services.figures.overview(actor, start, end, fresh=request.query.get("fresh") == "1")
-    scope = department_scope(actor)
-    supervision = await ctx.services.web.supervision_by_department(
-        datetime.combine(start, time.min, tzinfo=ctx.tz), datetime.combine(end + timedelta(days=1), time.min,
-                                                                           tzinfo=ctx.tz), scope)
     t = ctx.t(actor)
     views = Views(ctx)
     if request.query.get("format") == "xlsx":
@@ -118,7 +114,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
 
         note = (f"{ctx.settings.center.name} 总览：{start} 至 {end} 受理的诉求，统计于 {views.when(ov.counted_at)}。\n"
                 + ctx.plain().plain("console.overview.definitions"))
-        return await xlsx(f"总览_{start}_{end}.xlsx", build_overview, ov, supervision, ctx.settings, note)
+        return await xlsx(f"总览_{start}_{end}.xlsx", build_overview, ov, ctx.settings, note)
     depts = ordered(ov.by_department, list(ctx.settings.departments))
     cats = ordered(ov.by_category, list(views.categories))
     chart = trend_svg(ov.weekly, labels={k: str(t(f"console.chart.{k}")) for k in
@@ -131,8 +127,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         "fresh_url": f"/console?period={preset}&start={start}&end={end}&fresh=1",
         "export_url": f"/console?period={preset}&start={start}&end={end}&format=xlsx",
         "periods": ("7d", "30d", "month", "quarter", "year", "365d"), "period": period,
-        "supervision": supervision, "supervised": tuple(map(sum, zip(*supervision.values(), strict=True)))
-        if supervision else (0, 0), "NONE": NONE,
+        "supervision": ov.supervised, "supervised": ov.supervised_total, "NONE": NONE,
     }, request=request)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -210,13 +210,9 @@ async def report(message: Message, command: CommandObject, actor: Actor, t: Tran
     days = parse_small_int(command.args, low=1, high=3660, key="error.bad_days") if command.args else 30
     now = datetime.now(UTC)
     appeals, names = await services.appeals.report(actor, now - timedelta(days=days))
-    tz = ZoneInfo(services.settings.center.timezone)
-    end = now.astimezone(tz).date()
-    start = end - timedelta(days=days - 1)
-    overview = await services.figures.overview(actor, start, end, fresh=True)
-    supervision = await services.web.supervision_by_department(
-        datetime.combine(start, time.min, tzinfo=tz), datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz))
-    data = build_report(appeals, names, services.settings, t, now, overview, supervision)
+    end = now.astimezone(ZoneInfo(services.settings.center.timezone)).date()
+    overview = await services.figures.overview(actor, end - timedelta(days=days - 1), end, fresh=True)
+    data = build_report(appeals, names, services.settings, t, now, overview)
     name = f"万企诉求报表_{now.strftime('%Y%m%d')}.xlsx"
     await message.answer_document(BufferedInputFile(data, filename=name),
                                   caption=t("staff.report_caption", days=days, count=len(appeals))
