@@ -43,6 +43,17 @@ async def test_each_figure_links_to_its_appeals(site: Site) -> None:
         listing = await get(client, link)
         assert f"共 {count} 件" in listing, (key, link, count)
     assert tax.accept_base - tax.accepted_on_time > 0 and tax.reply_base - tax.replied_on_time > 0
+    # 督办 per department: times and appeals, as the supervise events say; the cell opens the urged appeals
+    csrf = site.csrf(page)
+    for appeal_id, repeat in ((made[4]["id"], "ask"), (made[4]["id"], "include"), (made[5]["id"], "ask")):
+        done = await client.post(f"/console/appeals/{appeal_id}/supervise", allow_redirects=False, data={
+            "note": "请尽快答复企业", "csrf": csrf, "repeat": repeat})
+        assert done.status == 303
+    page = await get(client, "/console?period=30d&fresh=1")
+    row = page.split('<th scope="row">市金融局</th>', 1)[1].split("</tr>", 1)[0]
+    cell = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', row)[-1]
+    assert cell[1] == "3 / 2" and "urged=yes" in cell[0]
+    assert "共 2 件" in await get(client, html.unescape(cell[0]))
     # the light tiles open 超期与督办 filtered to that light
     assert 'href="/console/overdue?light=red"' in page and 'href="/console/overdue?light=yellow"' in page
     await client.close()
