@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import subprocess
@@ -171,18 +172,20 @@ def busy(processes: int) -> Iterator[None]:
 
 
 async def timed(http: aiohttp.ClientSession, url: str, n: int, before: Callable[[], None] | None = None
-                ) -> tuple[float, float]:
-    """p50 and p95 of ``n`` GETs (``before`` runs ahead of each, off the clock)."""
-    times = []
+                ) -> tuple[float, float, float]:
+    """p50 and p95 of ``n`` GETs (``before`` runs ahead of each, off the clock), and the median CPU time the
+    process spent on one (server and client, all threads: what a page costs whatever the neighbours do)."""
+    times, cpu = [], []
     for _ in range(n):
         if before is not None:
             before()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         async with http.get(url) as resp:
             await resp.read()
             assert resp.status == 200, (url, resp.status)
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), pct(times, 0.95)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(times), pct(times, 0.95), statistics.median(cpu)
 
 
 async def posts(base: str, key: str, total: int, concurrency: int, with_code: bool) -> float:
@@ -255,9 +258,10 @@ async def run(args: argparse.Namespace) -> None:
         async with http.post(f"{base}/console/login", data={"token": token}) as resp:
             assert resp.status == 200
         await http.get(base + "/console/hotspots?days=30")  # the keyword dictionary is read once per process
-        results: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in pages}
+        results: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in pages}
         rounds = (("idle", 0), ("busy", args.busy)) if not args.posts_only else ()
-        for _name, spinners in rounds:
+        for name, spinners in rounds:
+            print(f"{name} round: load average {os.getloadavg()[0]:.1f} before it (2 cores)")
             with busy(spinners):
                 for label, path, before in pages:
                     results[label].append(await timed(http, base + path, args.repeat, before))
@@ -265,9 +269,9 @@ async def run(args: argparse.Namespace) -> None:
             print(f"\nconsole, {args.repeat} requests each (ms)        idle p50   p95   "
                   f"{args.busy} busy processes: p50   p95")
             for label, _, _ in pages:
-                (p50, p95), (b50, b95) = results[label]
-                print(f"  {label:<38} {p50:7.1f} {p95:7.1f}   {b50:26.1f} {b95:6.1f}")
-            worst = max(b95 for _, (_, b95) in ((k, v[1]) for k, v in results.items()))
+                (p50, p95, cpu), (b50, b95, _) = results[label]
+                print(f"  {label:<38} {p50:7.1f} {p95:7.1f}   {b50:26.1f} {b95:6.1f}   cpu {cpu:6.1f}")
+            worst = max(v[1][1] for v in results.values())
             print(f"  slowest busy p95: {worst:.1f} ms (target ≤ 300 ms)")
     key = core.web.create_key(f"bench-{time.time_ns()}", datetime.now(UTC), rate_per_minute=1_000_000)
     print(f"\nOpen311 POST, {args.posts} requests, {args.concurrency} concurrent clients")

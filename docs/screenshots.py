@@ -26,7 +26,7 @@ from web.context import WebContext  # noqa: E402
 from web.server import start  # noqa: E402
 
 PAGES = (("overview", "/console?period=365d"), ("overdue", "/console/overdue"), ("appeals", "/console/appeals"),
-         ("appeal", "/console/appeals/2950"), ("hotspots", "/console/hotspots?days=30"),
+         ("appeal", "/console/appeals/{urged}"), ("hotspots", "/console/hotspots?days=30"),
          ("policies", "/console/policies"))
 PHONE = "/console/overdue?light=yellow"  # the supervisor's Monday on a phone: the appeals still savable
 
@@ -67,8 +67,11 @@ async def main() -> None:
             await browser.size(1366, 900)
             await browser.goto(f"{base}/console/login?token={token}")
             await browser.submit("login")
+            urged = core.db.execute(  # a running appeal already urged: its page shows the 督办 record and form
+                "SELECT a.id FROM appeals a JOIN appeal_events s ON s.appeal_id = a.id AND s.action = 'supervise' "
+                "WHERE a.status IN ('dispatched', 'accepted', 'reopened') ORDER BY a.id DESC LIMIT 1").fetchone()[0]
             for name, path in PAGES:
-                await browser.goto(base + path)
+                await browser.goto(base + path.format(urged=urged))
                 await browser.screenshot(HERE / f"console-{name}.png", max_height=1800)
                 print(f"docs/console-{name}.png")
             await browser.size(390, 844, mobile=True)
