@@ -157,8 +157,10 @@ async def appeal_page(request: web.Request) -> web.Response:
     from web.lists import clock_text
 
     urged = await ctx.services.web.supervision_history(a.id)
+    interval = ctx.settings.sla.supervise_interval_hours
+    recent = bool(urged) and now - datetime.fromisoformat(urged[-1]["at"]) < timedelta(hours=interval)
     return render(ctx, "appeal.html", {
-        "urged": urged, "interval": ctx.settings.sla.supervise_interval_hours,
+        "urged": urged, "interval": interval, "urged_recently": recent,
         "view": view, "a": a, "e": view.enterprise, "v": Views(ctx), "light": view.light.value if view.light else "",
         "clock": clock_text(due, now, t) if view.light else "", "can_dispatch": can_dispatch,
         "categories": [c for c in routing.categories if c.department_id],
