@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import click
 
 from config import ConfigError, Settings, load_settings
+from storage.errors import DatabaseRefused
 from texts import cli_text, set_cli_locale
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -112,6 +113,9 @@ class WanqiGroup(click.Group):
         except ConfigError as exc:
             _say_error(config_problem(exc))
             code = EXIT_FAILED
+        except DatabaseRefused as exc:
+            _say_error(cli_text(exc.key, **exc.params))
+            code = EXIT_FAILED
         except OSError as exc:
             problem = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
             self._trace()
@@ -176,6 +180,14 @@ def _existing_database(settings: Settings) -> Path:
     if not path.is_file():
         raise fail("cli.error.no_database", path=path)
     return path
+
+
+def open_data(settings: Settings) -> Any:
+    """The center's database for a command that reads or changes its data: opened (and migrated) only if
+    it exists. Only ``run``, ``web``, ``db migrate``, ``db restore``, ``demo`` and ``init`` create one."""
+    from storage.db import open_db
+
+    return open_db(settings.path(settings.database), create=False)
 
 
 def _folder_of(target: Path) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from cli.base import _existing_database, _settings, fail
-from storage.db import open_db
-from storage.inbox import Inbox
+from cli.base import _settings, fail, open_data
 from texts import cli_text
 
 
@@ -15,8 +15,10 @@ def inbox() -> None:
     """Received Telegram updates: counts, parked ones, another try."""
 
 
-def _inbox(ctx: click.Context) -> Inbox:
-    return Inbox(open_db(_existing_database(_settings(ctx))))
+def _inbox(ctx: click.Context) -> Any:
+    from storage.inbox import Inbox
+
+    return Inbox(open_data(_settings(ctx)))
 
 
 @inbox.command("list")

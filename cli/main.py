@@ -14,11 +14,11 @@ from appeals.staff import StaffService
 from cli.base import (
     Failure,
     WanqiGroup,
-    _existing_database,
     _folder_of,
     _set_debug,
     _settings,
     fail,
+    open_data,
     write_xlsx,
 )
 from config import Settings
@@ -144,7 +144,8 @@ def _staff_service(ctx: click.Context) -> tuple[StaffService, Settings]:
     from bootstrap import NoClassifier, build_core
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     return core.registration.staff, settings
 
 
@@ -326,8 +327,8 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
     if out.suffix.lower() != ".xlsx":
         raise fail("cli.error.not_xlsx", path=out)
     _folder_of(out)
-    _existing_database(settings)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     try:
         now = datetime.now(UTC)
         t = translator(cli_locale(), html=False)
@@ -364,12 +365,11 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path) -> None:
     """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
-    from storage.db import backup
+    from storage.backup import backup
 
     settings = _settings(ctx)
-    source_path = _existing_database(settings)
     _folder_of(target)
-    backup(source_path, target)  # a 0600 file: it holds the same personal data
+    backup(settings.path(settings.database), target)  # a 0600 file: it holds the same personal data
     click.echo(cli_text("cli.db.backed_up", path=target))
 
 
@@ -377,17 +377,14 @@ def db_backup(ctx: click.Context, target: Path) -> None:
 @click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def db_restore(ctx: click.Context, backup_file: Path) -> None:
-    """Replace the database with a backup: refused while the bot runs; the old one is kept beside it."""
+    """Replace the database with a backup: refused while any wanqi process has it open; the old one is kept."""
     import time
 
-    from storage.db import RestoreRefused, open_db, restore
+    from storage.backup import restore
 
     settings = _settings(ctx)
     target = settings.path(settings.database)
-    try:
-        saved = restore(backup_file, target, time.time())
-    except RestoreRefused as exc:
-        raise fail(exc.key, **exc.params) from None
+    saved = restore(backup_file, target, time.time())
     open_db(target).close()  # a backup from an older version gets this version's migrations
     if saved is not None:
         click.echo(cli_text("cli.db.previous_kept", path=saved))
@@ -407,7 +404,7 @@ def export_feedback(ctx: click.Context, out: Path) -> None:
     from nlu.data_io import Example, write_rasa_yaml
 
     settings = _settings(ctx)
-    repo = SqliteRepository(open_db(settings.path(settings.database)))
+    repo = SqliteRepository(open_data(settings))
     rows = repo.feedback_examples()
     if not rows:
         raise fail("cli.nlu.no_feedback")
@@ -445,7 +442,7 @@ def retrain(ctx: click.Context, test_data: str, undo: bool) -> None:
         examples, test = load_examples(settings.path(nlu.train_data)), load_examples(test_data)
     except DataError as exc:
         raise click.ClickException(str(exc)) from exc
-    feedback = SqliteRepository(open_db(settings.path(settings.database))).feedback_examples()
+    feedback = SqliteRepository(open_data(settings)).feedback_examples()
     click.echo(f"feedback: {len(feedback)} decisions from the desk", err=True)
     result = run(with_feedback(examples, feedback), test, model_dir, departments=list(settings.departments.values()),
                  target_precision=nlu.target_precision, echo=lambda m: click.echo(m, err=True))

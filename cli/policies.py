@@ -13,20 +13,19 @@ from pathlib import Path
 import click
 
 from bot.policy_wiring import sync_catalogue
-from cli.base import _settings, fail, write_xlsx
+from cli.base import _settings, fail, open_data, write_xlsx
 from config import Settings
 from policies import digest as digests
 from policies.catalogue import CatalogueError, load_catalogue
 from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
 from policies.service import PolicyService
-from storage.db import open_db
 from storage.outbox import Outbox
 from storage.policies_repo import PolicyRepository
 from texts import cli_locale, cli_text, translator
 
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
-    db = open_db(settings.path(settings.database))
+    db = open_data(settings)
     sync_catalogue(db, settings)  # the YAML catalogue as the bot would see it after a start
     repo = PolicyRepository(db)
     clock = (lambda: datetime.combine(on, time(12), tzinfo=UTC)) if on else None
@@ -197,7 +196,7 @@ def stats(ctx: click.Context, weeks: int) -> None:
     """Weekly digest deliveries per status, most recent week first."""
     settings = _settings(ctx)
     service, _ = _service(settings)
-    store = Outbox(open_db(settings.path(settings.database)))
+    store = Outbox(open_data(settings))
     today = service.today()
     for back in range(weeks):
         week = digests.iso_week(today - timedelta(weeks=back))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.base import _settings, fail
+from cli.base import _settings, fail, open_data
 from config import Settings
 from texts import cli_text
 
@@ -59,7 +59,8 @@ def web_link(ctx: click.Context, user_id: int) -> None:
     from web.auth import login_url
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     try:
         user = core.repo.get_user(user_id)
         if user is None or user.role not in ("handler", "dispatcher", "supervisor"):  # the recorded role
@@ -75,19 +76,27 @@ def api_key() -> None:
     """Keys of partner systems for the Open311 API (stored hashed)."""
 
 
+def _key_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A partner's name: 1-64 printable characters without spaces (it is typed again to revoke the key)."""
+    name = value.strip()
+    if not name or len(name) > 64 or not name.isprintable() or any(c.isspace() for c in name):
+        raise click.BadParameter(cli_text("cli.api_key.bad_name"))
+    return name
+
+
 @api_key.command("create")
-@click.option("--name", required=True, help="Who the key is for, e.g. 12345-hotline.")
-@click.option("--rate", default=None, type=int, help="Requests per minute (default: web.api_rate_per_minute).")
+@click.option("--name", required=True, callback=_key_name, help="Who the key is for, e.g. 12345-hotline.")
+@click.option("--rate", default=None, type=click.IntRange(1, 100_000),
+              help="Requests per minute, 1-100000 (default: web.api_rate_per_minute).")
 @click.pass_context
 def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
     """Create a key and print it once: only its hash is kept."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
     settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(settings)
     try:
-        key = WebRepository(db).create_key(name.strip(), datetime.now(UTC), rate or settings.web.api_rate_per_minute)
+        key = WebRepository(db).create_key(name, datetime.now(UTC), rate or settings.web.api_rate_per_minute)
     except ValueError as exc:
         raise _fail("cli.api_key.exists", name=name) from exc
     finally:
@@ -100,11 +109,9 @@ def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
 @click.pass_context
 def api_key_list(ctx: click.Context) -> None:
     """Every key: name, prefix, limit, created, last used, revoked."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
-    settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(_settings(ctx))
     keys = WebRepository(db).keys()
     db.close()
     if not keys:
@@ -121,11 +128,9 @@ def api_key_list(ctx: click.Context) -> None:
 @click.pass_context
 def api_key_revoke(ctx: click.Context, name: str) -> None:
     """Revoke a key at once: its next call gets 403."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
-    settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(_settings(ctx))
     done = WebRepository(db).revoke_key(name, datetime.now(UTC))
     db.close()
     if not done:

@@ -407,18 +407,19 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise _first_error(exc, source, origin) from None
     base_dir = PACKAGE_ROOT if packaged else file.resolve().parent
     data_dir = (base_dir / Path(raw.data_dir).expanduser()).resolve() if raw.data_dir else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)  # ours to create; a database elsewhere needs an existing folder
+    # Nothing is created here: the commands that create a database (run, web, db migrate, demo) make its
+    # folder; the others refuse one that does not exist, so a mistyped WANQI_DATA_DIR creates nothing.
 
     def under(folder: Path, value: str) -> str:
         p = Path(value).expanduser()
         return str(p if p.is_absolute() else folder / p)
 
     database = Path(under(data_dir, raw.database))
-    if not database.parent.is_dir():  # a path someone typed must exist; data_dir is ours to fill
-        if "database" in origin or Path(raw.database).expanduser().is_absolute():
-            raise ConfigError(origin.get("database", source), "database", "folder_missing",
-                              f"the folder {database.parent} does not exist", {"path": str(database.parent)})
-        database.parent.mkdir(parents=True, exist_ok=True)
+    # a path someone typed must exist; data_dir is ours to fill
+    typed = "database" in origin or Path(raw.database).expanduser().is_absolute()
+    if typed and not database.parent.is_dir():
+        raise ConfigError(origin.get("database", source), "database", "folder_missing",
+                          f"the folder {database.parent} does not exist", {"path": str(database.parent)})
 
     nlu = dataclasses.replace(
         raw.nlu, model_dir=under(data_dir, raw.nlu.model_dir or "models/appeals"),

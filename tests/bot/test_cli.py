@@ -11,11 +11,13 @@ from sqlite_utils import Database
 
 from cli.main import main
 from config import load_settings, parse_supervisors
-from tests.support import ROOT, write_config
+from tests.support import ROOT, create_database, write_config
 
 
 def _config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, "cli.db")
+    config = write_config(tmp_path, "cli.db")
+    create_database(config)
+    return config
 
 
 def test_staff_invite_prints_one_time_codes(tmp_path: Path) -> None:
@@ -39,7 +41,7 @@ def test_staff_invite_refuses_unknown_departments_and_handlers_without_one(tmp_p
 
 
 def test_db_migrate_and_backup(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = write_config(tmp_path, "cli.db")
     first = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
     assert first.exit_code == 0 and "m001_core" in first.output
     again = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from cli.main import main
-from tests.support import ROOT, write_config
+from tests.support import ROOT, create_database, write_config
 
 QUIET = {"WANQI_LANG": "", "WANQI_DATABASE": "", "WANQI_SUPERVISORS": "", "WANQI_CONFIG": "", "WANQI_DEBUG": ""}
 
@@ -121,6 +121,7 @@ def test_staff_invite_counts_must_be_positive(tmp_path: Path, count: str) -> Non
 
 def test_staff_invite_speaks_one_language(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
     zh = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax")
     assert zh.exit_code == 0 and "以「承办人」身份加入（市税务局）" in zh.stderr
     en = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax",
@@ -136,6 +137,7 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
 
 def test_policies_import_failures(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
     fake = tmp_path / "policies.xlsx"
     fake.write_text("政策编号,标题\n", encoding="utf-8")
     one_line(wanqi("--config", config, "policies", "import", str(fake)), 1, "policies.xlsx", "无法读取", ".xlsx")
