@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from config import ConfigError, Settings, load_settings
 from storage.errors import DatabaseRefused
 from texts import cli_text, set_cli_locale
+
+if TYPE_CHECKING:  # config loads pydantic: imported by the commands that read the settings, not by --version
+    from config import ConfigError, Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 OWN_MODULES = frozenset({"appeals", "bootstrap", "bot", "cli", "config", "demo", "nlu", "policies", "reports",
@@ -72,6 +75,12 @@ def usage_problem(exc: click.UsageError) -> str:
     return message
 
 
+def _is_config_error(exc: Exception) -> bool:
+    """A ``config.ConfigError`` (only possible once ``config`` was imported: no import here)."""
+    config = sys.modules.get("config")
+    return config is not None and isinstance(exc, config.ConfigError)
+
+
 def _param_name(param: click.Parameter) -> str:
     return param.opts[0] if isinstance(param, click.Option) else (param.human_readable_name or "").upper()
 
@@ -80,12 +89,110 @@ def _say_error(line: str) -> None:
     click.echo(" ".join(line.split("\n")), err=True)
 
 
-class WanqiGroup(click.Group):
+def help_text(path: str) -> str | None:
+    """The operator's-language help of a command or option (``help.yml``: ``"staff invite"``,
+    ``"staff invite --role"``); None in the English locale, whose help is the code's own docstrings."""
+    from texts import catalogue, cli_locale
+
+    return catalogue(cli_locale()).get(f"help.{path}")
+
+
+class LocalHelp:
+    """``--help`` in the operator's language: the usage line, the command's text, its options and the
+    section titles come from the catalogue (``texts/<locale>/help.yml``) where it has them."""
+
+    help_path = "wanqi"  # "wanqi", "wanqi staff", "wanqi staff invite": set when the command joins its group
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        local = help_text(self.help_path)
+        if local:
+            return local.strip().split("\n")[0].rstrip("。.")
+        return super().get_short_help_str(limit)  # type: ignore[misc, no-any-return]
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        local = help_text(self.help_path)
+        if not local:
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+            return
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(local.strip())
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        pieces = self.collect_usage_pieces(ctx)  # type: ignore[attr-defined]
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=cli_text("cli.help.usage"))
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            if not isinstance(param, click.Option):
+                continue
+            local = help_text(f"{self.help_path} {param.opts[0]}") or (
+                help_text(param.opts[0]) if self.help_path == "wanqi" or param.opts[0] == "--help" else None)
+            original = param.help
+            param.help = local or original
+            try:
+                row = param.get_help_record(ctx)
+            finally:
+                param.help = original
+            if row is not None:
+                rows.append((row[0], _click_words(row[1]) if local else row[1]))
+        if rows:
+            with formatter.section(cli_text("cli.help.options")):
+                formatter.write_dl(rows)
+
+
+def _click_words(text: str) -> str:
+    """Click's own words after an option's help ([required], [default: …]) in the operator's language."""
+    return (text.replace("[required]", cli_text("cli.help.required"))
+            .replace("[default: ", cli_text("cli.help.default")).replace("; default: ", "; " + cli_text(
+                "cli.help.default").lstrip("[")))
+
+
+class HelpCommand(LocalHelp, click.Command):
+    pass
+
+
+class HelpGroup(LocalHelp, click.Group):
+    """A group of commands whose help speaks the operator's language."""
+
+    command_class = HelpCommand
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        if isinstance(cmd, LocalHelp):
+            cmd.help_path = f"{self.help_path} {name or cmd.name}"
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section(cli_text("cli.help.commands")):
+                formatter.write_dl(rows)
+
+
+HelpGroup.group_class = HelpGroup
+
+
+class WanqiGroup(HelpGroup):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
-    # commands of the adapters that import this module themselves: loaded when asked for, so the bot's
-    # tools neither load the web side nor depend on it being installed
-    LAZY: ClassVar[dict[str, tuple[str, str]]] = {"web": ("cli.web", "web_group"), "api-key": ("cli.web", "api_key")}
+    # Tool groups in modules of their own, imported only when named (``wanqi --help`` shows the catalogue's
+    # one-line summary, cli.help.<name>), so a command loads what it uses and no more: `wanqi --version`
+    # imports neither pydantic nor SQLite, and only `run`, `demo` and `policies digest` load aiogram.
+    LAZY: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "nlu": ("cli.nlu", "nlu", "Train, score and try the appeal classifier"),
+        "policies": ("cli.policies", "policies", "The policy catalogue and the weekly policy push"),
+        "inbox": ("cli.inbox", "inbox", "Received Telegram updates: counts, parked ones, another try"),
+        "web": ("cli.web", "web_group", "Serve the console and the Open311 API alone"),
+        "api-key": ("cli.web", "api_key", "Keys of partner systems for the Open311 API")}
     debug = False
     database = "-"  # the configured database, once the settings are loaded (for database errors)
 
@@ -95,10 +202,13 @@ class WanqiGroup(click.Group):
         WanqiGroup.database = "-"
         set_cli_locale(None)  # until a config says otherwise (WANQI_LANG always wins)
         argv = list(sys.argv[1:] if args is None else args)
-        command = " ".join(["wanqi", *[a for a in argv[:2] if not a.startswith("-")]])
+        command = " ".join(shlex.quote(a) for a in argv if a != "--debug")  # the hint repeats it, with --debug
         try:
             rv = super().main(argv, prog_name or "wanqi", complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_OK
+        except click.exceptions.NoArgsIsHelpError as exc:  # `wanqi`, `wanqi staff`: the help, as asked
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            code = EXIT_OK
         except click.UsageError as exc:
             where = " ".join(["wanqi", *exc.ctx.command_path.split()[1:]]) if exc.ctx is not None else "wanqi"
             _say_error(cli_text("cli.error.usage", message=usage_problem(exc), command=where))
@@ -110,9 +220,6 @@ class WanqiGroup(click.Group):
         except (click.Abort, KeyboardInterrupt):
             _say_error(cli_text("cli.error.interrupted"))
             code = EXIT_INTERRUPTED
-        except ConfigError as exc:
-            _say_error(config_problem(exc))
-            code = EXIT_FAILED
         except DatabaseRefused as exc:
             _say_error(cli_text(exc.key, **exc.params))
             code = EXIT_FAILED
@@ -132,6 +239,11 @@ class WanqiGroup(click.Group):
             _say_error(cli_text("cli.error.stale_install", module=exc.name))
             code = EXIT_FAILED
         except Exception as exc:
+            if _is_config_error(exc):
+                _say_error(config_problem(exc))
+                if not standalone_mode:
+                    return EXIT_FAILED
+                sys.exit(EXIT_FAILED)
             self._trace()
             _say_error(cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
                                 command=command))
@@ -143,9 +255,23 @@ class WanqiGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``wanqi --help`` without importing the tool groups for their one-line help."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is None:
+                local = help_text(f"wanqi {name}")
+                rows.append((name, local.strip().split("\n")[0].rstrip("。.") if local else self.LAZY[name][2]))
+            elif not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section(cli_text("cli.help.commands")):
+                formatter.write_dl(rows)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.LAZY and cmd_name not in self.commands:
-            module, attr = self.LAZY[cmd_name]
+            module, attr, _ = self.LAZY[cmd_name]
             self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -167,6 +293,8 @@ def _settings(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}
     if "settings" not in obj:
+        from config import load_settings
+
         settings = load_settings(obj.get("config_path"))
         set_cli_locale(settings.center.default_locale)
         WanqiGroup.database = str(settings.path(settings.database))

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from cli.base import _settings, fail, open_data
+from cli.base import HelpGroup, _settings, fail, open_data
 from texts import cli_text
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def inbox() -> None:
     """Received Telegram updates: counts, parked ones, another try."""
 

@@ -9,22 +9,25 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.policy_wiring import sync_catalogue
-from cli.base import _settings, fail, open_data, write_xlsx
-from config import Settings
-from policies import digest as digests
-from policies.catalogue import CatalogueError, load_catalogue
-from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
-from policies.service import PolicyService
-from storage.outbox import Outbox
-from storage.policies_repo import PolicyRepository
+from cli.base import HelpGroup, _settings, fail, open_data, write_xlsx
 from texts import cli_locale, cli_text, translator
+
+if TYPE_CHECKING:
+    from config import Settings
+    from policies.service import PolicyService
+    from storage.policies_repo import PolicyRepository
 
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
+    from bot.policy_wiring import sync_catalogue
+    from policies.service import PolicyService
+    from storage.outbox import Outbox
+    from storage.policies_repo import PolicyRepository
+
     db = open_data(settings)
     sync_catalogue(db, settings)  # the YAML catalogue as the bot would see it after a start
     repo = PolicyRepository(db)
@@ -36,9 +39,9 @@ def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService,
     return service, repo
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def policies() -> None:
-    """政策库与每周政策推送 (policy = government policy document, not a Rasa dialogue policy)."""
+    """The policy catalogue and the weekly policy push (policy = a government policy document)."""
 
 
 @policies.command()
@@ -46,6 +49,8 @@ def policies() -> None:
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Validate YAML catalogue files (default: the configured catalogue folder)."""
+    from policies.catalogue import CatalogueError, load_catalogue
+
     settings = _settings(ctx)
     try:
         found = load_catalogue(paths or settings.path(settings.policies.catalogue))
@@ -76,6 +81,8 @@ def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
     Exits 1 when the file cannot be read, has no rows or no known headers, or every row is rejected.
     """
     from openpyxl.utils.exceptions import InvalidFileException  # here: `wanqi run` need not load openpyxl
+
+    from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
 
     settings = _settings(ctx)
     try:
@@ -131,6 +138,8 @@ def digest(ctx: click.Context, dry_run: bool) -> None:
     A running `wanqi run` (the lease holder) sends them; when none is running, this command sends
     the outbox itself under the same lease, within the same limits.
     """
+    from policies import digest as digests
+
     settings = _settings(ctx)
     if dry_run:
         service, _ = _service(settings)
@@ -194,6 +203,9 @@ async def _queue_and_send(settings: Settings, echo: Callable[[str], None]) -> No
 @click.pass_context
 def stats(ctx: click.Context, weeks: int) -> None:
     """Weekly digest deliveries per status, most recent week first."""
+    from policies import digest as digests
+    from storage.outbox import Outbox
+
     settings = _settings(ctx)
     service, _ = _service(settings)
     store = Outbox(open_data(settings))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.base import _settings, fail, open_data
+from cli.base import HelpGroup, _settings, fail, open_data
 from config import Settings
 from texts import cli_text
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 _fail = fail
 
 
-@click.group("web", invoke_without_command=True)
+@click.group("web", cls=HelpGroup, invoke_without_command=True)
 @click.option("--listen", default=None, help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
 @click.pass_context
 def web_group(ctx: click.Context, listen: str | None) -> None:
@@ -71,7 +71,7 @@ def web_link(ctx: click.Context, user_id: int) -> None:
     click.echo(login_url(settings, token))
 
 
-@click.group("api-key")
+@click.group("api-key", cls=HelpGroup)
 def api_key() -> None:
     """Keys of partner systems for the Open311 API (stored hashed)."""
 
