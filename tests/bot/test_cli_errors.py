@@ -164,8 +164,6 @@ def test_run_with_a_malformed_token(tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cli.main
-
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
