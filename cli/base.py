@@ -75,10 +75,16 @@ def usage_problem(exc: click.UsageError) -> str:
     return message
 
 
-def _is_config_error(exc: Exception) -> bool:
-    """A ``config.ConfigError`` (only possible once ``config`` was imported: no import here)."""
+def _known_problem(exc: Exception) -> str | None:
+    """The line for an expected failure raised by a module a command loaded (checked without importing it:
+    a ``config.ConfigError`` can only come from a command that imported ``config``)."""
     config = sys.modules.get("config")
-    return config is not None and isinstance(exc, config.ConfigError)
+    if config is not None and isinstance(exc, config.ConfigError):
+        return config_problem(exc)
+    catalogue = sys.modules.get("policies.catalogue")
+    if catalogue is not None and isinstance(exc, catalogue.CatalogueError):  # e.g. `wanqi web` on a broken file
+        return cli_text("cli.policies.invalid_line", count=len(exc.issues), issues="；".join(map(str, exc.issues)))
+    return None
 
 
 def _param_name(param: click.Parameter) -> str:
@@ -181,6 +187,27 @@ class HelpGroup(LocalHelp, click.Group):
 HelpGroup.group_class = HelpGroup
 
 
+class ListenAddress(click.ParamType):
+    """``--listen HOST:PORT``, checked when the command line is read (a usage error, exit 2), before any work.
+    ``local`` also requires 127.0.0.1 (the demo's console)."""
+
+    name = "host:port"
+
+    def __init__(self, *, local: bool = False) -> None:
+        self.local = local
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from config import split_listen
+
+        try:
+            host, _ = split_listen(str(value))
+        except ValueError:
+            self.fail(cli_text("cli.usage.listen", value=value), param, ctx)
+        if self.local and host != "127.0.0.1":
+            self.fail(cli_text("cli.demo.console_local", host=host), param, ctx)
+        return str(value)
+
+
 class WanqiGroup(HelpGroup):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
@@ -239,8 +266,9 @@ class WanqiGroup(HelpGroup):
             _say_error(cli_text("cli.error.stale_install", module=exc.name))
             code = EXIT_FAILED
         except Exception as exc:
-            if _is_config_error(exc):
-                _say_error(config_problem(exc))
+            known = _known_problem(exc)
+            if known is not None:
+                _say_error(known)
                 if not standalone_mode:
                     return EXIT_FAILED
                 sys.exit(EXIT_FAILED)

@@ -10,6 +10,7 @@ import click
 from cli import __version__
 from cli.base import (
     Failure,
+    ListenAddress,
     WanqiGroup,
     _folder_of,
     _set_debug,
@@ -76,7 +77,8 @@ def init(folder: Path, force: bool) -> None:
               help="Keep the demo database in this folder (default: a temporary folder, removed afterwards).")
 @click.option("--console", "console", is_flag=True,
               help="Afterwards serve the demo's database in the web console on 127.0.0.1 and print a login link.")
-@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where --console listens.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, type=ListenAddress(local=True),
+              help="Where --console listens (127.0.0.1:PORT).")
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
@@ -92,9 +94,7 @@ def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -
     try:
         code = asyncio.run(run_demo(settings, click.echo, workdir, console=listen if console else None))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise fail("cli.web.cannot_listen", listen=listen, problem=exc.strerror or exc) from exc
     ctx.exit(code)
 
 
@@ -105,7 +105,10 @@ async def start_web(app: App) -> Any:
     from web.server import start
 
     clock = app.core.clock if app.core is not None else SystemClock()
-    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
+    try:
+        return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
+    except OSError as exc:  # the address is taken (another wanqi run?) or not this machine's
+        raise fail("cli.web.cannot_listen", listen=app.settings.web.listen, problem=exc.strerror or exc) from None
 
 
 @main.command()

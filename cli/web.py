@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.base import HelpGroup, _settings, fail, open_data
+from cli.base import HelpGroup, ListenAddress, _settings, fail, open_data
 from config import Settings
 from texts import cli_text
 
@@ -19,7 +19,8 @@ _fail = fail
 
 
 @click.group("web", cls=HelpGroup, invoke_without_command=True)
-@click.option("--listen", default=None, help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
+@click.option("--listen", default=None, type=ListenAddress(),
+              help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
 @click.pass_context
 def web_group(ctx: click.Context, listen: str | None) -> None:
     """Serve the console and the Open311 API alone (without the bot's polling)."""

@@ -181,15 +181,36 @@ class StaffSettings:
     invite_days: int = Field(default=7, ge=1, le=365)  # an unused invite code expires after this many days
 
 
+def split_listen(listen: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) as (host, port); ValueError unless the port is 1-65535
+    (or 0 with ``any_port``: the OS picks a free one, as tests ask)."""
+    host, _, port = listen.strip().rpartition(":")
+    host = host.strip("[]")
+    low = 0 if any_port else 1
+    if not host or any(c.isspace() for c in host) or not port.isdigit() or not low <= int(port) <= 65535:
+        raise ValueError(f"{listen!r} is not host:port with a port of 1-65535 (e.g. 127.0.0.1:8080)")
+    return host, int(port)
+
+
 @section(frozen=True, config=_STRICT)
 class WebSettings:
     """The console and the Open311 API (served by `wanqi run` and `wanqi web`)."""
 
-    listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$")  # host:port; env WANQI_WEB_LISTEN
+    listen: str = "127.0.0.1:8080"  # host:port; env WANQI_WEB_LISTEN
     public_url: str = ""  # how staff reach it (login links); empty: http://<listen>
     enabled: bool = True  # served inside `wanqi run`
     api_rate_per_minute: int = Field(default=600, ge=1, le=100_000)  # per partner key (and per address)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            split_listen(value, any_port=True)  # 0: any free port (tests)
+        except ValueError:
+            raise PydanticCustomError("listen", "'{value}' is not host:port with a port of 1-65535",
+                                      {"value": value}) from None
+        return value
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.listen}").rstrip("/")
@@ -296,7 +317,7 @@ def parse_supervisors(raw: str | None) -> frozenset[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        if not part.isdigit() or not 0 < int(part) < 2**52:  # Telegram user ids have at most 52 bits
             raise ConfigError(ENV_SUPERVISORS, "", "supervisor_id",
                               f"'{part}' is not a Telegram user id (comma-separated numbers)", {"value": part})
         ids.add(int(part))

@@ -305,3 +305,29 @@ def test_help_speaks_the_operators_language() -> None:
     assert "生成一次性邀请码" in zh and "部门编号" in zh and "[必填]" in zh and "Show this message" not in zh
     en = wanqi("staff", "invite", "--help", env={"WANQI_LANG": "en"}).output
     assert "Create one-time invite codes" in en and not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+
+
+def test_addresses_ids_and_ranges_that_are_input_errors(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
+    one_line(wanqi("--config", config, "web", env={"WANQI_WEB_LISTEN": "127.0.0.1:99999"}), 1,
+             "WANQI_WEB_LISTEN", "web.listen", "127.0.0.1:99999", "1-65535")
+    one_line(wanqi("--config", config, "web", "--listen", "bad"), 2, "--listen 的值不对", "「bad」")
+    one_line(wanqi("--config", config, "demo", "--console", "--listen", "bad"), 2, "--listen 的值不对")
+    one_line(wanqi("--config", config, "demo", "--console", "--listen", "0.0.0.0:8080"), 2, "127.0.0.1")
+    one_line(wanqi("--config", config, "staff", "list", env={"WANQI_SUPERVISORS": "9" * 20}), 1,
+             "WANQI_SUPERVISORS", "不是 Telegram 用户 id")
+    one_line(wanqi("--config", config, "policies", "stats", "--weeks", "200000"), 2, "--weeks", "1 到 520")
+    one_line(wanqi("--config", config, "policies", "match"), 1, "--enterprise")
+    one_line(wanqi("--config", config, "policies", "match", "--enterprise", "77"), 1, "没有编号为 77 的企业")
+
+
+def test_a_broken_catalogue_stops_the_console_with_every_problem_on_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "catalogue"
+    folder.mkdir()
+    (folder / "broken.yml").write_text("policies:\n  - id: [unclosed\n", encoding="utf-8")
+    (folder / "odd.yml").write_text("policies: 3\n", encoding="utf-8")
+    config = edited_config(tmp_path, lambda d: (d["policies"].update(catalogue=str(folder)),
+                                                d["web"].update(listen="127.0.0.1:1")))
+    line = one_line(wanqi("--config", str(config), "web"), 1, "政策库有 2 处问题", "broken.yml", "odd.yml")
+    assert "内部错误" not in line
