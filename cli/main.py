@@ -69,6 +69,10 @@ def init(folder: Path, force: bool) -> None:
     if not catalogue.exists():
         shutil.copytree(SHIPPED_CATALOGUE, catalogue)
         click.echo(cli_text("cli.init.written", path=catalogue))
+    from config import load_settings
+
+    settings = load_settings(config)  # as the commands in that folder will read it (the environment applied)
+    click.echo(cli_text("cli.init.data", folder=settings.data_dir, database=settings.path(settings.database)))
     click.echo(cli_text("cli.init.next", config=config))
 
 
