@@ -92,7 +92,7 @@ def _classifier(ctx: click.Context, backend: str | None, model: str | None, rasa
     from appeals.ports import ClassifierUnavailable
     from nlu.factory import build_classifier
 
-    backend = backend or _nlu_setting(ctx, "backend", "spacy")
+    backend = backend or _nlu_setting(ctx, "backend", "embedded")
     try:
         return build_classifier(backend, model or _nlu_setting(ctx, "model_dir", DEFAULT_MODEL),
                                 rasa_url or _nlu_setting(ctx, "rasa_url", "http://127.0.0.1:5005"),
@@ -116,7 +116,7 @@ def _routing(ctx: click.Context, labels: list[str]) -> Any:
 _text_column = click.option("--text-column", default="text", show_default=True, help="CSV/Excel text column.")
 _label_column = click.option("--label-column", default="label", show_default=True,
                              help="CSV/Excel label column.")
-_backend = click.option("--backend", type=click.Choice(["embedded", "spacy", "rasa"]), default=None,
+_backend = click.option("--backend", type=click.Choice(["embedded", "rasa"]), default=None,
                         help="NLU backend (default: nlu.backend of config.yml).")
 
 
@@ -144,7 +144,7 @@ def train(ctx: click.Context, data: str | None, out: str | None, backend: str | 
     examples = _check_training_data(ctx, _load(data, text_column, label_column), allow_unknown)
     labels = sorted({ex.label for ex in examples})
     click.echo(cli_text("cli.nlu.train_data", count=len(examples), labels=len(labels), path=data), err=True)
-    if (backend or "spacy") == "rasa":
+    if backend == "rasa":  # the embedded model unless asked (training Rasa needs its own environment)
         from tqdm import tqdm
 
         from nlu.rasa_client import RasaEnvMissing, train_rasa

@@ -112,16 +112,27 @@ def api_key_list(ctx: click.Context) -> None:
     """Every key: name, prefix, limit, created, last used, revoked."""
     from storage.web_repo import WebRepository
 
-    db = open_data(_settings(ctx))
+    settings = _settings(ctx)
+    db = open_data(settings)
     keys = WebRepository(db).keys()
     db.close()
     if not keys:
         click.echo(cli_text("cli.api_key.none"))
+
+    def local(stamp: str | None) -> str:  # the center's time, as `wanqi staff` shows it
+        if not stamp:
+            return "-"
+        from zoneinfo import ZoneInfo
+
+        moment = datetime.fromisoformat(stamp)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(ZoneInfo(settings.center.timezone)).strftime("%Y-%m-%d %H:%M")
+
     for k in keys:
-        state = cli_text("cli.api_key.revoked_at", at=k.revoked_at[:16]) if k.revoked_at else \
+        state = cli_text("cli.api_key.revoked_at", at=local(k.revoked_at)) if k.revoked_at else \
             cli_text("cli.api_key.active")
         click.echo(cli_text("cli.api_key.line", name=k.name, prefix=k.prefix, rate=k.rate_per_minute,
-                            created=k.created_at[:16], used=(k.last_used_at or "-")[:16], state=state))
+                            created=local(k.created_at), used=local(k.last_used_at), state=state))
 
 
 @api_key.command("revoke")

@@ -104,7 +104,7 @@ class TelegramSettings:
 
 @section(frozen=True, config=_STRICT)
 class NluSettings:
-    backend: str = "spacy"
+    backend: str = "embedded"
     model_dir: str = "models/appeals"  # relative to data_dir
     train_data: str = ""  # empty: the training data shipped with the package
     # An override of the model's own auto-routing threshold; empty: the model's.
@@ -119,7 +119,7 @@ class NluSettings:
     def _known_backend(cls, value: str) -> str:
         if value not in ("embedded", "spacy", "rasa"):
             raise PydanticCustomError("backend", "unknown backend '{value}' (embedded or rasa)", {"value": value})
-        return value
+        return "embedded" if value == "spacy" else value  # the embedded backend's earlier name (no spaCy runs)
 
     @field_validator("train_data", "model_dir", mode="before")
     @classmethod

@@ -30,18 +30,29 @@ def _overdue(appeal: Appeal, now: datetime) -> bool:
     return False
 
 
-FIGURE_HEADER = ["受理量", "按时签收率", "按时办结率", "满意率", "差评数", "重办率", "退回率", "平均办理工作日",
-                 "P90 办理工作日"]
+FIGURE_COLUMNS = ("filed", "accept_rate", "ontime_rate", "satisfaction", "poor", "reopen_rate", "return_rate",
+                  "avg_days", "p90_days")
+PERCENT, DAYS, WHEN, DAY = "0.0%", "0.0", "yyyy-mm-dd hh:mm", "yyyy-mm-dd"  # Excel number formats
+_FORMATS = {"accept_rate": PERCENT, "ontime_rate": PERCENT, "satisfaction": PERCENT, "reopen_rate": PERCENT,
+            "return_rate": PERCENT, "avg_days": DAYS}
 
 
 def figure_cells(fig: Figures) -> list[object]:
-    """One row of figures, as the console shows them (rates as numbers formatted as percentages)."""
+    """One row of figures, as the console shows them: rates as numbers (formatted as percentages), not text."""
     def rate(v: float | None) -> object:
-        return round(v, 4) if v is not None else ""
+        return round(v, 4) if v is not None else None
 
     return [fig.filed, rate(fig.accept_rate), rate(fig.ontime_rate), rate(fig.satisfaction), fig.poor,
-            rate(fig.reopen_rate), rate(fig.return_rate), round(fig.avg_days, 1) if fig.avg_days is not None else "",
-            fig.p90_days if fig.p90_days is not None else ""]
+            rate(fig.reopen_rate), rate(fig.return_rate), round(fig.avg_days, 1) if fig.avg_days is not None else None,
+            fig.p90_days]
+
+
+def _formats(sheet: Worksheet, first_column: int, columns: tuple[str, ...], formats: dict[str, str]) -> None:
+    """Number formats by column name: the values stay numbers and dates (sortable, summable in Excel)."""
+    for offset, name in enumerate(columns):
+        if name in formats:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=first_column + offset, max_col=first_column + offset):
+                cell.number_format = formats[name]
 
 
 def figures_line(t: Translator, ov: Overview) -> str:
@@ -54,42 +65,42 @@ def figures_line(t: Translator, ov: Overview) -> str:
              yellow=ov.lights.get(Light.YELLOW, 0))
 
 
-def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings) -> None:
+def add_figure_sheets(wb: Workbook, ov: Overview, settings: Settings, t: Translator) -> None:
     """三率统计 by department and by category, and the weekly trend with a chart (appeals.metrics)."""
     from openpyxl.chart import BarChart, Reference
 
-    depts = {**settings.departments, None: "待分拨（中心）"}
+    depts = {**settings.departments, None: t("report.center_queue")}
     cats = {c.id: c.name for c in settings.routing.categories}
-    for title, label, groups, names, order in (
-        ("部门指标", "承办部门", ov.by_department, depts, list(settings.departments)),
-        ("分类指标", "诉求分类", ov.by_category, cats, list(cats)),
+    header = [t(f"report.figure.{name}") for name in FIGURE_COLUMNS]
+    for sheet_key, label, groups, names, order in (
+        ("by_department", "report.department", ov.by_department, depts, list(settings.departments)),
+        ("by_category", "report.category", ov.by_category, cats, list(cats)),
     ):
-        sheet = wb.create_sheet(title)
-        sheet.append([label, *FIGURE_HEADER])
+        sheet = wb.create_sheet(t(f"report.sheet.{sheet_key}"))
+        sheet.append([t(label), *header])
         for key, fig in ordered(groups, order):
-            sheet.append([names.get(key, key or "未分类"), *figure_cells(fig)])
-        sheet.append(["合计", *figure_cells(ov.total)])
-        for row in sheet.iter_rows(min_row=2, min_col=3, max_col=8):
-            for cell in row:
-                if cell.column in (3, 4, 5, 7, 8):
-                    cell.number_format = "0.0%"
-    trend = wb.create_sheet("周趋势")
-    trend.append(["周（周一）", "受理量", "办结量", "满意率"])
+            sheet.append([names.get(key, key or t("report.uncategorised")), *figure_cells(fig)])
+        sheet.append([t("report.total"), *figure_cells(ov.total)])
+        _formats(sheet, 2, FIGURE_COLUMNS, _FORMATS)
+    trend = wb.create_sheet(t("report.sheet.trend"))
+    trend.append([t("report.trend.week"), t("report.trend.filed"), t("report.trend.finished"),
+                  t("report.figure.satisfaction")])
     for point in ov.weekly:
-        trend.append([point.week.isoformat(), point.filed, point.finished,
-                      round(point.satisfaction, 4) if point.satisfaction is not None else ""])
+        trend.append([point.week, point.filed, point.finished,
+                      round(point.satisfaction, 4) if point.satisfaction is not None else None])
+    _formats(trend, 1, ("week", "filed", "finished", "satisfaction"), {"week": DAY, "satisfaction": PERCENT})
     chart = BarChart()
-    chart.title = "每周受理与办结"
-    chart.y_axis.title = "件"
+    chart.title = t("report.trend.chart")
+    chart.y_axis.title = t("report.trend.unit")
     data = Reference(trend, min_col=2, max_col=3, min_row=1, max_row=len(ov.weekly) + 1)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(trend, min_col=1, min_row=2, max_row=len(ov.weekly) + 1))
     chart.width, chart.height = 24, 10
     trend.add_chart(chart, "F2")
-    lights = wb.create_sheet("红黄牌")
-    lights.append(["亮灯", "在办件数"])
-    for level, label in ((Light.RED, "红灯（超期）"), (Light.YELLOW, "黄灯（临期）"), (Light.GREEN, "绿灯")):
-        lights.append([label, ov.lights.get(level, 0)])
+    lights = wb.create_sheet(t("report.sheet.lights"))
+    lights.append([t("report.lights.light"), t("report.lights.open")])
+    for level in (Light.RED, Light.YELLOW, Light.GREEN):
+        lights.append([t(f"report.lights.{level.value}"), ov.lights.get(level, 0)])
 
 
 # A cell text starting with one of these is read as a formula by Excel and LibreOffice (CSV/formula injection).
@@ -108,7 +119,7 @@ def _as_text(sheet: Worksheet) -> None:
 def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: Settings, t: Translator,
                  now: datetime, overview: Overview | None = None) -> bytes:
     """An .xlsx workbook: 部门汇总 (one row per department) and 诉求明细 (one row per appeal),
-    plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄牌."""
+    plus, given the period's figures, 部门指标 / 分类指标 / 周趋势 (with a chart) / 红黄灯."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -117,14 +128,16 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
     tz = ZoneInfo(settings.center.timezone)
     t = translator(t.locale, html=False)  # cells are plain text
 
-    def when(value: datetime | None) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
+    def when(value: datetime | None) -> datetime | None:
+        """A time as an Excel date-time in the center's zone (Excel keeps no zone: the wall clock there)."""
+        return value.astimezone(tz).replace(tzinfo=None) if value else None
 
     wb = Workbook()
     summary = wb.active
-    summary.title = "部门汇总"
-    summary.append(["承办部门", "受理总数", "在办", "超期", "已办结", "差评", "平均评价（5分制）", "满意率"])
-    depts = {**settings.departments, None: "待分拨（中心）"}
+    summary.title = t("report.sheet.summary")
+    columns = ("department", "filed", "open", "overdue", "closed", "poor", "average", "satisfaction")
+    summary.append([t(f"report.summary.{c}") for c in columns])
+    depts = {**settings.departments, None: t("report.center_queue")}
     for dept_id, name in depts.items():
         mine = [a for a in appeals if a.department_id == dept_id]
         if not mine and dept_id is None:
@@ -134,33 +147,37 @@ def build_report(appeals: list[Appeal], enterprises: dict[int, str], settings: S
         summary.append([
             name, len(mine), sum(a.status in OPEN for a in mine), sum(_overdue(a, now) for a in mine),
             sum(a.status is Status.CLOSED for a in mine), sum(1 for r in rated if r in POOR),
-            round(sum(rated) / len(rated), 2) if rated else "", f"{good / len(rated):.0%}" if rated else "",
+            round(sum(rated) / len(rated), 2) if rated else None, round(good / len(rated), 4) if rated else None,
         ])
-    detail = wb.create_sheet("诉求明细")
-    detail.append(["诉求编号", "企业", "分类", "承办部门", "状态", "提交时间", "签收时限", "办理时限", "是否超期",
-                   "评价", "重办次数", "内容摘要"])
+    _formats(summary, 1, columns, {"average": "0.00", "satisfaction": PERCENT})
+    detail = wb.create_sheet(t("report.sheet.detail"))
+    fields = ("number", "enterprise", "category", "department", "status", "created", "accept_due", "reply_due",
+              "overdue", "rating", "reopened", "text")
+    detail.append([t(f"report.detail.{f}") for f in fields])
     routing = settings.routing
     for a in appeals:
         detail.append([
             a.number, enterprises.get(a.enterprise_id, ""),
             routing.category(a.category).name if a.category and routing.knows(a.category) else "",
             depts.get(a.department_id, ""), t(f"status.{a.status.value}"), when(a.created_at), when(a.accept_due),
-            when(a.reply_due), "是" if _overdue(a, now) else "", RATINGS.get(a.rating or 0, ""), a.reopen_count,
-            a.text[:60],
+            when(a.reply_due), t("report.yes") if _overdue(a, now) else "",
+            t(f"rating.{a.rating}") if a.rating in RATINGS else "", a.reopen_count, a.text[:60],
         ])
+    _formats(detail, 1, fields, {"created": WHEN, "accept_due": WHEN, "reply_due": WHEN})
     if overview is not None:
-        add_figure_sheets(wb, overview, settings)
+        add_figure_sheets(wb, overview, settings, t)
     counts = Counter(a.status for a in appeals)
     summary.append([])
-    summary.append([f"统计时间 {when(now)}，共 {len(appeals)} 件；"
-                    + "，".join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items())])
+    local_now = now.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    summary.append([t("report.footer", at=local_now, count=len(appeals),
+                      counts=t("report.comma").join(f"{t(f'status.{s.value}')} {n}" for s, n in counts.items()))])
     for sheet in wb.worksheets:
         _as_text(sheet)
         for cell in sheet[1]:
             cell.font, cell.fill = header, fill
             cell.alignment = Alignment(horizontal="center")
         for i, column in enumerate(sheet.columns, start=1):
-            width = max(len(str(c.value or "")) for c in list(column)[:200])
+            width = max(16 if isinstance(c.value, datetime) else len(str(c.value or "")) for c in list(column)[:200])
             sheet.column_dimensions[get_column_letter(i)].width = min(60, max(10, width * 2))
         sheet.freeze_panes = "A2"
     out = BytesIO()

@@ -42,7 +42,8 @@ def render(ctx: WebContext, template: str, values: dict[str, Any], *, status: in
     page = _ENV.get_template(template).render(
         t=t, actor=actor, csrf=request.get(CSRF, "") if request is not None else "", nav=NAV,
         path=request.path if request is not None else "", center=ctx.settings.center.name,
-        role_name=t(f"role.{actor.role.value}") if actor and actor.role else "", **values)
+        role_name=t(f"role.{actor.role.value}") if actor and actor.role else "",
+        department_name=ctx.settings.departments.get(actor.department_id or "", "") if actor else "", **values)
     response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -23,6 +23,18 @@ from texts import Translator, translator
 ROLES = {r.value: r for r in (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)}
 
 
+def _role(word: str) -> Role | None:
+    """A staff role as a supervisor types it: its name in either language (承办人, Handler) or its id."""
+    from texts import LOCALES
+
+    wanted = word.strip().lower()
+    for value, role in ROLES.items():
+        names = {value, *(translator(locale, html=False).plain(f"role.{value}").lower() for locale in LOCALES)}
+        if wanted in names:
+            return role
+    return None
+
+
 def router() -> Router:
     r = Router(name="team")
     r.message.register(staff, Command("staff"))
@@ -39,8 +51,8 @@ async def staff(message: Message, command: CommandObject, actor: Actor, t: Trans
     elif verb == "remove" and len(args) == 1:
         removal = await services.staff.remove(actor, parse_id(args[0]))
         text = await _after_removal(t, renderer, services, notifier, removal)
-    elif verb == "role" and len(args) in (2, 3) and args[1] in ROLES:
-        member = await services.staff.set_role(actor, parse_id(args[0]), ROLES[args[1]],
+    elif verb == "role" and len(args) in (2, 3) and (role := _role(args[1])) is not None:
+        member = await services.staff.set_role(actor, parse_id(args[0]), role,
                                                args[2] if len(args) == 3 else None)
         text = t("team.role_done", id=member.id, role=t(f"role.{member.role}"),
                  department=_dept(t, renderer, member.department_id))
@@ -49,8 +61,8 @@ async def staff(message: Message, command: CommandObject, actor: Actor, t: Trans
         await services.outbox.add_text(member.id, mt("team.you_got_role", role=mt(f"role.{member.role}"),
                                                      department=_dept(mt, renderer, member.department_id)),
                                        lang=user.lang)
-    elif verb == "invite" and len(args) in (1, 2) and args[0] in ROLES:
-        invite = await services.staff.create_invite(actor, ROLES[args[0]], args[1] if len(args) == 2 else None)
+    elif verb == "invite" and len(args) in (1, 2) and (role := _role(args[0])) is not None:
+        invite = await services.staff.create_invite(actor, role, args[1] if len(args) == 2 else None)
         text = t("team.invite_done", role=t(f"role.{invite.role}"), department=_dept(t, renderer, invite.department_id),
                  expires=renderer.when(invite.expires_at), code=invite.code)
     elif verb == "invites":

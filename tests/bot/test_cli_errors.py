@@ -262,7 +262,13 @@ def test_api_key_create_checks_its_name_and_rate(tmp_path: Path) -> None:
                  "--rate 的值不对", "1 到 100000")
     ok = wanqi("--config", config, "api-key", "create", "--name", "hotline", "--rate", "30")
     assert ok.exit_code == 0 and ok.stdout.startswith("wq_")
-    assert "30/分钟" in wanqi("--config", config, "api-key", "list").stdout
+    listed = wanqi("--config", config, "api-key", "list").stdout
+    assert "30/分钟" in listed
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the center's time, as `wanqi staff` shows it (not UTC)
+    assert any(f"创建 {(now - timedelta(minutes=m)):%Y-%m-%d %H:%M}" in listed for m in (0, 1, 2)), listed
 
 
 def test_nlu_train_refuses_too_few_examples_unknown_categories_and_text_named_xlsx(tmp_path: Path) -> None:

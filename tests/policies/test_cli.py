@@ -52,7 +52,7 @@ def test_validate_import_match_digest_and_stats(tmp_path: Path) -> None:
     assert "cli-001" in run(cfg, "match", "--credit-code", "91441200MA4W000XX1", "--on", "2026-03-01")
 
     dry = run(cfg, "digest", "--dry-run")
-    assert "用户 100" in dry and "digest:" in dry
+    assert "用户 100" in dry and " 至 " in dry and "-W" not in dry
     db = open_db(tmp_path / "w.db")
     assert Outbox(db).stats() == {}  # a dry run sends and records nothing
     db.conn.close()
