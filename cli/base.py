@@ -187,7 +187,7 @@ class HelpGroup(LocalHelp, click.Group):
 HelpGroup.group_class = HelpGroup
 
 
-class ListenAddress(click.ParamType):
+class ListenAddress(click.ParamType):  # type: ignore[type-arg]  # generic in newer click stubs only
     """``--listen HOST:PORT``, checked when the command line is read (a usage error, exit 2), before any work.
     ``local`` also requires 127.0.0.1 (the demo's console)."""
 
@@ -211,8 +211,8 @@ class ListenAddress(click.ParamType):
 class WanqiGroup(HelpGroup):
     """The root group: runs the command, then maps whatever it raised to one line and an exit status."""
 
-    # Tool groups in modules of their own, imported only when named (``wanqi --help`` shows the catalogue's
-    # one-line summary, cli.help.<name>), so a command loads what it uses and no more: `wanqi --version`
+    # Tool groups in modules of their own, imported only when named (``wanqi --help`` shows help.yml's
+    # "wanqi <name>" line, or the English summary here), so a command loads what it uses and no more: `wanqi --version`
     # imports neither pydantic nor SQLite, and only `run`, `demo` and `policies digest` load aiogram.
     LAZY: ClassVar[dict[str, tuple[str, str, str]]] = {
         "nlu": ("cli.nlu", "nlu", "Train, score and try the appeal classifier"),
@@ -223,7 +223,7 @@ class WanqiGroup(HelpGroup):
     debug = False
     database = "-"  # the configured database, once the settings are loaded (for database errors)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         WanqiGroup.debug = bool(os.environ.get(ENV_DEBUG))
         WanqiGroup.database = "-"
@@ -266,15 +266,12 @@ class WanqiGroup(HelpGroup):
             _say_error(cli_text("cli.error.stale_install", module=exc.name))
             code = EXIT_FAILED
         except Exception as exc:
-            known = _known_problem(exc)
-            if known is not None:
-                _say_error(known)
-                if not standalone_mode:
-                    return EXIT_FAILED
-                sys.exit(EXIT_FAILED)
-            self._trace()
-            _say_error(cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
-                                command=command))
+            line = _known_problem(exc)
+            if line is None:
+                self._trace()
+                line = cli_text("cli.error.unexpected", kind=type(exc).__name__, message=str(exc) or "-",
+                                command=command)
+            _say_error(line)
             code = EXIT_FAILED
         if not standalone_mode:
             return code

@@ -109,16 +109,22 @@ def backup(source: Path, target: Path) -> None:
 def _write_backup(source: Path, target: Path) -> None:
     hold = hold_shared(source, wait=60)  # waits out a restore of the source; runs beside the bot
     try:
-        partial = _exclusive_name(target.parent, f".{target.name}.partial")
-        try:
-            _copy(source, partial)
-            _remove_side_files(target)
-            os.replace(partial, target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        _put_in_place(source, target, "partial")
     finally:
         hold.close()
+
+
+def _put_in_place(source: Path, target: Path, tag: str) -> None:
+    """Copy ``source`` beside ``target`` under a fresh name, then rename it over ``target`` in one step: the
+    target is the old file or the whole new one, never half of it. The target's stale -wal/-shm go first."""
+    staged = _exclusive_name(target.parent, f".{target.name}.{tag}")
+    try:
+        _copy(source, staged)
+        _remove_side_files(target)
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
 
 
 def check_integrity(path: Path) -> str | None:
@@ -186,14 +192,7 @@ def restore(source: Path, target: Path, now: float) -> Path | None:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
             saved = _exclusive_name(target.parent, f"{target.name}.before-restore-{stamp}")
             _copy(target, saved)
-        staged = _exclusive_name(target.parent, f".{target.name}.restoring")
-        try:
-            _copy(source, staged)
-            _remove_side_files(target)
-            os.replace(staged, target)
-        except BaseException:
-            staged.unlink(missing_ok=True)
-            raise
+        _put_in_place(source, target, "restoring")
         problem = check_integrity(target)
         if problem is not None:  # pragma: no cover - the staged copy was checked as it was written
             raise DatabaseRefused("cli.db.restore_bad_backup", path=target, problem=problem)
