@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the commands import what they use: `wanqi --version` loads 
 @click.version_option(__version__, prog_name="wanqi", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
-    """Wanqi (万企诉求助手): the enterprise appeal bot and its tools.
+    """Wanqi: the enterprise appeal bot and its tools.
 
     Exit status: 0 ok, 1 failed, 2 usage error, 130 interrupted.
     """

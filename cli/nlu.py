@@ -209,7 +209,6 @@ def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, th
              backend: str | None, rasa_url: str | None, text_column: str, label_column: str) -> None:
     """Score a model on held-out examples."""
     from nlu.evaluate import evaluate as run_evaluation
-    from nlu.evaluate import format_report
 
     examples = _load(data, text_column, label_column)
     start = time.perf_counter()
@@ -227,7 +226,7 @@ def evaluate(ctx: click.Context, model: str | None, data: str, as_json: bool, th
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
-        click.echo(format_report(result, _category_names(ctx)))
+        click.echo(report_text(result, _category_names(ctx)))
         click.echo(cli_text("cli.nlu.load", seconds=f"{load_s:.2f}"))
 
 
@@ -369,3 +368,32 @@ def nlu_template(ctx: click.Context, out: Path) -> None:
     from reports.templates import nlu_template as build
 
     write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
+
+
+def report_text(result: dict[str, Any], names: dict[str, str]) -> str:
+    """``nlu.evaluate``'s figures as the operator reads them (cli.nlu.report.* in the catalogue)."""
+    h = result["hindsight"]
+    threshold = "—" if result["threshold"] is None else f"{result['threshold']:.4f}"
+    lines = [
+        cli_text("cli.nlu.report.examples", n=result["n"]),
+        cli_text("cli.nlu.report.accuracy", value=f"{result['accuracy']:.4f}"),
+        cli_text("cli.nlu.report.macro_f1", value=f"{result['macro_f1']:.4f}"),
+        cli_text("cli.nlu.report.auto", threshold=threshold, coverage=f"{result['auto_route_coverage']:.2%}",
+                 precision=f"{result['auto_route_precision']:.2%}"),
+        cli_text("cli.nlu.report.hindsight", target=f"{h['target_precision']:.2f}", threshold=f"{h['threshold']:.4f}",
+                 coverage=f"{h['coverage']:.2%}"),
+        cli_text("cli.nlu.report.latency", p50=f"{result['p50_ms']:.2f}", p95=f"{result['p95_ms']:.2f}"),
+    ]
+    if result.get("unknown_labels"):
+        lines.append(cli_text("cli.nlu.report.unknown", labels=", ".join(
+            f"{label} ×{n}" for label, n in result["unknown_labels"].items())))
+    lines += ["", cli_text("cli.nlu.report.per_class")]
+    lines.append(f"{'':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for label, c in result["per_class"].items():
+        lines.append(f"{label:<16}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}"
+                     f"{c['support']:>9}  {names.get(label, '')}")
+    labels = result["confusion"]["labels"]
+    lines += ["", cli_text("cli.nlu.report.confusion"), " " * 14 + "".join(f"{i:>5}" for i in range(len(labels)))]
+    for i, (label, row) in enumerate(zip(labels, result["confusion"]["matrix"], strict=True)):
+        lines.append(f"{i:>2} {label[:11]:<11}" + "".join(f"{v:>5}" for v in row))
+    return "\n".join(lines)

@@ -221,7 +221,8 @@ def stats(ctx: click.Context, weeks: int) -> None:
 
     for back in range(weeks):
         day = today - timedelta(weeks=back)
-        click.echo(f"{week_text(day)}：{counted(store.stats(digests.iso_week(day), digests.KIND))}")
+        click.echo(cli_text("cli.policies.week_line", week=week_text(day),
+                            counts=counted(store.stats(digests.iso_week(day), digests.KIND))))
     click.echo(cli_text("cli.policies.total", counts=counted(store.stats(kind=digests.KIND))))
 
 

@@ -32,8 +32,12 @@ TOKEN = "123456:TEST-token"
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout installed the way the container build installs it (not editable: only what the package
     ships is there), its dependencies taken from the test environment."""
+    # a copy of the sources, as `COPY . /opt/wanqi/src` makes: building in the checkout would leave build/ there
+    source = tmp_path_factory.mktemp("src") / "wanqi"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "models", "*.egg-info", "__pycache__", "*.db*", ".*_cache"))
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
                    check=True, capture_output=True, timeout=600)
     return target
 

@@ -311,6 +311,11 @@ def test_help_speaks_the_operators_language() -> None:
     assert "生成一次性邀请码" in zh and "部门编号" in zh and "[必填]" in zh and "Show this message" not in zh
     en = wanqi("staff", "invite", "--help", env={"WANQI_LANG": "en"}).output
     assert "Create one-time invite codes" in en and not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+    for group in ((), ("staff",), ("db",), ("nlu",), ("policies",), ("web",), ("api-key",), ("inbox",)):
+        english = wanqi(*group, "--help", env={"WANQI_LANG": "en"}).output
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in english), (group, english)
+        chinese = wanqi(*group, "--help").output
+        assert "Show this message" not in chinese and "Usage:" not in chinese, (group, chinese)
 
 
 def test_addresses_ids_and_ranges_that_are_input_errors(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_excel_train_and_readable_report(tmp_path: Path) -> None:
     run("train", "--data", str(tmp_path / "train.xlsx"), "--out", str(tmp_path / "m"), "--seed", "3",
         "--allow-unknown", *cols)
     out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.xlsx"), *cols)
-    assert "macro-F1" in out and "混淆矩阵" in out and "coverage" in out
+    assert "macro-F1" in out and "混淆矩阵" in out and "覆盖" in out and "auto-route" not in out
 
 
 def test_parse_shows_category_names_and_entities(tiny_model: Path) -> None:
