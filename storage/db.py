@@ -165,8 +165,12 @@ def lock_path(path: Path) -> Path:
 
 
 def _lock_file(path: Path) -> IO[bytes]:
-    target = lock_path(path)
-    fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(lock_path(path), os.O_CREAT | os.O_RDWR, 0o600)
+    if os.geteuid() == 0 and path.exists():
+        # root running a command on the service's database: the lock file stays the service user's, as SQLite
+        # keeps its -wal/-shm (or the service could not open its own database afterwards)
+        owner = path.stat()
+        os.fchown(fd, owner.st_uid, owner.st_gid)
     return os.fdopen(fd, "r+b")
 
 

@@ -256,3 +256,18 @@ def test_a_start_without_wanqi_supervisors_keeps_the_last_supervisor(tmp_path: P
     assert _supervisors(config) == [1001]
     listed = wanqi(tmp_path, "--config", str(config), "staff", "list")
     assert listed.returncode == 0 and "1001" in listed.stdout and "督办" in listed.stdout, listed.stdout
+
+
+def test_root_running_a_command_leaves_the_lock_file_to_the_databases_owner(tmp_path: Path) -> None:
+    """An operator's `sudo wanqi staff list` must not leave a root-owned wanqi.db.lock the service cannot open."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own files as another user")
+    config = _config(tmp_path)
+    live = _add_users(config, 1)
+    lock = tmp_path / "wanqi.db.lock"
+    lock.unlink()
+    os.chown(live, 4242, 4242)
+    assert wanqi(tmp_path, "--config", str(config), "staff", "list").returncode == 0
+    assert (lock.stat().st_uid, lock.stat().st_gid) == (4242, 4242) and lock.stat().st_mode & 0o777 == 0o600
