@@ -68,7 +68,7 @@ def build_classifier(settings: Settings) -> Classifier:
     from nlu.factory import ensure_model
 
     nlu = settings.nlu
-    if nlu.backend in ("embedded", "spacy"):
+    if nlu.backend == "embedded":
         ensure_model(settings.path(nlu.model_dir), settings.path(nlu.train_data),
                      departments=list(settings.departments.values()), target_precision=nlu.target_precision)
     return build(nlu.backend, settings.path(nlu.model_dir), nlu.rasa_url, nlu.rasa_timeout)

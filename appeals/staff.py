@@ -215,16 +215,12 @@ class StaffService:
 
         A supervisor whose role was granted otherwise (invite, set-role) keeps it; a member removed
         by a supervisor is not re-granted by the environment until a supervisor grants them again.
+        The center is never left without a supervisor: an id taken out of the variable that is the last
+        active supervisor (e.g. a start with the variable unset) keeps the role. Either way the start
+        logs one warning line naming the ids the variable no longer lists.
         """
         now = self.clock.now()
         changes: list[AuditEntry] = []
-        for member in self.repo.staff():
-            if member.role == Role.SUPERVISOR and member.source == SOURCE_ENV and member.id not in self.supervisors:
-                entry = AuditEntry(now, "env", member.id, "bootstrap_revoke", "no longer in WANQI_SUPERVISORS")
-                # not a removal by a person: putting the id back into the environment grants the role again
-                self.repo.change_staff(member.id, role=None, department_id=None, source=None, removed_at=None,
-                                       entry=entry)
-                changes.append(entry)
         for user_id in sorted(self.supervisors):
             known = self.repo.staff_member(user_id)
             if known is not None and (known.role == Role.SUPERVISOR or known.removed_at is not None):
@@ -235,8 +231,28 @@ class StaffService:
             self.repo.change_staff(user_id, role=Role.SUPERVISOR.value, department_id=None, source=SOURCE_ENV,
                                    removed_at=None, entry=entry)
             changes.append(entry)
+        revoked: list[int] = []
+        kept: list[int] = []
+        for member in self.repo.staff():
+            if member.role != Role.SUPERVISOR or member.source != SOURCE_ENV or member.id in self.supervisors:
+                continue
+            if self._supervisor_count() <= 1:
+                kept.append(member.id)  # the last one: nobody could manage staff or grant the role again
+                continue
+            entry = AuditEntry(now, "env", member.id, "bootstrap_revoke", "no longer in WANQI_SUPERVISORS")
+            # not a removal by a person: putting the id back into the environment grants the role again
+            self.repo.change_staff(member.id, role=None, department_id=None, source=None, removed_at=None,
+                                   entry=entry)
+            changes.append(entry)
+            revoked.append(member.id)
         for entry in changes:
             log.info("bootstrap: %s %s", entry.action, entry.user_id)
+        if revoked or kept:
+            log.warning("WANQI_SUPERVISORS no longer lists supervisor(s) %s: %s%s",
+                        ", ".join(map(str, revoked + kept)),
+                        f"role withdrawn from {', '.join(map(str, revoked))}" if revoked else "",
+                        ("; " if revoked else "") + f"{', '.join(map(str, kept))} kept as the center's last "
+                        "supervisor (grant another with `wanqi staff set-role`, then restart)" if kept else "")
         return changes
 
     def _supervisor_count(self) -> int:

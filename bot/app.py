@@ -55,6 +55,7 @@ class App:
     delivery: DeliveryWorker | None = None
     scheduler: Any = None  # set by bot.runner.serve
     web_runner: Any = None  # the console and Open311 API, set by bot.runner.serve
+    me: str = ""  # the bot's @username, once the Bot API answered (bot.runner.run_polling)
 
     async def drain(self) -> DeliveryReport:
         """Send everything the outbox holds now (tests, demo, CLI tools without a running bot)."""

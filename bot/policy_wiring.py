@@ -156,9 +156,9 @@ class PolicyDesk:
         built = await self.build_week()
         week = digests.iso_week(self.service.today())
         if not built:
-            return t("policies.broadcast_empty", week=week), 0
+            return t("policies.broadcast_empty", week=digests.week_span(t, week)), 0
         d, p = built[0]
-        head = t("policies.broadcast_preview", week=week, count=len(built), user=d.user_id)
+        head = t("policies.broadcast_preview", week=digests.week_span(t, week), count=len(built), user=d.user_id)
         return render.fit(head, [digest_text(d, p, t)]), len(built)
 
     async def push_now_text(self, t: Translate) -> str:
@@ -174,7 +174,7 @@ class PolicyDesk:
             if counts:
                 shown = "，".join(f"{t(STATUS_TEXT[k]) if k in STATUS_TEXT else k} {v}"
                                  for k, v in sorted(counts.items()))
-                lines.append(t("policies.broadcast_stats_line", week=week, counts=shown))
+                lines.append(t("policies.broadcast_stats_line", week=digests.week_span(t, week), counts=shown))
         return "\n".join([t("policies.broadcast_stats"), *(lines or [t("policies.broadcast_stats_empty")])])
 
 

@@ -81,11 +81,8 @@ class Renderer:
         return "", None
 
     def day(self, t: Translator, value: datetime | None) -> str:
-        """A date as people say it ("12 月 7 日"); the center's timezone."""
-        if value is None:
-            return "—"
-        local = value.astimezone(self.tz)
-        return t("appeal.date", day=local.day, month_name=t.plain("appeal.month_names").split(",")[local.month - 1])
+        """A date in the center's timezone, written as everywhere else (docs/glossary.md): 2026-12-07."""
+        return value.astimezone(self.tz).strftime("%Y-%m-%d") if value is not None else "—"
 
     @staticmethod
     def confidence(value: float | None) -> str:

@@ -205,24 +205,31 @@ async def serve(app: App, *, handle_signals: bool = True, stop: asyncio.Event | 
             await set_default_menu(app.bot)
         except (TelegramAPIError, ClientDecodeError) as exc:  # an outage at start-up must not stop the intake
             log.warning("default menu not set: %s", type(exc).__name__)
-        async with background(app, primary):
-            if web is not None and app.settings.web.enabled:  # the console and the partner API
-                app.web_runner = await web(app)
-            log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
-                     app.settings.nlu.backend)
-            if announce is not None and app.scheduler is not None:
-                jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in app.scheduler.get_jobs())
-                announce(cli_text("cli.run.jobs", jobs=jobs))
-            if announce is not None and app.web_runner is not None:
-                announce(cli_text("cli.run.web", url=app.settings.web.base_url()))
-            try:
-                await app.intake.recover()
-                await app.intake.poll(stop)
-            finally:
-                await app.intake.stop()
-                if app.web_runner is not None:
-                    await app.web_runner.cleanup()
-                    app.web_runner = None
+        # the console's address is bound before any job runs and before "started" is said: a port taken by
+        # another process stops the start with one line instead of after a make-up job (cli/main.py)
+        if web is not None and app.settings.web.enabled:  # the console and the partner API
+            app.web_runner = await web(app)
+        try:
+            async with background(app, primary):
+                log.info("Wanqi started: %d departments, NLU backend %s", len(app.settings.departments),
+                         app.settings.nlu.backend)
+                if announce is not None:
+                    announce(cli_text("cli.run.started", version=wanqi_version(), bot=app.me or "-",
+                                      database=app.settings.path(app.settings.database)))
+                if announce is not None and app.scheduler is not None:
+                    jobs = "，".join(f"{job.id} {job.next_run_time:%m-%d %H:%M}" for job in app.scheduler.get_jobs())
+                    announce(cli_text("cli.run.jobs", jobs=jobs))
+                if announce is not None and app.web_runner is not None:
+                    announce(cli_text("cli.run.web", url=app.settings.web.base_url()))
+                try:
+                    await app.intake.recover()
+                    await app.intake.poll(stop)
+                finally:
+                    await app.intake.stop()
+        finally:
+            if app.web_runner is not None:
+                await app.web_runner.cleanup()
+                app.web_runner = None
     finally:
         watcher.cancel()
         await app.dp.emit_shutdown(bot=app.bot, **workflow)
@@ -260,9 +267,7 @@ async def run_polling(settings: Settings, announce: Callable[[str], None] | None
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-        if announce is not None:
-            announce(cli_text("cli.run.started", version=wanqi_version(), bot=me.username or me.id,
-                              database=settings.path(settings.database)))
+        app.me = me.username or str(me.id)  # said in the "started" line, once the console is bound
         settle_heap()
         await serve(app, announce=announce, web=web)
     finally:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from cli.base import _existing_database, _settings, fail
-from storage.db import open_db
-from storage.inbox import Inbox
+from cli.base import HelpGroup, _settings, fail, open_data
 from texts import cli_text
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def inbox() -> None:
     """Received Telegram updates: counts, parked ones, another try."""
 
 
-def _inbox(ctx: click.Context) -> Inbox:
-    return Inbox(open_db(_existing_database(_settings(ctx))))
+def _inbox(ctx: click.Context) -> Any:
+    from storage.inbox import Inbox
+
+    return Inbox(open_data(_settings(ctx)))
 
 
 @inbox.command("list")

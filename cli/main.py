@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from appeals.model import Role
-from appeals.staff import StaffService
+from cli import __version__
 from cli.base import (
     Failure,
+    ListenAddress,
     WanqiGroup,
-    _existing_database,
     _folder_of,
     _set_debug,
     _settings,
     fail,
+    open_data,
     write_private,
-    write_xlsx,
 )
-from config import Settings
-from storage.db import open_db
-from storage.repository import SqliteRepository
 from texts import cli_locale, cli_text, translator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the commands import what they use: `wanqi --version` loads neither pydantic nor SQLite
+    from appeals.staff import StaffService
     from bot.app import App
     from bot.render import Renderer
+    from config import Settings
 
 
 @click.group(cls=WanqiGroup)
@@ -37,12 +33,12 @@ if TYPE_CHECKING:
               help="The center's settings (default: $WANQI_CONFIG, ./config.yml, else the packaged default).")
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
               help="Show the full traceback of an unexpected error.")
-@click.version_option(package_name="wanqi", prog_name="wanqi")
+@click.version_option(__version__, prog_name="wanqi", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
-    """万企诉求助手 (Wanqi): the enterprise appeal bot and its tools.
+    """Wanqi: the enterprise appeal bot and its tools.
 
-    Exit status: 0 ok, 1 failed, 2 usage error.
+    Exit status: 0 ok, 1 failed, 2 usage error, 130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
@@ -74,6 +70,10 @@ def init(folder: Path, force: bool) -> None:
     if not catalogue.exists():
         shutil.copytree(SHIPPED_CATALOGUE, catalogue)
         click.echo(cli_text("cli.init.written", path=catalogue))
+    from config import load_settings
+
+    settings = load_settings(config)  # as the commands in that folder will read it (the environment applied)
+    click.echo(cli_text("cli.init.data", folder=settings.data_dir, database=settings.path(settings.database)))
     click.echo(cli_text("cli.init.next", config=config))
 
 
@@ -82,10 +82,14 @@ def init(folder: Path, force: bool) -> None:
               help="Keep the demo database in this folder (default: a temporary folder, removed afterwards).")
 @click.option("--console", "console", is_flag=True,
               help="Afterwards serve the demo's database in the web console on 127.0.0.1 and print a login link.")
-@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="Where --console listens.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, type=ListenAddress(local=True),
+              help="Where --console listens (127.0.0.1:PORT).")
 @click.pass_context
 def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -> None:
     """Play the whole journey against a local Bot API stand-in: no token, no network."""
+    import asyncio
+    import logging
+
     from demo.scenario import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -95,9 +99,7 @@ def demo(ctx: click.Context, workdir: Path | None, console: bool, listen: str) -
     try:
         code = asyncio.run(run_demo(settings, click.echo, workdir, console=listen if console else None))
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise fail("cli.web.cannot_listen", listen=listen, problem=exc.strerror or exc) from exc
     ctx.exit(code)
 
 
@@ -108,13 +110,19 @@ async def start_web(app: App) -> Any:
     from web.server import start
 
     clock = app.core.clock if app.core is not None else SystemClock()
-    return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
+    try:
+        return await start(WebContext(app.settings, app.services, clock))  # services queue the notices
+    except OSError as exc:  # the address is taken (another wanqi run?) or not this machine's
+        raise fail("cli.web.cannot_listen", listen=app.settings.web.listen, problem=exc.strerror or exc) from None
 
 
 @main.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the bot: long polling with the token from WANQI_BOT_TOKEN; waits for the network if it is down."""
+    import asyncio
+    import logging
+
     from bot.runner import BotApiRefused, quiet_library_logs, run_polling, valid_token
     from storage.redact import install
 
@@ -145,7 +153,8 @@ def _staff_service(ctx: click.Context) -> tuple[StaffService, Settings]:
     from bootstrap import NoClassifier, build_core
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     return core.registration.staff, settings
 
 
@@ -182,7 +191,7 @@ def _cli_renderer(settings: Settings) -> Renderer:
 def staff_invite(ctx: click.Context, role: str, department: str | None, count: int) -> None:
     """Create one-time invite codes (they expire); the person sends `/join CODE` to the bot."""
     from appeals.errors import AppealError
-    from appeals.model import SYSTEM
+    from appeals.model import SYSTEM, Role
 
     service, settings = _staff_service(ctx)
     if department is not None and department not in settings.departments:
@@ -204,7 +213,7 @@ def staff_invite(ctx: click.Context, role: str, department: str | None, count: i
 def staff_list(ctx: click.Context) -> None:
     """Every staff member: id, name, role, department, active, joined (removed ones last)."""
     from appeals.model import SYSTEM
-    from bot.handlers.team import members_text
+    from bot.team_text import members_text
     from texts import translator
 
     service, settings = _staff_service(ctx)
@@ -244,8 +253,7 @@ def staff_set_role(ctx: click.Context, user_id: str, role: str, department: str 
     """Give a user who has written to the bot a staff role (recorded as granted, survives restarts)."""
     from appeals.errors import AppealError
     from appeals.inputs import parse_id
-    from appeals.model import SYSTEM
-    from texts import translator
+    from appeals.model import SYSTEM, Role
 
     service, settings = _staff_service(ctx)
     t = translator(cli_locale(), html=False)
@@ -264,7 +272,7 @@ def staff_invites(ctx: click.Context) -> None:
     from datetime import UTC, datetime
 
     from appeals.model import SYSTEM
-    from bot.handlers.team import invites_text
+    from bot.team_text import invites_text
     from texts import translator
 
     service, settings = _staff_service(ctx)
@@ -298,7 +306,7 @@ def staff_log(ctx: click.Context, user_id: str | None, limit: int) -> None:
     from appeals.errors import AppealError
     from appeals.inputs import parse_id
     from appeals.model import SYSTEM
-    from bot.handlers.team import log_text
+    from bot.team_text import log_text
     from texts import translator
 
     service, settings = _staff_service(ctx)
@@ -327,8 +335,8 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
     if out.suffix.lower() != ".xlsx":
         raise fail("cli.error.not_xlsx", path=out)
     _folder_of(out)
-    _existing_database(settings)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     try:
         now = datetime.now(UTC)
         t = translator(cli_locale(), html=False)
@@ -344,13 +352,14 @@ def report(ctx: click.Context, days: int, out: Path) -> None:
 
 @main.group()
 def db() -> None:
-    """The SQLite database."""
+    """Database migrations, backups and restores."""
 
 
 @db.command("migrate")
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
     """Apply pending schema migrations (creates the database if there is none)."""
+    from storage.db import open_db
     from storage.migrations import migrations
 
     settings = _settings(ctx)
@@ -365,12 +374,11 @@ def db_migrate(ctx: click.Context) -> None:
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path) -> None:
     """Copy the live database consistently (SQLite online backup), safe while the bot runs."""
-    from storage.db import backup
+    from storage.backup import backup
 
     settings = _settings(ctx)
-    source_path = _existing_database(settings)
     _folder_of(target)
-    backup(source_path, target)  # a 0600 file: it holds the same personal data
+    backup(settings.path(settings.database), target)  # a 0600 file: it holds the same personal data
     click.echo(cli_text("cli.db.backed_up", path=target))
 
 
@@ -378,105 +386,20 @@ def db_backup(ctx: click.Context, target: Path) -> None:
 @click.argument("backup_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def db_restore(ctx: click.Context, backup_file: Path) -> None:
-    """Replace the database with a backup: refused while the bot runs; the old one is kept beside it."""
+    """Replace the database with a backup: refused while any wanqi process has it open; the old one is kept."""
     import time
 
-    from storage.db import RestoreRefused, open_db, restore
+    from storage.backup import restore
+    from storage.db import open_db
 
     settings = _settings(ctx)
     target = settings.path(settings.database)
-    try:
-        saved = restore(backup_file, target, time.time())
-    except RestoreRefused as exc:
-        raise fail(exc.key, **exc.params) from None
+    saved = restore(backup_file, target, time.time())
     open_db(target).close()  # a backup from an older version gets this version's migrations
     if saved is not None:
         click.echo(cli_text("cli.db.previous_kept", path=saved))
     click.echo(cli_text("cli.db.restored", path=target, backup=backup_file))
 
 
-# Tool groups living next to what they operate on. Each helper adds its line here.
-main.add_command(__import__("cli.nlu", fromlist=["nlu"]).nlu)  # wanqi nlu ...
-
-
-@main.commands["nlu"].command("export-feedback")  # type: ignore[attr-defined]
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="A Rasa NLU YAML file (or a folder: one file per category).")
-@click.pass_context
-def export_feedback(ctx: click.Context, out: Path) -> None:
-    """Export category corrections, dispatcher decisions and re-dispatched returns as training examples."""
-    from nlu.data_io import Example, write_rasa_yaml
-
-    settings = _settings(ctx)
-    repo = SqliteRepository(open_db(settings.path(settings.database)))
-    rows = repo.feedback_examples()
-    if not rows:
-        raise fail("cli.nlu.no_feedback")
-    latest: dict[str, str] = {}
-    for text, category, _source in rows:  # the last decision on a text wins
-        latest[text] = category
-    written = write_rasa_yaml([Example(text=text, label=category) for text, category in latest.items()], out)
-    counts = {source: sum(1 for *_, s in rows if s == source) for source in ("correction", "dispatch", "return")}
-    click.echo(cli_text("cli.nlu.exported", count=len(latest), paths=", ".join(map(str, written)),
-                        corrections=counts["correction"], dispatches=counts["dispatch"], returns=counts["return"]))
-
-
-@main.commands["nlu"].command("retrain")  # type: ignore[attr-defined]
-@click.option("--test", "test_data", default="nlu/data/test", show_default=True,
-              help="Held-out data both models are scored on.")
-@click.option("--rollback", "undo", is_flag=True, help="Put the previous model back instead.")
-@click.pass_context
-def retrain(ctx: click.Context, test_data: str, undo: bool) -> None:
-    """Retrain on the training data plus the desk's feedback; swap only if not worse (keeps the previous)."""
-    from nlu.data_io import DataError, load_examples
-    from nlu.retrain import retrain as run
-    from nlu.retrain import rollback, with_feedback
-
-    settings = _settings(ctx)
-    nlu = settings.nlu
-    model_dir = settings.path(nlu.model_dir)
-    if undo:
-        try:
-            rollback(model_dir)
-        except FileNotFoundError as exc:
-            raise click.ClickException(str(exc)) from exc
-        click.echo(f"previous model restored in {model_dir}; restart the bot to use it")
-        return
-    try:
-        examples, test = load_examples(settings.path(nlu.train_data)), load_examples(test_data)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from exc
-    feedback = SqliteRepository(open_db(settings.path(settings.database))).feedback_examples()
-    click.echo(f"feedback: {len(feedback)} decisions from the desk", err=True)
-    result = run(with_feedback(examples, feedback), test, model_dir, departments=list(settings.departments.values()),
-                 target_precision=nlu.target_precision, echo=lambda m: click.echo(m, err=True))
-
-    def line(name: str, r: dict[str, Any] | None) -> str:
-        if r is None:
-            return f"{name}: none"
-        return (f"{name}: macro-F1 {r['macro_f1']:.4f}, accuracy {r['accuracy']:.4f}, threshold {r['threshold']:.4f}, "
-                f"auto-routed {r['auto_route_coverage']:.1%} at precision {r['auto_route_precision']:.1%}")
-
-    click.echo(line("old", result.old))
-    click.echo(line("new", result.new))
-    if result.swapped:
-        click.echo(f"new model in use: {model_dir} (previous kept for `wanqi nlu retrain --rollback`); "
-                   "restart the bot to load it")
-    else:
-        click.echo("kept the old model: the new one is worse on the test set")
-
-
-@main.commands["nlu"].command("template")  # type: ignore[attr-defined]
-@click.argument("out", required=False, default="nlu-template.xlsx",
-                type=click.Path(dir_okay=False, path_type=Path))
-@click.pass_context
-def nlu_template(ctx: click.Context, out: Path) -> None:
-    """Write an example spreadsheet of labelled appeals (columns text, label) and the category ids."""
-    from reports.templates import nlu_template as build
-
-    write_xlsx(out, build(translator(cli_locale(), html=False), _settings(ctx)))
-
-
-main.add_command(__import__("cli.policies", fromlist=["policies"]).policies)  # wanqi policies ...
-main.add_command(__import__("cli.inbox", fromlist=["inbox"]).inbox)  # wanqi inbox ...
-# wanqi web [link] and wanqi api-key create|list|revoke: WanqiGroup.LAZY
+# The tool groups (nlu, policies, inbox, web, api-key) live in their own modules, imported only when
+# named: WanqiGroup.LAZY.

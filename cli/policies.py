@@ -9,24 +9,26 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.policy_wiring import sync_catalogue
-from cli.base import _settings, fail, write_xlsx
-from config import Settings
-from policies import digest as digests
-from policies.catalogue import CatalogueError, load_catalogue
-from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
-from policies.service import PolicyService
-from storage.db import open_db
-from storage.outbox import Outbox
-from storage.policies_repo import PolicyRepository
-from texts import cli_locale, cli_text, translator
+from cli.base import HelpGroup, _settings, fail, open_data, write_xlsx
+from texts import cli_locale, cli_text, has_cli_text, translator
+
+if TYPE_CHECKING:
+    from config import Settings
+    from policies.service import PolicyService
+    from storage.policies_repo import PolicyRepository
 
 
 def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService, PolicyRepository]:
-    db = open_db(settings.path(settings.database))
+    from bot.policy_wiring import sync_catalogue
+    from policies.service import PolicyService
+    from storage.outbox import Outbox
+    from storage.policies_repo import PolicyRepository
+
+    db = open_data(settings)
     sync_catalogue(db, settings)  # the YAML catalogue as the bot would see it after a start
     repo = PolicyRepository(db)
     clock = (lambda: datetime.combine(on, time(12), tzinfo=UTC)) if on else None
@@ -37,9 +39,9 @@ def _service(settings: Settings, on: date | None = None) -> tuple[PolicyService,
     return service, repo
 
 
-@click.group()
+@click.group(cls=HelpGroup)
 def policies() -> None:
-    """政策库与每周政策推送 (policy = government policy document, not a Rasa dialogue policy)."""
+    """The policy catalogue and the weekly policy push (policy = a government policy document)."""
 
 
 @policies.command()
@@ -47,6 +49,8 @@ def policies() -> None:
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Validate YAML catalogue files (default: the configured catalogue folder)."""
+    from policies.catalogue import CatalogueError, load_catalogue
+
     settings = _settings(ctx)
     try:
         found = load_catalogue(paths or settings.path(settings.policies.catalogue))
@@ -78,6 +82,8 @@ def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
     """
     from openpyxl.utils.exceptions import InvalidFileException  # here: `wanqi run` need not load openpyxl
 
+    from policies.importer import COLUMNS, TEMPLATE_HEADERS, import_rows, read_rows
+
     settings = _settings(ctx)
     try:
         rows = read_rows(file)
@@ -103,7 +109,7 @@ def import_(ctx: click.Context, file: Path, dry_run: bool) -> None:
 @policies.command()
 @click.option("--enterprise", "enterprise_id", type=int, help="Enterprise id.")
 @click.option("--credit-code", help="Unified social credit code (instead of the id).")
-@click.option("--limit", default=10, show_default=True)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100), help="How many to show (1-100).")
 @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), help="Match as of this date (default: today).")
 @click.pass_context
 def match(ctx: click.Context, enterprise_id: int | None, credit_code: str | None, limit: int,
@@ -113,13 +119,16 @@ def match(ctx: click.Context, enterprise_id: int | None, credit_code: str | None
     if enterprise_id is None and credit_code:
         enterprise_id = repo.enterprise_id_by_credit_code(credit_code)
     if enterprise_id is None:
-        raise click.ClickException("enterprise not found (give --enterprise ID or a registered --credit-code)")
+        raise fail("cli.policies.no_enterprise_given" if not credit_code else "cli.policies.no_such_credit_code",
+                   code=credit_code or "")
     profile, found, total = service.matches(enterprise_id, limit)
     if profile is None:
-        raise click.ClickException(f"enterprise {enterprise_id} not found")
-    click.echo(f"{profile.name}：符合 {total} 项政策（{service.today()}），前 {len(found)} 项：")
+        raise fail("cli.policies.no_such_enterprise", id=enterprise_id)
+    click.echo(cli_text("cli.policies.matches", name=profile.name, total=total, day=service.today(),
+                        shown=len(found)))
     for n, m in enumerate(found, 1):
-        deadline = f"  截止 {m.policy.deadline}（剩 {m.days_left} 天）" if m.policy.deadline else ""
+        deadline = cli_text("cli.policies.deadline", day=m.policy.deadline, left=m.days_left) \
+            if m.policy.deadline else ""
         click.echo(f"{n:>2}. [{m.score:.2f}] {m.policy.id} {m.policy.title}{deadline}\n    {m.explanation()}")
 
 
@@ -132,17 +141,19 @@ def digest(ctx: click.Context, dry_run: bool) -> None:
     A running `wanqi run` (the lease holder) sends them; when none is running, this command sends
     the outbox itself under the same lease, within the same limits.
     """
+
     settings = _settings(ctx)
     if dry_run:
         service, _ = _service(settings)
         built = service.digests()
-        click.echo(f"{digests.iso_week(service.today())}：{len(built)} 份摘要")
+        click.echo(cli_text("cli.policies.digests", week=week_text(service.today()), count=len(built)))
         for d, profile in built:
-            click.echo(f"- 用户 {d.user_id}（{profile.name}，{d.key}）")
+            click.echo(cli_text("cli.policies.digest_for", user=d.user_id, name=profile.name))
             for m in d.closing:
-                click.echo(f"    即将截止 {m.policy.deadline} {m.policy.id} {m.policy.title}")
+                click.echo(cli_text("cli.policies.closing", day=m.policy.deadline, id=m.policy.id,
+                                    title=m.policy.title))
             for m in d.new:
-                click.echo(f"    新匹配 {m.policy.id} {m.policy.title}")
+                click.echo(cli_text("cli.policies.new", id=m.policy.id, title=m.policy.title))
         return
     if not settings.bot_token:
         raise fail("cli.run.no_token")
@@ -162,10 +173,10 @@ async def _queue_and_send(settings: Settings, echo: Callable[[str], None]) -> No
     services = core.services()
     try:
         report = await PolicyDesk(db=core.db, writer=core.writer, settings=settings).push()
-        echo(f"{report.week}：新排队 {report.queued} 份，此前已排队或已发送 {report.skipped} 份")
+        echo(cli_text("cli.policies.queued", queued=report.queued, skipped=report.skipped))
         holder = new_holder_id()
         if not core.leases.acquire(PRIMARY, holder, LEASE_TTL, clock.time()):
-            echo(f"wanqi run（{core.leases.holder(PRIMARY, clock.time())}）正在运行，由它按频率限制发送")
+            echo(cli_text("cli.policies.run_sends", holder=core.leases.holder(PRIMARY, clock.time())))
             return
         assert settings.bot_token is not None
         bot = build_bot(settings, settings.bot_token)
@@ -184,24 +195,39 @@ async def _queue_and_send(settings: Settings, echo: Callable[[str], None]) -> No
             worker.close()
             await bot.session.close()
             await core.writer.run(core.leases.release, PRIMARY, holder)
-        echo(f"已发送 {done.sent}，失败 {done.failed}，已屏蔽 {done.blocked}，"
-             f"崩溃后重发 {done.recovered}，{done.rate:.1f} 条/秒")
+        echo(cli_text("cli.policies.sent", sent=done.sent, failed=done.failed, blocked=done.blocked,
+                      recovered=done.recovered, rate=f"{done.rate:.1f}"))
     finally:
         core.close()
 
 
 @policies.command()
-@click.option("--weeks", default=8, show_default=True, help="How many recent ISO weeks to show.")
+@click.option("--weeks", default=8, show_default=True, type=click.IntRange(1, 520),
+              help="How many recent weeks to show (1-520).")
 @click.pass_context
 def stats(ctx: click.Context, weeks: int) -> None:
     """Weekly digest deliveries per status, most recent week first."""
+    from policies import digest as digests
+    from storage.outbox import Outbox
+
     settings = _settings(ctx)
     service, _ = _service(settings)
-    store = Outbox(open_db(settings.path(settings.database)))
+    store = Outbox(open_data(settings))
     today = service.today()
+    def counted(counts: dict[str, int]) -> str:
+        return cli_text("cli.policies.comma").join(
+            f"{cli_text(f'cli.policies.state.{k}') if has_cli_text(f'cli.policies.state.{k}') else k} {v}"
+            for k, v in sorted(counts.items())) or "—"
+
     for back in range(weeks):
-        week = digests.iso_week(today - timedelta(weeks=back))
-        counts = store.stats(week, digests.KIND)
-        click.echo(f"{week}: " + ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "—"))
-    total = store.stats(kind=digests.KIND)
-    click.echo(cli_text("cli.policies.total", counts="，".join(f"{k} {v}" for k, v in sorted(total.items())) or "—"))
+        day = today - timedelta(weeks=back)
+        click.echo(cli_text("cli.policies.week_line", week=week_text(day),
+                            counts=counted(store.stats(digests.iso_week(day), digests.KIND))))
+    click.echo(cli_text("cli.policies.total", counts=counted(store.stats(kind=digests.KIND))))
+
+
+def week_text(day: date) -> str:
+    """The week (Monday to Sunday) holding ``day``, as staff read it: 2026-12-14 至 2026-12-20."""
+    from policies import digest as digests
+
+    return digests.week_span(cli_text, digests.iso_week(day))

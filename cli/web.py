@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cli.base import _settings, fail
+from cli.base import HelpGroup, ListenAddress, _settings, fail, open_data
 from config import Settings
 from texts import cli_text
 
@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 _fail = fail
 
 
-@click.group("web", invoke_without_command=True)
-@click.option("--listen", default=None, help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
+@click.group("web", cls=HelpGroup, invoke_without_command=True)
+@click.option("--listen", default=None, type=ListenAddress(),
+              help="host:port (default: web.listen from config.yml / WANQI_WEB_LISTEN).")
 @click.pass_context
 def web_group(ctx: click.Context, listen: str | None) -> None:
     """Serve the console and the Open311 API alone (without the bot's polling)."""
@@ -59,7 +60,8 @@ def web_link(ctx: click.Context, user_id: int) -> None:
     from web.auth import login_url
 
     settings = _settings(ctx)
-    core = build_core(settings, classifier=NoClassifier(), sync_catalogue=False, seed_supervisors=False)
+    core = build_core(settings, classifier=NoClassifier(), db=open_data(settings), sync_catalogue=False,
+                      seed_supervisors=False)
     try:
         user = core.repo.get_user(user_id)
         if user is None or user.role not in ("handler", "dispatcher", "supervisor"):  # the recorded role
@@ -70,24 +72,32 @@ def web_link(ctx: click.Context, user_id: int) -> None:
     click.echo(login_url(settings, token))
 
 
-@click.group("api-key")
+@click.group("api-key", cls=HelpGroup)
 def api_key() -> None:
     """Keys of partner systems for the Open311 API (stored hashed)."""
 
 
+def _key_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A partner's name: 1-64 printable characters without spaces (it is typed again to revoke the key)."""
+    name = value.strip()
+    if not name or len(name) > 64 or not name.isprintable() or any(c.isspace() for c in name):
+        raise click.BadParameter(cli_text("cli.api_key.bad_name"))
+    return name
+
+
 @api_key.command("create")
-@click.option("--name", required=True, help="Who the key is for, e.g. 12345-hotline.")
-@click.option("--rate", default=None, type=int, help="Requests per minute (default: web.api_rate_per_minute).")
+@click.option("--name", required=True, callback=_key_name, help="Who the key is for, e.g. 12345-hotline.")
+@click.option("--rate", default=None, type=click.IntRange(1, 100_000),
+              help="Requests per minute, 1-100000 (default: web.api_rate_per_minute).")
 @click.pass_context
 def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
     """Create a key and print it once: only its hash is kept."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
     settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(settings)
     try:
-        key = WebRepository(db).create_key(name.strip(), datetime.now(UTC), rate or settings.web.api_rate_per_minute)
+        key = WebRepository(db).create_key(name, datetime.now(UTC), rate or settings.web.api_rate_per_minute)
     except ValueError as exc:
         raise _fail("cli.api_key.exists", name=name) from exc
     finally:
@@ -100,20 +110,29 @@ def api_key_create(ctx: click.Context, name: str, rate: int | None) -> None:
 @click.pass_context
 def api_key_list(ctx: click.Context) -> None:
     """Every key: name, prefix, limit, created, last used, revoked."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
     settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(settings)
     keys = WebRepository(db).keys()
     db.close()
     if not keys:
         click.echo(cli_text("cli.api_key.none"))
+
+    def local(stamp: str | None) -> str:  # the center's time, as `wanqi staff` shows it
+        if not stamp:
+            return "-"
+        from zoneinfo import ZoneInfo
+
+        moment = datetime.fromisoformat(stamp)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(ZoneInfo(settings.center.timezone)).strftime("%Y-%m-%d %H:%M")
+
     for k in keys:
-        state = cli_text("cli.api_key.revoked_at", at=k.revoked_at[:16]) if k.revoked_at else \
+        state = cli_text("cli.api_key.revoked_at", at=local(k.revoked_at)) if k.revoked_at else \
             cli_text("cli.api_key.active")
         click.echo(cli_text("cli.api_key.line", name=k.name, prefix=k.prefix, rate=k.rate_per_minute,
-                            created=k.created_at[:16], used=(k.last_used_at or "-")[:16], state=state))
+                            created=local(k.created_at), used=local(k.last_used_at), state=state))
 
 
 @api_key.command("revoke")
@@ -121,11 +140,9 @@ def api_key_list(ctx: click.Context) -> None:
 @click.pass_context
 def api_key_revoke(ctx: click.Context, name: str) -> None:
     """Revoke a key at once: its next call gets 403."""
-    from storage.db import open_db
     from storage.web_repo import WebRepository
 
-    settings = _settings(ctx)
-    db = open_db(settings.path(settings.database))
+    db = open_data(_settings(ctx))
     done = WebRepository(db).revoke_key(name, datetime.now(UTC))
     db.close()
     if not done:

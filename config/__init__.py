@@ -104,7 +104,7 @@ class TelegramSettings:
 
 @section(frozen=True, config=_STRICT)
 class NluSettings:
-    backend: str = "spacy"
+    backend: str = "embedded"
     model_dir: str = "models/appeals"  # relative to data_dir
     train_data: str = ""  # empty: the training data shipped with the package
     # An override of the model's own auto-routing threshold; empty: the model's.
@@ -119,7 +119,7 @@ class NluSettings:
     def _known_backend(cls, value: str) -> str:
         if value not in ("embedded", "spacy", "rasa"):
             raise PydanticCustomError("backend", "unknown backend '{value}' (embedded or rasa)", {"value": value})
-        return value
+        return "embedded" if value == "spacy" else value  # the embedded backend's earlier name (no spaCy runs)
 
     @field_validator("train_data", "model_dir", mode="before")
     @classmethod
@@ -181,15 +181,36 @@ class StaffSettings:
     invite_days: int = Field(default=7, ge=1, le=365)  # an unused invite code expires after this many days
 
 
+def split_listen(listen: str, *, any_port: bool = False) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) as (host, port); ValueError unless the port is 1-65535
+    (or 0 with ``any_port``: the OS picks a free one, as tests ask)."""
+    host, _, port = listen.strip().rpartition(":")
+    host = host.strip("[]")
+    low = 0 if any_port else 1
+    if not host or any(c.isspace() for c in host) or not port.isdigit() or not low <= int(port) <= 65535:
+        raise ValueError(f"{listen!r} is not host:port with a port of 1-65535 (e.g. 127.0.0.1:8080)")
+    return host, int(port)
+
+
 @section(frozen=True, config=_STRICT)
 class WebSettings:
     """The console and the Open311 API (served by `wanqi run` and `wanqi web`)."""
 
-    listen: str = Field(default="127.0.0.1:8080", pattern=r"^\S+:\d{1,5}$")  # host:port; env WANQI_WEB_LISTEN
+    listen: str = "127.0.0.1:8080"  # host:port; env WANQI_WEB_LISTEN
     public_url: str = ""  # how staff reach it (login links); empty: http://<listen>
     enabled: bool = True  # served inside `wanqi run`
     api_rate_per_minute: int = Field(default=600, ge=1, le=100_000)  # per partner key (and per address)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            split_listen(value, any_port=True)  # 0: any free port (tests)
+        except ValueError:
+            raise PydanticCustomError("listen", "'{value}' is not host:port with a port of 1-65535",
+                                      {"value": value}) from None
+        return value
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.listen}").rstrip("/")
@@ -297,7 +318,7 @@ def parse_supervisors(raw: str | None) -> frozenset[int]:
         part = part.strip()
         if not part:
             continue
-        if not part.lstrip("-").isdigit():
+        if not part.isdigit() or not 0 < int(part) < 2**52:  # Telegram user ids have at most 52 bits
             raise ConfigError(ENV_SUPERVISORS, "", "supervisor_id",
                               f"'{part}' is not a Telegram user id (comma-separated numbers)", {"value": part})
         ids.add(int(part))
@@ -408,18 +429,19 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
         raise _first_error(exc, source, origin) from None
     base_dir = PACKAGE_ROOT if packaged else file.resolve().parent
     data_dir = (base_dir / Path(raw.data_dir).expanduser()).resolve() if raw.data_dir else default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)  # ours to create; a database elsewhere needs an existing folder
+    # Nothing is created here: the commands that create a database (run, web, db migrate, demo) make its
+    # folder; the others refuse one that does not exist, so a mistyped WANQI_DATA_DIR creates nothing.
 
     def under(folder: Path, value: str) -> str:
         p = Path(value).expanduser()
         return str(p if p.is_absolute() else folder / p)
 
     database = Path(under(data_dir, raw.database))
-    if not database.parent.is_dir():  # a path someone typed must exist; data_dir is ours to fill
-        if "database" in origin or Path(raw.database).expanduser().is_absolute():
-            raise ConfigError(origin.get("database", source), "database", "folder_missing",
-                              f"the folder {database.parent} does not exist", {"path": str(database.parent)})
-        database.parent.mkdir(parents=True, exist_ok=True)
+    # a path someone typed must exist; data_dir is ours to fill
+    typed = "database" in origin or Path(raw.database).expanduser().is_absolute()
+    if typed and not database.parent.is_dir():
+        raise ConfigError(origin.get("database", source), "database", "folder_missing",
+                          f"the folder {database.parent} does not exist", {"path": str(database.parent)})
 
     nlu = dataclasses.replace(
         raw.nlu, model_dir=under(data_dir, raw.nlu.model_dir or "models/appeals"),

@@ -64,11 +64,12 @@ async def serve_console(app: App, listen: str, out: Callable[[str], None], stop:
     from datetime import UTC, datetime
 
     from bootstrap import SystemClock
+    from config import split_listen
     from web.auth import login_url
     from web.context import WebContext
-    from web.server import split_listen, start
+    from web.server import start
 
-    host, port = split_listen(listen)
+    host, port = split_listen(listen, any_port=True)
     if host != "127.0.0.1":
         raise ValueError(cli_text("cli.demo.console_local", host=host))
     runner = await start(WebContext(app.settings, app.services, SystemClock()), listen)

@@ -34,7 +34,13 @@ class Example:
 
 
 class DataError(ValueError):
-    """The data file cannot be read as training data (with a message for people)."""
+    """The data file cannot be read as training data: an English message (logs, library use), and ``key``
+    and ``params`` for the operator's language (``cli.nlu.data.<key>`` in the catalogue)."""
+
+    def __init__(self, message: str, key: str = "", **params: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 def strip_markup(annotated: str) -> tuple[str, tuple[Entity, ...]]:
@@ -96,7 +102,7 @@ def load_rasa_yaml(path: Path) -> list[Example]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML: {exc}") from exc
+        raise DataError(f"{path}: not valid YAML: {exc}", "yaml", path=path) from exc
     examples: list[Example] = []
     for item in doc.get("nlu") or []:
         if not isinstance(item, dict) or "intent" not in item:
@@ -124,7 +130,8 @@ def _read_text(path: Path) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DataError(f"{path}: unknown text encoding (tried {', '.join(ENCODINGS)})")
+    raise DataError(f"{path}: unknown text encoding (tried {', '.join(ENCODINGS)})", "encoding", path=path,
+                    tried=", ".join(ENCODINGS))
 
 
 def _delimiter(text: str, suffix: str) -> str:
@@ -156,9 +163,15 @@ def _cell(value: object) -> str:
 
 
 def _rows_excel(path: Path) -> list[list[str]]:
-    from openpyxl import load_workbook  # only needed for spreadsheets
+    import zipfile
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    from openpyxl import load_workbook  # only needed for spreadsheets
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:  # text named .xlsx, a broken file
+        raise DataError(f"{path}: not an Excel workbook ({type(exc).__name__})", "not_excel", path=path) from exc
     try:
         sheet = workbook.worksheets[0]
         return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)
@@ -171,11 +184,12 @@ def load_table(path: Path, text_column: str = "text", label_column: str = "label
     """Examples from a CSV/TSV (utf-8, utf-8-sig or gbk) or Excel file with a header row."""
     rows = _rows_excel(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _rows_csv(path)
     if not rows:
-        raise DataError(f"{path}: empty file")
+        raise DataError(f"{path}: empty file", "empty", path=path)
     header = [h.strip() for h in rows[0]]
     missing = [c for c in (text_column, label_column) if c not in header]
     if missing:
-        raise DataError(f"{path}: no column {', '.join(missing)}; columns are: {', '.join(header)}")
+        raise DataError(f"{path}: no column {', '.join(missing)}; columns are: {', '.join(header)}", "columns",
+                        path=path, missing=", ".join(missing), found=", ".join(header) or "-")
     ti, li = header.index(text_column), header.index(label_column)
     examples = []
     for row in rows[1:]:
@@ -192,15 +206,15 @@ def load_examples(path: str | Path, text_column: str = "text", label_column: str
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in YAML_SUFFIXES)
         if not files:
-            raise DataError(f"{path}: no .yml files")
+            raise DataError(f"{path}: no .yml files", "no_yaml", path=path)
         return [ex for f in files for ex in load_rasa_yaml(f)]
     if not path.exists():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file", "missing", path=path)
     if path.suffix.lower() in YAML_SUFFIXES:
         return load_rasa_yaml(path)
     if path.suffix.lower() in TABLE_SUFFIXES:
         return load_table(path, text_column, label_column)
-    raise DataError(f"{path}: unsupported file type (use .yml, .csv or .xlsx)")
+    raise DataError(f"{path}: unsupported file type (use .yml, .csv or .xlsx)", "file_type", path=path)
 
 
 def _one_line(text: str) -> str:

@@ -118,7 +118,7 @@ def evaluate(classifier: Classifier, examples: Sequence[Example], threshold: flo
     if threshold is None:
         threshold = getattr(classifier, "threshold", None)
     predicted, confidences, latencies = [], [], []
-    for ex in tqdm(scored, desc="评估 evaluate", unit="条", disable=not progress):
+    for ex in tqdm(scored, unit="", disable=not progress):  # a bare counter: no words in either language
         start = time.perf_counter()
         result = classifier.parse(ex.text)
         latencies.append((time.perf_counter() - start) * 1000)
@@ -128,33 +128,3 @@ def evaluate(classifier: Classifier, examples: Sequence[Example], threshold: flo
     out = report([ex.label for ex in scored], predicted, confidences, latencies, threshold, target_precision)
     out["unknown_labels"] = dict(unknown)
     return out
-
-
-def format_report(result: dict[str, Any], names: dict[str, str] | None = None) -> str:
-    """A readable text version of ``report``'s dict."""
-    names = names or {}
-    h = result["hindsight"]
-    threshold = "—" if result["threshold"] is None else f"{result['threshold']:.4f}"
-    lines = [
-        f"样本数 examples: {result['n']}",
-        f"准确率 accuracy: {result['accuracy']:.4f}",
-        f"宏平均F1 macro-F1: {result['macro_f1']:.4f}",
-        f"自动分拨 auto-route at the model's threshold {threshold}: coverage {result['auto_route_coverage']:.2%}, "
-        f"precision {result['auto_route_precision']:.2%}",
-        f"  (事后 in hindsight, this data would reach precision {h['target_precision']:.2f} at threshold "
-        f"{h['threshold']:.4f} with coverage {h['coverage']:.2%})",
-        f"解析耗时 parse latency: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms",
-    ]
-    if result.get("unknown_labels"):
-        lines.append("未知类别 labels the model does not know (not scored): "
-                     + ", ".join(f"{lb} ×{n}" for lb, n in result["unknown_labels"].items()))
-    lines += ["", f"{'category':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}  name"]
-    for label, c in result["per_class"].items():
-        lines.append(f"{label:<16}{c['precision']:>10.3f}{c['recall']:>10.3f}{c['f1']:>10.3f}"
-                     f"{c['support']:>9}  {names.get(label, '')}")
-    labels = result["confusion"]["labels"]
-    lines += ["", "混淆矩阵 confusion (rows = true, columns = predicted):",
-              " " * 14 + "".join(f"{i:>5}" for i in range(len(labels)))]
-    for i, (label, row) in enumerate(zip(labels, result["confusion"]["matrix"], strict=True)):
-        lines.append(f"{i:>2} {label[:11]:<11}" + "".join(f"{v:>5}" for v in row))
-    return "\n".join(lines)

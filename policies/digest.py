@@ -20,6 +20,19 @@ from policies.render import Translate
 KIND = "digest"
 
 
+def week_dates(week: str) -> tuple[date, date]:
+    """Monday and Sunday of an ISO week key ("2026-W48"): how people read a week."""
+    year, number = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1)
+    return monday, date.fromisocalendar(int(year), int(number), 7)
+
+
+def week_span(t: Any, week: str) -> str:
+    """The week as staff and enterprises read it: "2026-11-23 至 2026-11-29" (never "2026-W48")."""
+    monday, sunday = week_dates(week)
+    return str(t("policies.week_span", start=monday.isoformat(), end=sunday.isoformat()))
+
+
 def iso_week(day: date) -> str:
     """"2026-W48" for any day of that ISO week."""
     year, week, _ = day.isocalendar()
@@ -107,7 +120,7 @@ def text(digest: Digest, t: Translate, name: str = "") -> str:
 
 def fitted(digest: Digest, t: Translate, name: str = "") -> tuple[Digest, str]:
     """The message and the digest cut to the items it holds, so ``meta`` records only what was shown."""
-    header = t("policies.digest_header", week=digest.week, name=escape(name))
+    header = t("policies.digest_header", week=week_span(t, digest.week), name=escape(name))
     footer = t("policies.digest_footer")
     closing, new = list(digest.closing), list(digest.new)
     while True:

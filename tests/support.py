@@ -17,3 +17,24 @@ def write_config(tmp_path: Path, database: str = "wanqi.db") -> Path:
     target = tmp_path / "config.yml"
     target.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return target
+
+
+def create_database(config: Path) -> Path:
+    """The database ``config`` names, created and migrated as `wanqi db migrate` would (the data commands
+    refuse a database that does not exist yet)."""
+    from config import load_settings
+    from storage.db import open_db
+
+    settings = load_settings(config, env={})
+    path = settings.path(settings.database)
+    open_db(path).close()
+    return path
+
+
+def free_port() -> int:
+    """A port the OS says is free on 127.0.0.1 now (tests never assume a fixed one)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from markupsafe import Markup, escape
 
 __all__ = ["DEFAULT", "LOCALES", "Markup", "Translator", "catalogue", "escape", "locale_for", "translator"]
@@ -39,9 +38,12 @@ def _flatten(prefix: str, data: dict[str, Any], out: dict[str, str]) -> None:
 @cache
 def catalogue(locale: str) -> dict[str, str]:
     """All strings of one locale, keys prefixed by their file name."""
+    import yaml  # here: `wanqi --version` reads no catalogue
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     out: dict[str, str] = {}
     for path in sorted((_ROOT / locale).glob("*.yml")):
-        _flatten(path.stem, yaml.safe_load(path.read_text(encoding="utf-8")) or {}, out)
+        _flatten(path.stem, yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}, out)
     return out
 
 
@@ -113,3 +115,7 @@ def cli_locale() -> str:
 def cli_text(key: str, /, **params: Any) -> str:
     """A line of staff-facing command-line output from ``cli.yml``: ``cli_text("cli.db.backed_up", path=…)``."""
     return translator(cli_locale(), html=False)(key, **params)  # the terminal shows text as is
+
+
+def has_cli_text(key: str) -> bool:
+    return translator(cli_locale(), html=False).has(key)

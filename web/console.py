@@ -46,6 +46,7 @@ def render(ctx: WebContext, template: str, values: dict[str, Any], *, status: in
         t=t, actor=actor, csrf=request.get(CSRF, "") if request is not None else "", nav=NAV,
         path=request.path if request is not None else "", center=ctx.settings.center.name,
         role_name=t(f"role.{actor.role.value}") if actor and actor.role else "",
+        department_name=ctx.settings.departments.get(actor.department_id or "", "") if actor else "",
         notice=notice_of(request.query) if request is not None and actor else None, **values)
     response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
     response.headers["Cache-Control"] = "no-store"
@@ -112,9 +113,11 @@ async def overview(request: web.Request) -> web.StreamResponse:
         from reports.workbook import build_overview
         from web.lists import xlsx
 
-        note = (f"{ctx.settings.center.name} 总览：{start} 至 {end} 受理的诉求，统计于 {views.when(ov.counted_at)}。\n"
-                + ctx.plain().plain("console.overview.definitions"))
-        return await xlsx(f"总览_{start}_{end}.xlsx", build_overview, ov, ctx.settings, note)
+        p = ctx.plain().plain
+        note = (p("report.export.overview_note", center=ctx.settings.center.name, start=start, end=end,
+                  at=views.when(ov.counted_at)) + "\n" + p("console.overview.definitions"))
+        return await xlsx(f"{p('console.nav.overview')}_{start}_{end}.xlsx", build_overview, ov, ctx.settings,
+                          ctx.plain(), note)
     depts = ordered(ov.by_department, list(ctx.settings.departments))
     cats = ordered(ov.by_category, list(views.categories))
     chart = trend_svg(ov.weekly, labels={k: str(t(f"console.chart.{k}")) for k in
@@ -251,14 +254,17 @@ async def hotspots(request: web.Request) -> web.StreamResponse:
         from reports.workbook import build_table
         from web.lists import xlsx
 
-        plain = ctx.plain()
+        p = ctx.plain().plain
         rows_out = [[n, " · ".join(g.terms), g.size, g.enterprises, i.number, views.department(i.department_id),
-                     i.district, plain.plain(f"status.{now[i.appeal_id]['status']}") if i.appeal_id in now else "",
+                     i.district, p(f"status.{now[i.appeal_id]['status']}") if i.appeal_id in now else "",
                      i.text[:200]] for n, g in enumerate(groups, start=1) for i in g.items]
-        header = ["热点", "关键词", "件数", "企业数", "诉求编号", "承办部门", "所在区县", "状态", "内容"]
-        how = plain.plain(f"console.hotspots.close.{closeness}")
-        return await xlsx(f"热点_{today}.xlsx", build_table, "热点", header, rows_out,
-                          note=f"最近 {days} 天，归并程度：{how}")
+        header = [p(f"report.export.{k}") for k in ("group", "keywords", "size", "enterprises")] + [
+            p("report.detail.number"), p("report.detail.department"), p("report.export.district"),
+            p("report.detail.status"), p("report.export.text")]
+        title = p("report.export.hotspots")
+        note = p("report.export.hotspot_note", days=days, how=p(f"console.hotspots.close.{closeness}"))
+        return await xlsx(f"{title}_{today}.xlsx", build_table, title, header, rows_out,
+                          note=(p("report.sheet.about"), note))
     open_ids = await ctx.services.web.open_among([i.appeal_id for g in groups for i in g.items])
     return render(ctx, "hotspots.html", {
         "groups": [(g, [i for i in g.items if i.appeal_id in open_ids]) for g in groups], "days": days,

@@ -194,31 +194,46 @@ async def overdue(request: web.Request) -> web.StreamResponse:
     }, request=request)
 
 
+def _excel_time(ctx: WebContext, value: datetime | str | None) -> datetime | None:
+    """A time as an Excel date-time (the wall clock of the center's zone; Excel keeps no zone)."""
+    if not value:
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(ctx.tz).replace(tzinfo=None)
+
+
 async def _overdue_xlsx(ctx: WebContext, items: list[Work], f: ListFilter, v: Any, now: datetime, t: Any
                         ) -> web.Response:
-    from reports.workbook import build_table
+    from reports.workbook import WHEN, build_table
 
     items = items[:EXPORT_LIMIT]
     details = await ctx.services.web.running_details([w.row["id"] for w in items])
-    plain = ctx.plain()
+    p = ctx.plain().plain
     rows = []
     for w in items:
         d = details.get(w.row["id"], {})
         times, last = w.urges or (0, None)
-        rows.append([d.get("number", ""), d.get("enterprise", ""), plain.plain(f"console.light.{w.light}"),
+        rows.append([d.get("number", ""), d.get("enterprise", ""), p(f"console.light.{w.light}"),
                      v.department(w.row["department_id"]), v.category(w.row["category"]),
-                     plain.plain(f"status.{w.row['status']}"), d.get("district") or "", v.when(w.due),
-                     str(clock_text(w.due, now, plain.plain)), times, v.when(last) if last else ""])
-    header = ["诉求编号", "企业", "亮灯", "承办部门", "分类", "状态", "所在区县", "时限", "计时", "督办次数",
-              "最近督办"]
-    return await xlsx(f"超期与督办_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, "超期与督办", header,
-                      rows, note=_note(ctx, f, now, len(rows)))
+                     p(f"status.{w.row['status']}"), d.get("district") or "", _excel_time(ctx, w.due),
+                     str(clock_text(w.due, now, p)), times, _excel_time(ctx, last)])
+    header = [p("report.detail.number"), p("report.detail.enterprise"), p("report.export.light"),
+              p("report.detail.department"), p("report.detail.category"), p("report.detail.status"),
+              p("report.export.district"), p("report.export.due"), p("report.export.clock"), p("report.export.urges"),
+              p("report.export.last_urged")]
+    title = p("report.export.overdue")
+    return await xlsx(f"{title}_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, title, header, rows,
+                      note=_note(ctx, f, now, len(rows)), formats={7: WHEN, 10: WHEN})
 
 
-def _note(ctx: WebContext, f: ListFilter, now: datetime, count: int) -> str:
+def _note(ctx: WebContext, f: ListFilter, now: datetime, count: int) -> tuple[str, str]:
+    """The download's second sheet: where it comes from, when, how many, with which filters."""
+    p = ctx.plain().plain
     shown = {k: v for k, v in ((n, getattr(f, n)) for n in ListFilter.__dataclass_fields__) if v and k != "page"}
-    return (f"{ctx.settings.center.name}，导出于 {now.astimezone(ctx.tz):%Y-%m-%d %H:%M}，共 {count} 件。\n"
-            f"筛选条件：{urlencode(shown) or '无'}")
+    at = f"{now.astimezone(ctx.tz):%Y-%m-%d %H:%M}"
+    return p("report.sheet.about"), (p("report.export.note", center=ctx.settings.center.name, at=at, count=count)
+                                     + "\n" + p("report.export.filters",
+                                                 filters=urlencode(shown) or p("report.export.no_filters")))
 
 
 # ---- 诉求 ---------------------------------------------------------------------------------------------------------
@@ -243,19 +258,22 @@ async def appeals_list(request: web.Request) -> web.StreamResponse:
     views = Views(ctx)
     urges = await ctx.services.web.urges([r["id"] for r in rows])
     if export:
-        from reports.workbook import build_table
+        from reports.workbook import WHEN, build_table
 
-        plain = ctx.plain()
-        header = ["诉求编号", "企业", "所在区县", "分类", "承办部门", "状态", "渠道", "提交时间", "签收时限",
-                  "办理时限", "答复时间", "办结时间", "评价", "督办次数", "内容摘要"]
-        return await xlsx(f"诉求_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, "诉求", header, [[
+        p = ctx.plain().plain
+        header = [p(f"report.detail.{k}") for k in ("number", "enterprise")] + [p("report.export.district")] + [
+            p(f"report.detail.{k}") for k in ("category", "department", "status")] + [p("report.export.channel")] + [
+            p(f"report.detail.{k}") for k in ("created", "accept_due", "reply_due")] + [
+            p("report.export.answered_at"), p("report.export.closed_at"), p("report.detail.rating"),
+            p("report.export.urges"), p("report.detail.text")]
+        title = p("report.export.appeals")
+        return await xlsx(f"{title}_{now.astimezone(ctx.tz):%Y%m%d_%H%M}.xlsx", build_table, title, header, [[
             r["number"], r["enterprise"], r["district"] or "", views.category(r["category"]),
-            views.department(r["department_id"]), plain.plain(f"status.{r['status']}"),
-            plain.plain(f"console.channel.{r['channel']}"), views.when(r["created_at"]), views.when(r["accept_due"]),
-            views.when(r["reply_due"]), views.when(r["replied_at"]) if r["replied_at"] else "",
-            views.when(r["closed_at"]) if r["closed_at"] and r["status"] == "closed" else "",
-            plain.plain(f"rating.{r['rating']}") if r["rating"] else "", urges.get(r["id"], (0, ""))[0],
-            r["excerpt"]] for r in rows], note=_note(ctx, f, now, len(rows)))
+            views.department(r["department_id"]), p(f"status.{r['status']}"), p(f"console.channel.{r['channel']}"),
+            _excel_time(ctx, r["created_at"]), _excel_time(ctx, r["accept_due"]), _excel_time(ctx, r["reply_due"]),
+            _excel_time(ctx, r["replied_at"]), _excel_time(ctx, r["closed_at"] if r["status"] == "closed" else None),
+            p(f"rating.{r['rating']}") if r["rating"] else "", urges.get(r["id"], (0, ""))[0], r["excerpt"]]
+            for r in rows], note=_note(ctx, f, now, len(rows)), formats={i: WHEN for i in (7, 8, 9, 10, 11)})
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
     scoped = department_scope(actor) is not None
     return render(ctx, "appeals.html", {

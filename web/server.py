@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from config import split_listen
 from web import auth, console, open311
 from web.context import CONTEXT, WebContext
 
@@ -53,16 +54,9 @@ def build_web_app(ctx: WebContext) -> web.Application:
     return app
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"console.listen must look like 127.0.0.1:8080, not {listen!r}")
-    return host.strip("[]"), int(port)
-
-
 async def start(ctx: WebContext, listen: str | None = None) -> web.AppRunner:
     """Serve on ``listen`` (default: the settings' web.listen) until the runner is cleaned up."""
-    host, port = split_listen(listen or ctx.settings.web.listen)
+    host, port = split_listen(listen or ctx.settings.web.listen, any_port=True)
     runner = web.AppRunner(build_web_app(ctx), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

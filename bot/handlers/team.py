@@ -12,14 +12,27 @@ from appeals.errors import InvalidInput
 from appeals.inputs import parse_id
 from appeals.model import Actor, Role
 from appeals.notices import Audience, Notice
-from appeals.staff import AuditEntry, Invite, Removal, StaffMember
+from appeals.staff import Removal
 from bot.commands import set_menu
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services import Services
+from bot.team_text import _dept, invites_text, log_text, members_text
 from texts import Translator, translator
 
 ROLES = {r.value: r for r in (Role.HANDLER, Role.DISPATCHER, Role.SUPERVISOR)}
+
+
+def _role(word: str) -> Role | None:
+    """A staff role as a supervisor types it: its name in either language (承办人, Handler) or its id."""
+    from texts import LOCALES
+
+    wanted = word.strip().lower()
+    for value, role in ROLES.items():
+        names = {value, *(translator(locale, html=False).plain(f"role.{value}").lower() for locale in LOCALES)}
+        if wanted in names:
+            return role
+    return None
 
 
 def router() -> Router:
@@ -38,8 +51,8 @@ async def staff(message: Message, command: CommandObject, actor: Actor, t: Trans
     elif verb == "remove" and len(args) == 1:
         removal = await services.staff.remove(actor, parse_id(args[0]))
         text = await _after_removal(t, renderer, services, notifier, removal)
-    elif verb == "role" and len(args) in (2, 3) and args[1] in ROLES:
-        member = await services.staff.set_role(actor, parse_id(args[0]), ROLES[args[1]],
+    elif verb == "role" and len(args) in (2, 3) and (role := _role(args[1])) is not None:
+        member = await services.staff.set_role(actor, parse_id(args[0]), role,
                                                args[2] if len(args) == 3 else None)
         text = t("team.role_done", id=member.id, role=t(f"role.{member.role}"),
                  department=_dept(t, renderer, member.department_id))
@@ -48,8 +61,8 @@ async def staff(message: Message, command: CommandObject, actor: Actor, t: Trans
         await services.outbox.add_text(member.id, mt("team.you_got_role", role=mt(f"role.{member.role}"),
                                                      department=_dept(mt, renderer, member.department_id)),
                                        lang=user.lang)
-    elif verb == "invite" and len(args) in (1, 2) and args[0] in ROLES:
-        invite = await services.staff.create_invite(actor, ROLES[args[0]], args[1] if len(args) == 2 else None)
+    elif verb == "invite" and len(args) in (1, 2) and (role := _role(args[0])) is not None:
+        invite = await services.staff.create_invite(actor, role, args[1] if len(args) == 2 else None)
         text = t("team.invite_done", role=t(f"role.{invite.role}"), department=_dept(t, renderer, invite.department_id),
                  expires=renderer.when(invite.expires_at), code=invite.code)
     elif verb == "invites":
@@ -87,46 +100,3 @@ async def _after_removal(t: Translator, renderer: Renderer, services: Services, 
     return t("team.removed_done", id=member.id, role=t(f"role.{member.role}"), work=work)
 
 
-def _dept(t: Translator, renderer: Renderer, department_id: str | None) -> str:
-    return f" · {renderer.department(t, department_id)}" if department_id else ""
-
-
-def members_text(t: Translator, renderer: Renderer, members: list[StaffMember]) -> str:
-    if not members:
-        return t("team.list_empty")
-    lines = [t("team.list_header", count=sum(1 for m in members if m.role))]
-    for m in members:
-        if m.removed_at is not None or m.role is None:
-            state = t("team.removed", at=renderer.when(m.removed_at))
-        else:
-            state = t("team.active" if m.active else "team.inactive")
-        lines.append(t("team.member_line", id=m.id, name=m.name or "—",
-                       role=t(f"role.{m.role}") if m.role else t("team.no_role"),
-                       department=_dept(t, renderer, m.department_id), state=state, joined=renderer.when(m.joined)))
-    return "\n".join(lines)
-
-
-def invites_text(t: Translator, renderer: Renderer, invites: list[Invite], now: datetime) -> str:
-    if not invites:
-        return t("team.invites_empty")
-    lines = [t("team.invites_header", count=len(invites))]
-    for i in invites:
-        state = i.state(now)
-        label = t(f"team.invite_{state}", user=i.used_by or "")
-        # only open codes are shown in full: the others can no longer be used, a prefix identifies them
-        code = i.code if state == "open" else f"{i.code[:3]}…"
-        lines.append(t("team.invite_line", code=code, role=t(f"role.{i.role}"),
-                       department=_dept(t, renderer, i.department_id), state=label,
-                       created=renderer.when(i.created_at), expires=renderer.when(i.expires_at)))
-    return "\n".join(lines)
-
-
-def log_text(t: Translator, renderer: Renderer, entries: list[AuditEntry]) -> str:
-    if not entries:
-        return t("team.log_empty")
-    lines = [t("team.log_header", count=len(entries))]
-    for e in entries:
-        action = t(f"team.action.{e.action}") if t.has(f"team.action.{e.action}") else e.action
-        lines.append(t("team.log_line", at=renderer.when(e.at), by=e.by, action=action,
-                       user=e.user_id if e.user_id is not None else "—", detail=e.detail))
-    return "\n".join(lines)

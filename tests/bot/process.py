@@ -20,7 +20,7 @@ from demo.standin import BotAPIStandin
 from storage.db import open_db
 from storage.repository import SqliteRepository
 from tests.bot.harness import SUPERVISOR, TOKEN, credit_code
-from tests.support import ROOT, write_config
+from tests.support import ROOT, free_port, write_config
 
 ENTERPRISE_BASE, HANDLER_BASE, DISPATCHER = 100_000, 200_000, 300_000
 
@@ -54,6 +54,7 @@ def seed(tmp_path: Path, enterprises: int) -> Path:
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data["nlu"]["model_dir"] = str(real_model())
     data["telegram"]["polling_timeout"] = 1
+    data["web"]["listen"] = f"127.0.0.1:{free_port()}"  # never a fixed port: another wanqi may hold 8080
     # the stand-in does not rate-limit: the worker may send as fast as it can (these tests are about loss)
     data.setdefault("push", {}).update({"messages_per_second": 1000, "per_chat_interval": 0})
     # the stand-in keeps no flood limits here: the outbox need not take a real chat's second per message

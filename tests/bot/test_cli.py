@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -11,11 +12,13 @@ from sqlite_utils import Database
 
 from cli.main import main
 from config import load_settings, parse_supervisors
-from tests.support import ROOT, write_config
+from tests.support import ROOT, create_database, write_config
 
 
 def _config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, "cli.db")
+    config = write_config(tmp_path, "cli.db")
+    create_database(config)
+    return config
 
 
 def test_staff_invite_prints_one_time_codes(tmp_path: Path) -> None:
@@ -39,7 +42,7 @@ def test_staff_invite_refuses_unknown_departments_and_handlers_without_one(tmp_p
 
 
 def test_db_migrate_and_backup(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = write_config(tmp_path, "cli.db")
     first = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
     assert first.exit_code == 0 and "m001_core" in first.output
     again = CliRunner().invoke(main, ["--config", str(config), "db", "migrate"])
@@ -102,6 +105,12 @@ async def test_supervisor_gets_an_excel_report_and_others_do_not(tmp_path: Path)
         assert dept["合计"][1] == 2 and dept["市税务局"][1] == 1
         trend = book["周趋势"]
         assert trend._charts and sum(r[1] for r in trend.iter_rows(min_row=2, values_only=True)) == 2
+        # numbers stay numbers and times are dates, formatted for people (sortable and summable in Excel)
+        filed_at = book["诉求明细"]["F2"]
+        assert isinstance(filed_at.value, datetime) and filed_at.number_format == "yyyy-mm-dd hh:mm"
+        total = book["部门指标"]["C" + str(book["部门指标"].max_row)]  # 按时签收率 of 合计
+        assert total.number_format == "0.0%" and (total.value is None or isinstance(total.value, float))
+        assert isinstance(trend["A2"].value, datetime) and trend["A2"].number_format == "yyyy-mm-dd"
     finally:
         await h.app.close()
 
@@ -114,7 +123,7 @@ def test_wanqi_report_writes_the_workbook(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook
 
-    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细", "部门指标", "分类指标", "周趋势", "红黄牌", "督办"]
+    assert load_workbook(out).sheetnames == ["部门汇总", "诉求明细", "部门指标", "分类指标", "周趋势", "红黄灯", "督办"]
     assert "受理 0 件" in result.output
     assert out.stat().st_mode & 0o777 == 0o600  # enterprise data: the owner's only
     out.chmod(0o644)

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from cli.main import main
-from tests.support import ROOT, write_config
+from tests.support import ROOT, create_database, write_config
 
 QUIET = {"WANQI_LANG": "", "WANQI_DATABASE": "", "WANQI_SUPERVISORS": "", "WANQI_CONFIG": "", "WANQI_DEBUG": ""}
 
@@ -121,6 +121,7 @@ def test_staff_invite_counts_must_be_positive(tmp_path: Path, count: str) -> Non
 
 def test_staff_invite_speaks_one_language(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
     zh = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax")
     assert zh.exit_code == 0 and "以「承办人」身份加入（市税务局）" in zh.stderr
     en = wanqi("--config", config, "staff", "invite", "--role", "handler", "--department", "tax",
@@ -136,6 +137,7 @@ def _csv(path: Path, rows: list[list[str]]) -> Path:
 
 def test_policies_import_failures(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
     fake = tmp_path / "policies.xlsx"
     fake.write_text("政策编号,标题\n", encoding="utf-8")
     one_line(wanqi("--config", config, "policies", "import", str(fake)), 1, "policies.xlsx", "无法读取", ".xlsx")
@@ -162,12 +164,12 @@ def test_run_with_a_malformed_token(tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_are_one_line_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import cli.main
-
     def boom(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(cli.main, "open_db", boom)
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "open_db", boom)
     config = str(write_config(tmp_path, "cli.db"))
     one_line(wanqi("--config", config, "db", "migrate"), 1, "内部错误", "RuntimeError: disk on fire", "--debug")
     loud = wanqi("--debug", "--config", config, "db", "migrate")
@@ -188,7 +190,8 @@ def test_usage_errors_exit_2_in_one_line_in_one_language() -> None:
 
 def test_exit_codes_are_documented() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "0 ok, 1 failed, 2 usage" in wanqi("--help").output
+    assert "0 成功，1 失败，2 用法错误" in wanqi("--help").output
+    assert "0 ok, 1 failed, 2 usage" in wanqi("--help", env={"WANQI_LANG": "en"}).output
     assert "| 2 |" in readme and "| 1 |" in readme
 
 
@@ -247,3 +250,95 @@ def test_an_install_older_than_the_code_is_one_line_from_anywhere(tmp_path: Path
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1, run.stderr
     assert "找不到模块" in lines[0] and "pip install -e" in lines[0]
+
+
+def test_api_key_create_checks_its_name_and_rate(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
+    one_line(wanqi("--config", config, "api-key", "create", "--name", "  "), 2, "--name 的值不对", "不含空格")
+    one_line(wanqi("--config", config, "api-key", "create", "--name", "a b"), 2, "--name 的值不对")
+    for rate in ("0", "-5", "99999999999999999999"):
+        one_line(wanqi("--config", config, "api-key", "create", "--name", "hotline", "--rate", rate), 2,
+                 "--rate 的值不对", "1 到 100000")
+    ok = wanqi("--config", config, "api-key", "create", "--name", "hotline", "--rate", "30")
+    assert ok.exit_code == 0 and ok.stdout.startswith("wq_")
+    listed = wanqi("--config", config, "api-key", "list").stdout
+    assert "30/分钟" in listed
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))  # the center's time, as `wanqi staff` shows it (not UTC)
+    assert any(f"创建 {(now - timedelta(minutes=m)):%Y-%m-%d %H:%M}" in listed for m in (0, 1, 2)), listed
+
+
+def test_nlu_train_refuses_too_few_examples_unknown_categories_and_text_named_xlsx(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    two = _csv(tmp_path / "two.csv", [["text", "label"], ["增值税发票开不出来", "tax"], ["社保断缴怎么补", "labor"]])
+    out = str(tmp_path / "m")
+    one_line(wanqi("--config", config, "nlu", "train", "--data", str(two), "--out", out), 1,
+             "至少要 5 条样本", "tax (1)", "labor (1)")
+    odd = _csv(tmp_path / "odd.csv", [["text", "label"], *[[f"发票问题{i}", "发票"] for i in range(6)],
+                                      *[[f"社保问题{i}", "labor"] for i in range(6)]])
+    one_line(wanqi("--config", config, "nlu", "train", "--data", str(odd), "--out", out), 1,
+             "config.yml 没有的类别：发票", "tax")
+    fake = tmp_path / "labels.xlsx"
+    fake.write_text("text,label\n发票,tax\n", encoding="utf-8")
+    for command in (("train", "--data", str(fake), "--out", out), ("import", str(fake), "--out", out)):
+        one_line(wanqi("--config", config, "nlu", *command), 1, "labels.xlsx", "不是 Excel 文件")
+    assert not Path(out).exists()
+
+
+def test_no_arguments_print_the_help_and_the_debug_hint_names_the_command_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = wanqi()
+    assert bare.exit_code == 0 and "用法错误：" not in bare.output
+    assert bare.output.startswith("用法：") and "\n  staff " in bare.output and "\n  db " in bare.output
+    group = wanqi("staff")
+    assert group.exit_code == 0 and "\n  invite " in group.output
+    import storage.db
+
+    def boom(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(storage.db, "open_db", boom)
+    config = str(write_config(tmp_path, "cli.db"))
+    line = one_line(wanqi("--config", config, "db", "migrate"), 1, "内部错误")
+    assert f"wanqi --debug --config {config} db migrate" in line and "wanqi --debug wanqi" not in line
+
+
+def test_help_speaks_the_operators_language() -> None:
+    zh = wanqi("staff", "invite", "--help").output
+    assert "生成一次性邀请码" in zh and "部门编号" in zh and "[必填]" in zh and "Show this message" not in zh
+    en = wanqi("staff", "invite", "--help", env={"WANQI_LANG": "en"}).output
+    assert "Create one-time invite codes" in en and not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+    for group in ((), ("staff",), ("db",), ("nlu",), ("policies",), ("web",), ("api-key",), ("inbox",)):
+        english = wanqi(*group, "--help", env={"WANQI_LANG": "en"}).output
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in english), (group, english)
+        chinese = wanqi(*group, "--help").output
+        assert "Show this message" not in chinese and "Usage:" not in chinese, (group, chinese)
+
+
+def test_addresses_ids_and_ranges_that_are_input_errors(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path, "cli.db"))
+    create_database(Path(config))
+    one_line(wanqi("--config", config, "web", env={"WANQI_WEB_LISTEN": "127.0.0.1:99999"}), 1,
+             "WANQI_WEB_LISTEN", "web.listen", "127.0.0.1:99999", "1-65535")
+    one_line(wanqi("--config", config, "web", "--listen", "bad"), 2, "--listen 的值不对", "「bad」")
+    one_line(wanqi("--config", config, "demo", "--console", "--listen", "bad"), 2, "--listen 的值不对")
+    one_line(wanqi("--config", config, "demo", "--console", "--listen", "0.0.0.0:8080"), 2, "127.0.0.1")
+    one_line(wanqi("--config", config, "staff", "list", env={"WANQI_SUPERVISORS": "9" * 20}), 1,
+             "WANQI_SUPERVISORS", "不是 Telegram 用户 id")
+    one_line(wanqi("--config", config, "policies", "stats", "--weeks", "200000"), 2, "--weeks", "1 到 520")
+    one_line(wanqi("--config", config, "policies", "match"), 1, "--enterprise")
+    one_line(wanqi("--config", config, "policies", "match", "--enterprise", "77"), 1, "没有编号为 77 的企业")
+
+
+def test_a_broken_catalogue_stops_the_console_with_every_problem_on_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "catalogue"
+    folder.mkdir()
+    (folder / "broken.yml").write_text("policies:\n  - id: [unclosed\n", encoding="utf-8")
+    (folder / "odd.yml").write_text("policies: 3\n", encoding="utf-8")
+    config = edited_config(tmp_path, lambda d: (d["policies"].update(catalogue=str(folder)),
+                                                d["web"].update(listen="127.0.0.1:1")))
+    line = one_line(wanqi("--config", str(config), "web"), 1, "政策库有 2 处问题", "broken.yml", "odd.yml")
+    assert "内部错误" not in line

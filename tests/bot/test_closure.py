@@ -159,7 +159,7 @@ async def test_my_lists_status_and_deadline_and_queue_lists_the_department(h: Ha
     appeal_id = await _dispatched(h)
     number = h.one("SELECT number FROM appeals")["number"]
     mine = (await h.send(ENT, "/my"))[-1]
-    assert number in mine.text and "待签收" in mine.text and "日前联系您" in mine.text
+    assert number in mine.text and "待签收" in mine.text and " 前联系您" in mine.text
     assert mine.buttons[0][1].endswith(f":{appeal_id}:")
     queue = (await h.send(HANDLER, "/queue"))[-1]
     assert "本部门待办（1 件）" in queue.text and number in queue.text

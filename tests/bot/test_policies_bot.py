@@ -98,7 +98,7 @@ async def test_broadcast_is_for_supervisors_previews_then_sends_once(h: Harness)
     assert "仅限" in (await h.send(ENT, "/broadcast"))[-1].text
     assert "仅限" in (await h.press(ENT, BroadcastCb(act="go").pack()))[-1].text
     [preview] = await h.send(SUPERVISOR, "/broadcast")
-    assert "共 1 份" in preview.text and "本周政策推送" in preview.text
+    assert "共 1 份" in preview.text and "本周政策推送</b>（2026-11-23 至 2026-11-29）" in preview.text
     sent = await h.press(SUPERVISOR, preview.data("确认立即发送本周推送"))
     digest = h.to(ENT, sent)
     assert len(digest) == 1 and "模具产业技改补贴" in digest[0].text
@@ -107,7 +107,7 @@ async def test_broadcast_is_for_supervisors_previews_then_sends_once(h: Harness)
     [again] = await h.send(SUPERVISOR, "/broadcast")
     assert "没有需要推送" in again.text
     [stats] = await h.send(SUPERVISOR, "/broadcast stats")
-    assert "2026-W48" in stats.text and "已送达 1" in stats.text
+    assert "2026-11-23 至 2026-11-29" in stats.text and "W48" not in stats.text and "已送达 1" in stats.text
 
 
 async def test_policy_appeal_is_answered_with_matching_policies(h: Harness) -> None:

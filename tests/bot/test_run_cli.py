@@ -79,3 +79,23 @@ async def test_start_up_says_what_an_operator_needs_and_stops_cleanly(tmp_path: 
     log = logs.decode()
     assert "Adding job tentatively" not in log and "Traceback" not in log
     assert len(log.splitlines()) <= 6, log
+
+
+async def test_a_console_address_in_use_stops_the_start_before_it_is_announced(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    listen = yaml.safe_load(config.read_text(encoding="utf-8"))["web"]["listen"]
+    host, port = listen.rsplit(":", 1)
+    with socket.socket() as taken:  # another wanqi run (or anything) already serves there
+        taken.bind((host, int(port)))
+        taken.listen()
+        async with BotAPIStandin() as api:
+            env = _env(WANQI_BOT_TOKEN="123456:TEST-token", WANQI_API_BASE=api.base_url)
+            proc = await asyncio.create_subprocess_exec(WANQI, "--config", str(config), "run", env=env,
+                                                        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 90)
+    said, logs = out.decode(), err.decode()
+    assert proc.returncode == 1, (said, logs)
+    assert "已启动" not in said and "定时任务" not in said
+    lines = [line for line in logs.splitlines() if "无法监听" in line]
+    assert len(lines) == 1 and listen in lines[0] and lines[0] == logs.strip().splitlines()[-1], logs
+    assert "Traceback" not in logs and "job_runs" not in logs

@@ -17,7 +17,7 @@ LIGHTS = ("🟢", "🟡", "🔴")
 def _day(h: Harness, column: str, appeal_id: int) -> str:
     value = datetime.fromisoformat(h.one(f"SELECT {column} AS d FROM appeals WHERE id = ?", [appeal_id])["d"])
     local = value.astimezone(TZ)
-    return f"{local.month} 月 {local.day} 日"
+    return f"{local:%Y-%m-%d}"
 
 
 async def _filed(h: Harness, text: str = "数电发票开不出来，已经影响发货") -> tuple[int, list]:  # type: ignore[type-arg]
@@ -30,10 +30,10 @@ async def test_the_enterprise_hears_what_to_expect_and_no_model_confidence(h: Ha
     appeal_id, sent = await _filed(h)
     ack = h.to(ENT, sent)[0].text
     assert "已转至<b>市税务局</b>办理：将于 1 个工作日内与您联系，" in ack
-    assert f"{_day(h, 'reply_due', appeal_id)}前答复。" in ack
+    assert f"{_day(h, 'reply_due', appeal_id)} 前答复。" in ack
     assert not re.search(r"把握度|置信度|\d+%|签收时限|办理时限", ack)
     card = h.to(HANDLER, sent)[0].text
-    assert "分类：税费与发票（置信度 93%）" in card and "签收时限：" in card and "答复时限：" in card
+    assert "分类：税费与发票（置信度 93%）" in card and "签收时限：" in card and "办理时限：" in card
 
 
 async def test_staff_see_a_rounded_confidence_never_100_percent(h: Harness) -> None:
@@ -51,7 +51,7 @@ async def test_the_reply_asks_for_a_rating_and_says_who_closes_when(h: Harness) 
     reply = h.to(ENT, sent)[0]
     assert reply.text.splitlines()[-1] == (
         "请您对本次办理结果进行评价。评价后即办结；选择“不满意”或“非常不满意”将重新办理。"
-        f"{_day(h, 'rating_due', appeal_id)}前未评价的，将自动办结。")
+        f"{_day(h, 'rating_due', appeal_id)} 前未评价的，将自动办结。")
     assert len(reply.buttons) == 5
     told = h.to(HANDLER, sent)[0]
     assert "企业评价后即办结，3 个工作日内未评价的自动办结" in told.text and "写明原因" in told.text
@@ -89,18 +89,18 @@ async def test_a_poor_rating_is_acknowledged_once_and_the_supervisor_sees_text_a
 async def test_my_explains_each_deadline_without_lights(h: Harness) -> None:
     appeal_id, _ = await _filed(h)
     mine = (await h.send(ENT, "/my"))[-1].text
-    assert f"待签收 · 税费与发票 · {_day(h, 'accept_due', appeal_id)}前联系您" in mine
+    assert f"待签收 · 税费与发票 · {_day(h, 'accept_due', appeal_id)} 前联系您" in mine
     assert not any(light in mine for light in LIGHTS) and "时限" not in mine
     await h.act(HANDLER, "acc", appeal_id)
-    assert f"办理中 · 税费与发票 · {_day(h, 'reply_due', appeal_id)}前答复" in (await h.send(ENT, "/my"))[-1].text
+    assert f"办理中 · 税费与发票 · {_day(h, 'reply_due', appeal_id)} 前答复" in (await h.send(ENT, "/my"))[-1].text
     await h.act(HANDLER, "rep", appeal_id)
     await h.send(HANDLER, "已为贵司重置开票权限，请重新登录电子税务局开票。")
-    assert f"请于 {_day(h, 'rating_due', appeal_id)}前评价" in (await h.send(ENT, "/my"))[-1].text
+    assert f"请于 {_day(h, 'rating_due', appeal_id)} 前评价" in (await h.send(ENT, "/my"))[-1].text
     await h.act(ENT, "rate", appeal_id, "1")
     mine = (await h.send(ENT, "/my"))[-1].text
     assert "重新办理中" in mine and "差评" not in mine
     queue = (await h.send(HANDLER, "/queue"))[-1].text
-    assert "签收期限" in queue and any(light in queue for light in LIGHTS)  # staff keep the lights
+    assert "签收时限" in queue and any(light in queue for light in LIGHTS)  # staff keep the lights
 
 
 async def test_the_industry_picker_shows_common_sections_first_and_the_rest_behind_more(h: Harness) -> None:

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from cli.main import main
 from policies.importer import TEMPLATE_HEADERS
 from policies.model import TOPICS
-from tests.support import write_config
+from tests.support import create_database, write_config
 
 
 def _wanqi(config: Path, *args: str) -> str:
@@ -22,6 +22,7 @@ def _wanqi(config: Path, *args: str) -> str:
 
 def test_the_policy_template_has_every_header_explains_them_and_imports(tmp_path: Path) -> None:
     config = write_config(tmp_path)
+    create_database(config)  # importing reads and changes the center's data
     out = tmp_path / "政策模板.xlsx"
     assert "已写入示例表格" in _wanqi(config, "policies", "template", str(out))
     book = load_workbook(out)

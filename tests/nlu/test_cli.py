@@ -46,7 +46,7 @@ def test_csv_train_then_evaluate_json(tmp_path: Path) -> None:
     write_csv(tmp_path / "train.csv", train)
     write_csv(tmp_path / "test.csv", test, encoding="gbk")
     cols = ["--text-column", "诉求内容", "--label-column", "类别"]
-    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), *cols)
+    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), "--allow-unknown", *cols)
     out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.csv"), "--json", *cols)
     result = json.loads(out)
     assert {"accuracy", "macro_f1", "threshold", "auto_route_coverage", "auto_route_precision", "p50_ms", "p95_ms",
@@ -67,14 +67,14 @@ def test_evaluate_scores_only_the_models_labels_and_says_so(tmp_path: Path) -> N
         writer.writerows([[ex.text, NAMES[ex.label]] for ex in test])
         writer.writerows([["碎片文本", "多余的类别"], ["另一段碎片", "又一个类别"]])
     cols = ["--text-column", "诉求内容", "--label-column", "类别"]
-    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), *cols)
+    run("train", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "m"), "--allow-unknown", *cols)
     result = CliRunner().invoke(main, ["--config", CONFIG, "nlu", "evaluate", "--model", str(tmp_path / "m"),
                                        "--data", str(tmp_path / "test.csv"), "--json", *cols])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n"] == len(test) and set(report["per_class"]) == set(NAMES.values())
     assert report["unknown_labels"] == {"多余的类别": 1, "又一个类别": 1}
-    assert "labels the model does not know" in result.stderr
+    assert "类别模型不认识（多余的类别, 又一个类别）" in result.stderr
     assert rows  # the fragments above are what a mis-read CSV looked like
 
 
@@ -95,14 +95,15 @@ def test_excel_train_and_readable_report(tmp_path: Path) -> None:
     write_xlsx(tmp_path / "train.xlsx", train)
     write_xlsx(tmp_path / "test.xlsx", test)
     cols = ["--text-column", "诉求内容", "--label-column", "类别"]
-    run("train", "--data", str(tmp_path / "train.xlsx"), "--out", str(tmp_path / "m"), "--seed", "3", *cols)
+    run("train", "--data", str(tmp_path / "train.xlsx"), "--out", str(tmp_path / "m"), "--seed", "3",
+        "--allow-unknown", *cols)
     out = run("evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "test.xlsx"), *cols)
-    assert "macro-F1" in out and "混淆矩阵" in out and "coverage" in out
+    assert "macro-F1" in out and "混淆矩阵" in out and "覆盖" in out and "auto-route" not in out
 
 
 def test_parse_shows_category_names_and_entities(tiny_model: Path) -> None:
     out = run("parse", "环评批复一直没下来，罚款一百二十万元，电话0758-2345678", "--model", str(tiny_model))
-    first = out.splitlines()[out.splitlines().index("类别 categories:") + 1]
+    first = out.splitlines()[out.splitlines().index("类别：") + 1]
     assert "environment" in first and "环保审批与执法" in first
     assert "money" in out and "1200000" in out and "0758-2345678" in out
 

@@ -10,10 +10,10 @@ import yaml
 from click.testing import CliRunner
 
 from cli.main import main
-from nlu.data_io import write_rasa_yaml
+from nlu.data_io import load_examples, write_rasa_yaml
 from storage.db import open_db
 from tests.nlu.corpus import split
-from tests.support import write_config
+from tests.support import create_database, write_config
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path]:
@@ -24,11 +24,13 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
     write_rasa_yaml(test, tmp_path / "test")
     data["nlu"].update(model_dir=str(tmp_path / "models/appeals"), train_data=str(tmp_path / "train"))
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    create_database(config)
     return config, tmp_path / "models/appeals"
 
 
 def _retrain(config: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["--config", str(config), "nlu", "retrain", *args], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["--config", str(config), "nlu", "retrain", *args], catch_exceptions=False,
+                                env={"WANQI_LANG": "en"})
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -44,14 +46,14 @@ def test_retrain_swaps_only_when_not_worse_and_rolls_back(tmp_path: Path) -> Non
     config, model = _setup(tmp_path)
     test_dir = str(tmp_path / "test")
     out = _retrain(config, "--test", test_dir)
-    assert "old: none" in out and "new: macro-F1" in out and "new model in use" in out
+    assert "Model in use: none" in out and "New model: macro-F1" in out and "New model in use" in out
     first = (model / "model.npz").read_bytes()
 
     # poisoned feedback: every tax text of the training data "corrected" to labor -> worse: kept
     train, _ = split()
     _feedback(tmp_path, [(ex.text, "labor") for ex in train if ex.label == "tax"])
     out = _retrain(config, "--test", test_dir)
-    assert "old: macro-F1" in out and "kept the old model" in out
+    assert "Model in use: macro-F1" in out and "Kept the model in use" in out
     assert (model / "model.npz").read_bytes() == first
     assert not model.with_name("appeals.candidate").exists()
 
@@ -59,9 +61,18 @@ def test_retrain_swaps_only_when_not_worse_and_rolls_back(tmp_path: Path) -> Non
     _feedback(tmp_path, [(ex.text, "tax") for ex in train if ex.label == "tax"]
               + [("增值税专用发票作废以后怎么重开", "tax"), ("员工的养老保险转移接续怎么办", "labor")])
     out = _retrain(config, "--test", test_dir)
-    assert "new model in use" in out
+    assert "New model in use" in out
     assert (model.with_name("appeals.previous") / "model.npz").read_bytes() == first
     assert (model / "model.npz").read_bytes() != first
 
-    assert "previous model restored" in _retrain(config, "--rollback")
+    assert "Previous model restored" in _retrain(config, "--rollback")
     assert (model / "model.npz").read_bytes() == first
+
+
+def test_retrain_scores_on_the_shipped_test_set_from_any_folder() -> None:
+    """Outside the checkout a relative nlu/data/test does not exist: the default is the installed copy."""
+    import cli.nlu
+
+    option = next(p for p in cli.nlu.retrain.params if p.name == "test_data")
+    assert option.default == cli.nlu.DEFAULT_TEST and Path(str(option.default)).is_absolute()
+    assert load_examples(str(option.default))

@@ -11,13 +11,15 @@ from cli.main import main
 from storage.db import open_db
 from storage.outbox import Outbox
 from tests.policies.dbseed import add_enterprise
-from tests.support import write_config
+from tests.support import create_database, write_config
 
 HEADERS = ["政策编号", "标题", "发文单位", "摘要", "发布日期", "生效日期", "适用行业", "适用区县", "关键词", "主题"]
 
 
 def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path, "w.db")
+    cfg = write_config(tmp_path, "w.db")
+    create_database(cfg)
+    return cfg
 
 
 def run(cfg: Path, *args: str) -> str:
@@ -50,7 +52,7 @@ def test_validate_import_match_digest_and_stats(tmp_path: Path) -> None:
     assert "cli-001" in run(cfg, "match", "--credit-code", "91441200MA4W000XX1", "--on", "2026-03-01")
 
     dry = run(cfg, "digest", "--dry-run")
-    assert "用户 100" in dry and "digest:" in dry
+    assert "用户 100" in dry and " 至 " in dry and "-W" not in dry
     db = open_db(tmp_path / "w.db")
     assert Outbox(db).stats() == {}  # a dry run sends and records nothing
     db.conn.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.support import write_config
+from tests.support import create_database, write_config
 
 
 def _run(config: Path, *args: str) -> tuple[int, str]:
@@ -19,6 +19,7 @@ def _run(config: Path, *args: str) -> tuple[int, str]:
 
 def test_api_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
     config = write_config(tmp_path)
+    create_database(config)
     code, out = _run(config, "api-key", "create", "--name", "12345-hotline")
     assert code == 0
     key = out.splitlines()[0]
@@ -39,6 +40,7 @@ def test_api_keys_are_created_listed_and_revoked(tmp_path: Path) -> None:
 
 def test_web_link_is_for_staff_only(tmp_path: Path) -> None:
     config = write_config(tmp_path)
+    create_database(config)
     code, out = _run(config, "web", "link", "--user", "42")
     assert code == 1 and "不是中心工作人员" in out
     db = sqlite3.connect(tmp_path / "wanqi.db")
